@@ -1,0 +1,151 @@
+"""The barème: how many points an offence removes, and in which class it falls (RULES.md §5).
+
+Two ways in: a NATINF code of the shipped table, or a speeding excess computed from the limit and the retained
+speed by the bands of R413-14 (parameters/speeding/bands.yaml). Harsher versions apply to offences committed
+from their date (`harsher_basis`); the 2024 "<5 km/h = 0 point" rule, a milder change, applies by the date
+chosen by `lt5_basis` (RULES.md §4.6).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from permis.rules.model import OFFENCE_CLASSES
+from permis.rules.parameters import ParameterError, as_date, load_yaml, parameter
+
+ROOT = Path(__file__).parent
+
+_ENTRY_KEYS = {"key", "label", "article", "natinf", "versions", "lt5"}
+_VERSION_KEYS = {"from", "class", "points", "article", "reference"}
+
+
+class UnknownNatinf(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    start: dt.date
+    offence_class: str
+    points: int
+    article: str
+    reference: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OffenceType:
+    key: str
+    label: str
+    article: str
+    natinf: tuple[str, ...]
+    versions: tuple[Version, ...]
+    lt5: bool
+
+    def version(self, on: dt.date) -> Version | None:
+        found = None
+        for version in self.versions:
+            if version.start <= on:
+                found = version
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    points: int
+    offence_class: str
+    label: str
+    article: str
+
+
+@lru_cache(maxsize=1)
+def offence_types() -> Mapping[str, OffenceType]:
+    """Every offence type of the barème, by NATINF code."""
+    data = load_yaml(ROOT / "offences.yaml")
+    by_natinf: dict[str, OffenceType] = {}
+    for index, entry in enumerate(data["offences"]):
+        where = f"bareme/offences.yaml: offences[{index}]"
+        unknown = set(entry) - _ENTRY_KEYS
+        if unknown:
+            raise ParameterError(f"{where}: unknown keys {sorted(unknown)}")
+        versions = []
+        for v_index, item in enumerate(entry["versions"]):
+            v_where = f"{where}.versions[{v_index}]"
+            unknown = set(item) - _VERSION_KEYS
+            if unknown:
+                raise ParameterError(f"{v_where}: unknown keys {sorted(unknown)}")
+            if item["class"] not in OFFENCE_CLASSES:
+                raise ParameterError(f"{v_where}: unknown class {item['class']!r}")
+            versions.append(
+                Version(
+                    as_date(item["from"], v_where),
+                    item["class"],
+                    int(item["points"]),
+                    str(item.get("article", entry["article"])),
+                    item.get("reference"),
+                )
+            )
+        versions.sort(key=lambda v: v.start)
+        kind = OffenceType(
+            entry["key"],
+            entry["label"],
+            str(entry["article"]),
+            tuple(str(code) for code in entry["natinf"]),
+            tuple(versions),
+            bool(entry.get("lt5", False)),
+        )
+        for code in kind.natinf:
+            if code in by_natinf:
+                raise ParameterError(f"{where}: NATINF {code} is listed twice")
+            by_natinf[code] = kind
+    return by_natinf
+
+
+def lt5_rule_applies(committed_on: dt.date, final_on: dt.date, basis: str) -> bool:
+    """Whether the 2024 rule (a retained excess under 5 km/h removes no point) applies to this offence."""
+    return bool(parameter("speeding.lt5_zero_points").at(final_on if basis == "final_on" else committed_on))
+
+
+def resolve_natinf(
+    code: str, committed_on: dt.date, final_on: dt.date, lt5_basis: str, harsher_basis: str
+) -> Resolved:
+    kind = offence_types().get(code)
+    if kind is None:
+        raise UnknownNatinf(f"unknown NATINF {code!r} (not in the shipped barème)")
+    version = kind.version(committed_on if harsher_basis == "committed_on" else final_on)
+    if version is None:
+        raise UnknownNatinf(f"NATINF {code!r} carried no points before {kind.versions[0].start.isoformat()}")
+    points = version.points
+    if kind.lt5 and lt5_rule_applies(committed_on, final_on, lt5_basis):
+        points = 0
+    return Resolved(points, version.offence_class, kind.label, version.article)
+
+
+def resolve_speeding(
+    limit_kmh: int,
+    retained_kmh: int,
+    committed_on: dt.date,
+    final_on: dt.date,
+    lt5_basis: str,
+    harsher_basis: str,
+) -> Resolved:
+    """Points and class of a speeding offence from the limit and the retained speed (R413-14, R413-14-1, L413-1)."""
+    excess = retained_kmh - limit_kmh
+    if excess <= 0:
+        raise ValueError(f"retained speed {retained_kmh} km/h does not exceed the limit {limit_kmh} km/h")
+    table = parameter("speeding.bands").at(committed_on if harsher_basis == "committed_on" else final_on)
+    low_limit = limit_kmh <= table["low_limit_kmh"]
+    for band in table["bands"]:
+        if band["below"] is None or excess < band["below"]:
+            break
+    offence_class = band.get("class_low_limit", band["class"]) if low_limit else band["class"]
+    points = band["points"]
+    if excess < 5 and lt5_rule_applies(committed_on, final_on, lt5_basis):
+        points = 0
+    label = (
+        f"Excès de vitesse de {excess} km/h (vitesse retenue {retained_kmh} km/h, limite {limit_kmh} km/h)"
+    )
+    return Resolved(points, offence_class, label, band["article"])

@@ -1,0 +1,500 @@
+"""The engine's JSON contract (ENGINE-IO.md): strict parsing of a history, and the evaluation as JSON.
+
+Every problem found is reported, each on its own line, naming the event and the field (``events[3].final_on``)
+and saying why, so that a person can fix the file without reading code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from permis.rules import bareme
+from permis.rules.model import (
+    COURSE_TYPES,
+    HOW,
+    OFFENCE_CLASSES,
+    OPTION_CHOICES,
+    ROUTES,
+    Annulment,
+    Course,
+    Evaluation,
+    Event,
+    History,
+    InvalidationNotified,
+    Licence,
+    LicenceSurrendered,
+    Movement,
+    NewLicence,
+    Offence,
+    OffenceCancelled,
+    Options,
+    Suspension,
+)
+from permis.rules.parameters import parameter
+
+SYSTEM_START = dt.date(1992, 7, 1)  # loi n° 89-469: the points system starts on 1 July 1992
+_MIN_YEAR, _MAX_YEAR = 1900, 2200
+
+
+class InputError(ValueError):
+    """The history is not valid input; `problems` lists every problem, one sentence each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+_EVENT_FIELDS: dict[str, tuple[set[str], set[str]]] = {
+    # kind: (required fields, optional fields); `kind`, `id` and `recorded_on` are allowed everywhere
+    "offence": (
+        {"committed_on", "final_on"},
+        {"decided_on", "how", "simultaneous_group", "points", "class", "speeding", "natinf"},
+    ),
+    "offence_cancelled": ({"offence", "on"}, set()),
+    "course": ({"first_day", "last_day"}, {"type"}),
+    "invalidation_notified": ({"on"}, set()),
+    "licence_surrendered": ({"on"}, set()),
+    "annulment": ({"on"}, {"ban_until"}),
+    "suspension": ({"from", "to"}, set()),
+    "new_licence": ({"obtained_on"}, {"route"}),
+}
+_COMMON_FIELDS = {"kind", "id", "recorded_on"}
+_LICENCE_FIELDS = {"obtained_on", "route", "complementary_training_on", "regained"}
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(f"{path}: {message}")
+
+    def date(self, data: Mapping[str, Any], key: str, path: str, required: bool) -> dt.date | None:
+        if key not in data or data[key] is None:
+            if required:
+                self.add(f"{path}.{key}", "missing (a date YYYY-MM-DD is required)")
+            return None
+        return self.parse_date(data[key], f"{path}.{key}")
+
+    def parse_date(self, value: Any, path: str) -> dt.date | None:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            parsed = value
+        elif isinstance(value, str) and len(value) == 10:
+            try:
+                parsed = dt.date.fromisoformat(value)
+            except ValueError:
+                self.add(path, f"{value!r} is not a valid date (expected YYYY-MM-DD)")
+                return None
+        else:
+            self.add(path, f"{value!r} is not a date (expected a string YYYY-MM-DD)")
+            return None
+        if not _MIN_YEAR <= parsed.year <= _MAX_YEAR:
+            self.add(path, f"{parsed.isoformat()} is out of range ({_MIN_YEAR} to {_MAX_YEAR})")
+            return None
+        return parsed
+
+    def choice(
+        self, data: Mapping[str, Any], key: str, path: str, choices: tuple[str, ...], default: Any
+    ) -> Any:
+        value = data.get(key, default)
+        if value is None:
+            return default
+        if value not in choices:
+            self.add(f"{path}.{key}", f"{value!r} is not one of {', '.join(choices)}")
+            return default
+        return value
+
+    def fields(self, data: Mapping[str, Any], path: str, allowed: set[str]) -> None:
+        for key in data:
+            if key not in allowed:
+                self.add(f"{path}.{key}", f"unknown field (allowed: {', '.join(sorted(allowed))})")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_options(data: Any, problems: _Problems) -> Options:
+    if data is None:
+        return Options()
+    if not isinstance(data, Mapping):
+        problems.add("options", "must be an object")
+        return Options()
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        choices = OPTION_CHOICES.get(key)
+        if choices is None:
+            problems.add(f"options.{key}", f"unknown option (known: {', '.join(OPTION_CHOICES)})")
+        elif choices is int:
+            if not _is_int(value) or not 0 <= value <= 365:
+                problems.add(f"options.{key}", f"{value!r} must be a whole number of days from 0 to 365")
+            else:
+                values[key] = value
+        elif value not in choices or isinstance(value, bool) != isinstance(choices[0], bool):
+            shown = ", ".join(str(c).lower() if isinstance(c, bool) else str(c) for c in choices)
+            problems.add(f"options.{key}", f"{value!r} is not one of {shown}")
+        else:
+            values[key] = value
+    return Options(**values)
+
+
+def parse_licence(data: Any, problems: _Problems) -> Licence | None:
+    if not isinstance(data, Mapping):
+        problems.add("licence", "missing or not an object (it needs at least obtained_on)")
+        return None
+    problems.fields(data, "licence", _LICENCE_FIELDS)
+    obtained_on = problems.date(data, "obtained_on", "licence", required=True)
+    route = problems.choice(data, "route", "licence", ROUTES, "traditional")
+    training = problems.date(data, "complementary_training_on", "licence", required=False)
+    regained = data.get("regained", False)
+    if regained is None:
+        regained = False
+    if not isinstance(regained, bool):
+        problems.add("licence.regained", f"{regained!r} must be true or false")
+        regained = False
+    if obtained_on is None:
+        return None
+    if training is not None and training < obtained_on:
+        problems.add(
+            "licence.complementary_training_on",
+            f"{training.isoformat()} is before the licence was obtained ({obtained_on.isoformat()})",
+        )
+    return Licence(obtained_on, route, training, regained)
+
+
+def _offence(
+    data: Mapping[str, Any],
+    path: str,
+    ident: str,
+    recorded_on: dt.date | None,
+    options: Options,
+    licence: Licence | None,
+    problems: _Problems,
+) -> Offence | None:
+    committed_on = problems.date(data, "committed_on", path, required=True)
+    final_on = problems.date(data, "final_on", path, required=True)
+    decided_on = problems.date(data, "decided_on", path, required=False)
+    how = problems.choice(data, "how", path, HOW, None)
+    group = data.get("simultaneous_group")
+    if (group is not None and not isinstance(group, str | int)) or isinstance(group, bool):
+        problems.add(f"{path}.simultaneous_group", f"{group!r} must be a string")
+        group = None
+    ways = [key for key in ("points", "speeding", "natinf") if key in data]
+    if "class" in data and "points" not in data:
+        problems.add(f"{path}.class", "given without points (class goes with points)")
+    ok = True
+    if len(ways) > 1:
+        problems.add(
+            f"{path}.{ways[1]}", f"give only one of points, speeding or natinf (found {', '.join(ways)})"
+        )
+        ok = False
+    if not ways:
+        problems.add(path, "an offence needs points and class, or speeding, or natinf")
+        ok = False
+    if committed_on is None or final_on is None:
+        return None
+    if final_on < committed_on:
+        problems.add(
+            f"{path}.final_on",
+            f"{final_on.isoformat()} is before committed_on {committed_on.isoformat()}: an offence becomes final "
+            "after it is committed",
+        )
+        ok = False
+    if decided_on is not None and decided_on < final_on:
+        problems.add(
+            f"{path}.decided_on",
+            f"{decided_on.isoformat()} is before final_on {final_on.isoformat()}: the ministry records a "
+            "withdrawal once the offence is final",
+        )
+        ok = False
+    if committed_on < SYSTEM_START:
+        problems.add(
+            f"{path}.committed_on",
+            f"{committed_on.isoformat()} is before 1992-07-01, when the points system started",
+        )
+        ok = False
+    elif licence is not None and committed_on < licence.obtained_on:
+        problems.add(
+            f"{path}.committed_on",
+            f"{committed_on.isoformat()} is before the licence was obtained ({licence.obtained_on.isoformat()})",
+        )
+        ok = False
+    if not ok:
+        return None
+    way = ways[0]
+    label = article = natinf = None
+    speeding = None
+    if way == "points":
+        points, offence_class = data["points"], data.get("class")
+        if not _is_int(points) or not 0 <= points <= 12:
+            problems.add(f"{path}.points", f"{points!r} must be a whole number from 0 to 12")
+            ok = False
+        if offence_class not in OFFENCE_CLASSES:
+            problems.add(f"{path}.class", f"{offence_class!r} must be one of {', '.join(OFFENCE_CLASSES)}")
+            ok = False
+        if ok:
+            limits = parameter("withdrawal.max_points").at(committed_on)
+            limit = limits["delit"] if offence_class == "D" else limits["contravention"]
+            if points > limit:
+                kind = "a délit" if offence_class == "D" else "a contravention"
+                problems.add(
+                    f"{path}.points",
+                    f"{points} is more than {kind} can remove on {committed_on.isoformat()} ({limit}, "
+                    "Code de la route, art. L223-2)",
+                )
+                ok = False
+    elif way == "speeding":
+        value = data["speeding"]
+        if not isinstance(value, Mapping):
+            problems.add(f"{path}.speeding", "must be an object with limit_kmh and retained_kmh")
+            return None
+        problems.fields(value, f"{path}.speeding", {"limit_kmh", "retained_kmh"})
+        limit_kmh, retained = value.get("limit_kmh"), value.get("retained_kmh")
+        for key, number in (("limit_kmh", limit_kmh), ("retained_kmh", retained)):
+            if not _is_int(number) or not 1 <= number <= 500:
+                problems.add(
+                    f"{path}.speeding.{key}", f"{number!r} must be a whole number of km/h from 1 to 500"
+                )
+                ok = False
+        if ok and retained <= limit_kmh:
+            problems.add(
+                f"{path}.speeding.retained_kmh",
+                f"{retained} km/h does not exceed the limit of {limit_kmh} km/h: no offence",
+            )
+            ok = False
+        if ok:
+            resolved = bareme.resolve_speeding(
+                limit_kmh, retained, committed_on, final_on, options.lt5_basis, options.harsher_basis
+            )
+            points, offence_class = resolved.points, resolved.offence_class
+            label, article, speeding = resolved.label, resolved.article, (limit_kmh, retained)
+    else:
+        code = data["natinf"]
+        if _is_int(code):
+            code = str(code)
+        if not isinstance(code, str) or not code.strip():
+            problems.add(f"{path}.natinf", f"{code!r} must be a NATINF code (a string of digits)")
+            return None
+        if ok:
+            try:
+                resolved = bareme.resolve_natinf(
+                    code.strip(), committed_on, final_on, options.lt5_basis, options.harsher_basis
+                )
+            except bareme.UnknownNatinf as error:
+                problems.add(f"{path}.natinf", str(error))
+                return None
+            points, offence_class = resolved.points, resolved.offence_class
+            label, article, natinf = resolved.label, resolved.article, code.strip()
+    if not ok:
+        return None
+    return Offence(
+        ident,
+        committed_on,
+        final_on,
+        points,
+        offence_class,
+        decided_on,
+        how,
+        None if group is None else str(group),
+        recorded_on,
+        label,
+        article,
+        natinf,
+        speeding,
+    )
+
+
+def _event(
+    data: Any, index: int, options: Options, licence: Licence | None, problems: _Problems
+) -> Event | None:
+    path = f"events[{index}]"
+    if not isinstance(data, Mapping):
+        problems.add(path, "must be an object with a kind")
+        return None
+    kind = data.get("kind")
+    if kind not in _EVENT_FIELDS:
+        problems.add(f"{path}.kind", f"{kind!r} is not a known kind ({', '.join(_EVENT_FIELDS)})")
+        return None
+    required, optional = _EVENT_FIELDS[kind]
+    problems.fields(data, path, required | optional | _COMMON_FIELDS)
+    ident = data.get("id")
+    if ident is None:
+        ident = path
+    elif _is_int(ident):
+        ident = str(ident)
+    elif not isinstance(ident, str) or not ident.strip():
+        problems.add(f"{path}.id", f"{ident!r} must be a non-empty string")
+        ident = path
+    recorded_on = problems.date(data, "recorded_on", path, required=False)
+    d = problems.date
+    if kind == "offence":
+        return _offence(data, path, ident, recorded_on, options, licence, problems)
+    if kind == "offence_cancelled":
+        on = d(data, "on", path, True)
+        target = data.get("offence")
+        if not isinstance(target, str | int) or isinstance(target, bool) or target == "":
+            problems.add(f"{path}.offence", f"{target!r} must be the id of an offence event")
+            return None
+        return None if on is None else OffenceCancelled(ident, str(target), on, recorded_on)
+    if kind == "course":
+        first, last = d(data, "first_day", path, True), d(data, "last_day", path, True)
+        course_type = problems.choice(data, "type", path, COURSE_TYPES, "voluntary")
+        if first is None or last is None:
+            return None
+        if last < first:
+            problems.add(f"{path}.last_day", f"{last.isoformat()} is before first_day {first.isoformat()}")
+            return None
+        if licence is not None and first < licence.obtained_on:
+            problems.add(
+                f"{path}.first_day",
+                f"{first.isoformat()} is before the licence was obtained ({licence.obtained_on.isoformat()})",
+            )
+            return None
+        return Course(ident, first, last, course_type, recorded_on)
+    if kind == "suspension":
+        start, end = d(data, "from", path, True), d(data, "to", path, True)
+        if start is None or end is None:
+            return None
+        if end < start:
+            problems.add(f"{path}.to", f"{end.isoformat()} is before from {start.isoformat()}")
+            return None
+        return Suspension(ident, start, end, recorded_on)
+    if kind == "annulment":
+        on, ban = d(data, "on", path, True), d(data, "ban_until", path, False)
+        if on is None:
+            return None
+        if ban is not None and ban < on:
+            problems.add(f"{path}.ban_until", f"{ban.isoformat()} is before the annulment ({on.isoformat()})")
+            return None
+        return Annulment(ident, on, ban, recorded_on)
+    if kind == "new_licence":
+        obtained = d(data, "obtained_on", path, True)
+        route = problems.choice(data, "route", path, ROUTES, "traditional")
+        if obtained is None:
+            return None
+        if licence is not None and obtained <= licence.obtained_on:
+            problems.add(
+                f"{path}.obtained_on",
+                f"{obtained.isoformat()} is not after the first licence ({licence.obtained_on.isoformat()})",
+            )
+            return None
+        return NewLicence(ident, obtained, route, recorded_on)
+    on = d(data, "on", path, True)
+    if on is None:
+        return None
+    if licence is not None and on < licence.obtained_on:
+        problems.add(f"{path}.on", f"{on.isoformat()} is before the licence was obtained")
+        return None
+    maker: Callable[..., Event] = (
+        InvalidationNotified if kind == "invalidation_notified" else LicenceSurrendered
+    )
+    return maker(ident, on, recorded_on)
+
+
+def parse_history(data: Any) -> History:
+    """Build a History from ENGINE-IO.md's input, or raise InputError listing every problem."""
+    problems = _Problems()
+    if not isinstance(data, Mapping):
+        raise InputError(["(document): must be a JSON object with licence, events and options"])
+    problems.fields(data, "(document)", {"licence", "events", "options"})
+    options = parse_options(data.get("options"), problems)
+    licence = parse_licence(data.get("licence"), problems)
+    raw_events = data.get("events", [])
+    if raw_events is None:
+        raw_events = []
+    if not isinstance(raw_events, list):
+        problems.add("events", "must be a list of events")
+        raw_events = []
+    events: list[Event] = []
+    parsed: dict[int, Event] = {}
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw_events):
+        if isinstance(item, Mapping) and "id" in item:
+            key = str(item["id"]) if isinstance(item["id"], str | int) else None
+            if key is not None:
+                if key in seen:
+                    problems.add(f"events[{index}].id", f"{key!r} is already used by events[{seen[key]}]")
+                else:
+                    seen[key] = index
+        event = _event(item, index, options, licence, problems)
+        if event is not None:
+            events.append(event)
+            parsed[index] = event
+    offences = {e.id: e for e in events if isinstance(e, Offence)}
+    offence_ids_in_input = {
+        str(item.get("id"))
+        for item in raw_events
+        if isinstance(item, Mapping) and item.get("kind") == "offence"
+    }
+    cancelled: dict[str, int] = {}
+    for index, item in enumerate(raw_events):
+        if not isinstance(item, Mapping) or item.get("kind") != "offence_cancelled":
+            continue
+        target = item.get("offence")
+        if not isinstance(target, str | int) or isinstance(target, bool):
+            continue
+        target = str(target)
+        path = f"events[{index}].offence"
+        if target not in offence_ids_in_input:
+            problems.add(path, f"{target!r} is not the id of an offence in this history")
+        elif target in cancelled:
+            problems.add(path, f"{target!r} is already cancelled by events[{cancelled[target]}]")
+        else:
+            cancelled[target] = index
+            offence = offences.get(target)
+            event = parsed.get(index)
+            if offence is not None and event is not None and event.on < offence.final_on:
+                problems.add(
+                    f"events[{index}].on",
+                    f"{event.on.isoformat()} is before the offence became final ({offence.final_on.isoformat()})",
+                )
+    if problems.items or licence is None:
+        raise InputError(problems.items or ["licence: missing"])
+    return History(licence, tuple(events), options)
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def movement_to_json(movement: Movement, upcoming: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "on": movement.on.isoformat(),
+        "change": movement.change,
+        "balance": movement.balance,
+        "kind": movement.kind,
+        "cause": movement.cause,
+        "basis": movement.basis,
+    }
+    if upcoming:
+        out["unless"] = movement.unless
+    return out
+
+
+def evaluation_to_json(evaluation: Evaluation) -> dict[str, Any]:
+    """The evaluation in ENGINE-IO.md's output shape."""
+    probation = evaluation.probation
+    return {
+        "on": evaluation.on.isoformat(),
+        "balance": evaluation.balance,
+        "raw_balance": evaluation.raw_balance,
+        "cap": evaluation.cap,
+        "status": evaluation.status,
+        "suspended": evaluation.suspended,
+        "probation": None
+        if probation is None
+        else {
+            "start": probation.start.isoformat(),
+            "end": probation.end.isoformat(),
+            "increments_open": probation.increments_open,
+        },
+        "movements": [movement_to_json(m) for m in evaluation.movements],
+        "upcoming": [movement_to_json(m, upcoming=True) for m in evaluation.upcoming],
+        "letters": [
+            {"code": letter.code, "on": letter.on.isoformat(), "cause": letter.cause}
+            for letter in evaluation.letters
+        ],
+        "next_creditable_course_from": _iso(evaluation.next_creditable_course_from),
+    }
