@@ -723,9 +723,11 @@ class _Replay:
         params = self.params
         interval = params.course_interval.at(course.first_day)
         reference = self.credits if self.options.course_year == "rolling_from_credit" else self.attended
+        # A licence obtained again starts a fresh record (RULES.md §3.2), and the yearly limit with it.
+        previous = reference[-1] if reference and reference[-1] > self.epoch.start else None
         self.attended.append(day)
-        if reference and course.first_day < add_years(reference[-1], interval):
-            allowed = add_years(reference[-1], interval)
+        if previous is not None and course.first_day < add_years(previous, interval):
+            allowed = add_years(previous, interval)
             self.notes.append(
                 (
                     day,
@@ -855,7 +857,7 @@ class Timeline:
             movements=tuple(movements[:index]),
             upcoming=tuple(movements[index:]),
             letters=tuple(letters),
-            next_creditable_course_from=self._next_course(last, on),
+            next_creditable_course_from=self._next_course(last, on, epoch.start),
             licence_obtained_on=epoch.start,
             invalidated_on=invalidated_on,
             surrender_due_by=surrender_due,
@@ -870,7 +872,7 @@ class Timeline:
         frozen = epoch.increments_frozen_on
         return frozen is None or frozen.toordinal() > on_ord
 
-    def _next_course(self, last: Movement, on: dt.date) -> dt.date | None:
+    def _next_course(self, last: Movement, on: dt.date, epoch_start: dt.date) -> dt.date | None:
         if last.status in (INVALIDATED, ANNULLED) or last.raw_balance >= last.cap:
             return None
         params = _params()
@@ -881,7 +883,7 @@ class Timeline:
         reference = replay.credits if self.options.course_year == "rolling_from_credit" else replay.attended
         previous = None
         for day in reference:
-            if day <= on:
+            if epoch_start < day <= on:
                 previous = day
         if previous is None:
             return on
