@@ -391,7 +391,7 @@ class _Replay:
                 actions.append((event.on.toordinal(), O_ANNULMENT, seq, 9, event))
             elif kind == "licence_surrendered":
                 actions.append((event.on.toordinal(), O_48SI, seq, 10, event))
-        actions.sort(key=lambda a: (a[0], a[1], a[2]))
+        actions.sort()  # (date, order, sequence, code) is unique: payloads are never compared
 
         # The licence comes into being.
         self.withdrawals = withdrawals

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,7 @@ class Parameter:
     unit: str
     history: tuple[DatedValue, ...]
     _starts: tuple[int, ...]
+    _memo: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def entry(self, on: dt.date) -> DatedValue:
         index = bisect.bisect_right(self._starts, on.toordinal()) - 1
@@ -104,8 +105,13 @@ class Parameter:
         return self.history[index]
 
     def at(self, on: dt.date) -> Any:
-        """The value in force on `on`."""
-        return self.entry(on).value
+        """The value in force on `on` (memoised by day: the engine asks the same few dates again and again)."""
+        day = on.toordinal()
+        try:
+            return self._memo[day]
+        except KeyError:
+            value = self._memo[day] = self.entry(on).value
+            return value
 
     def reference(self, on: dt.date) -> str:
         return self.entry(on).reference
