@@ -1,0 +1,82 @@
+# The commands of the README. `make` alone lists them.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The database the PostgreSQL pass of `make test` uses; pytest-django creates and drops test_<name> in it.
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/permis
+PO_FILES := $(wildcard src/permis/locale/*/LC_MESSAGES/django.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+APT_UPDATED := $(VENV)/.apt-updated
+
+.PHONY: help install system-packages messages messages-update run test lint fix bench clean
+
+help: ## list the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(STAMP) messages ## create .venv, install permis with its dev tools, Chromium and gettext
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "permis needs Python 3.11 or newer, found " + sys.version.split()[0])'
+	@if [ ! -x $(BIN)/python ]; then echo "creating $(VENV)"; $(PYTHON) -m venv $(VENV); fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(MAKE) --no-print-directory system-packages
+	@touch $@
+
+# Debian's Chromium for the browser tests (never Playwright's own download), gettext for the translations.
+system-packages:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium chromium-driver"; \
+	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "please install:$$missing (e.g. sudo apt-get install$$missing);"; \
+		echo "without them the browser tests are skipped and the English pages stay in French"; \
+	fi
+
+messages: $(MO_FILES) ## compile the translations (.po -> .mo)
+
+messages-update: install ## collect the translatable strings into src/permis/locale/en/LC_MESSAGES/django.po
+	cd src/permis && DJANGO_SETTINGS_MODULE=permis.config.settings ../../$(BIN)/python -m django makemessages \
+		-l en --add-location file --no-obsolete --ignore 'rules/*'
+
+%.mo: %.po
+	@if command -v msgfmt >/dev/null; then msgfmt --check -o $@ $<; \
+	else echo "msgfmt not found (apt-get install gettext): $@ not compiled"; fi
+
+run: install ## migrate the SQLite database under var/ and serve http://127.0.0.1:8000/
+	$(BIN)/permis migrate --no-input
+	PERMIS_DEBUG=$${PERMIS_DEBUG:-true} $(BIN)/permis serve --host $(HOST) --port $(PORT)
+
+test: install ## lint, then every test on SQLite, then the database tests again on PostgreSQL
+	$(BIN)/ruff check .
+	DATABASE_URL= $(BIN)/python -m pytest -m 'not postgres'
+	DATABASE_URL='$(POSTGRES_URL)' $(BIN)/python -m pytest -m 'django_db or postgres'
+
+lint: install ## check the code's style (ruff)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fix: install ## fix what ruff can fix and format the code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## run the benchmarks (bench/run.py)
+	@if [ -f bench/run.py ]; then $(BIN)/python bench/run.py; else echo "no bench/run.py yet"; fi
+
+clean: ## remove caches, test artifacts and compiled translations (keeps .venv and var/)
+	rm -rf .pytest_cache .ruff_cache .hypothesis test-artifacts build dist src/*.egg-info
+	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	rm -f $(MO_FILES)

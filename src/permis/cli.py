@@ -1,0 +1,81 @@
+"""The `permis` command.
+
+`permis rules ...` is the rules engine's own command-line (docs: ENGINE-IO.md). It must start fast and work
+without a database or Django settings, so this module imports nothing heavy at the top: Django is imported only
+on the paths that need it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+SETTINGS_MODULE = "permis.config.settings"
+
+HELP = """\
+usage: permis COMMAND [ARGS...]
+
+commands:
+  rules evaluate|explain ...   the rules engine: a history in JSON, a balance out (no database needed);
+                               `permis rules --help` for its options
+  serve [--host H] [--port N]  serve the web site on http://127.0.0.1:8000/ (Django's development server)
+  migrate                      create or update the database tables (SQLite under ./var/ by default)
+  manage ARGS...               any Django management command, e.g. `permis manage check --deploy`
+  help                         this text
+
+Any other command is handed to Django's management, so `permis compilemessages` works too.
+Settings come from the environment: see docs/operations.md.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"help", "-h", "--help"}:
+        print(HELP, end="")
+        return 0
+    command, rest = args[0], args[1:]
+    if command == "rules":
+        return _rules(rest)
+    if command == "serve":
+        return _serve(rest)
+    if command == "manage":
+        return _django(rest)
+    return _django(args)
+
+
+def _rules(argv: list[str]) -> int:
+    try:
+        from permis.rules.cli import main as rules_main
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("permis.rules"):
+            raise
+        print("permis: the rules engine (permis.rules) is not installed in this checkout", file=sys.stderr)
+        return 1
+    return int(rules_main(argv) or 0)
+
+
+def _serve(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="permis serve", description="Serve the web site.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--noreload", action="store_true", help="do not restart when the code changes")
+    options = parser.parse_args(argv)
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    command = ["runserver", f"{host}:{options.port}"]
+    if options.noreload:
+        command.append("--noreload")
+    return _django(command)
+
+
+def _django(argv: list[str]) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS_MODULE)
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["permis", *argv])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

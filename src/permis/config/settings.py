@@ -1,0 +1,153 @@
+"""Django settings for permis, read from the environment.
+
+Every variable is listed in docs/operations.md. The defaults make a first run work on a laptop: debug mode,
+SQLite under ./var/, a development secret key. A production deployment sets PERMIS_DEBUG=false, and then a real
+PERMIS_SECRET_KEY and PERMIS_ALLOWED_HOSTS become mandatory and the HTTPS protections are switched on.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent  # src/permis
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("PERMIS_DEBUG", True)
+
+# The DSFR is reserved to the State's own sites: anything else shows a "service de démonstration" banner.
+OFFICIAL_DEPLOYMENT = env_bool("PERMIS_OFFICIAL_DEPLOYMENT", False)
+
+_DEV_SECRET_KEY = "django-insecure-permis-development-only-never-use-in-production"  # noqa: S105
+SECRET_KEY = os.environ.get("PERMIS_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("PERMIS_SECRET_KEY is required when PERMIS_DEBUG is false")
+    SECRET_KEY = _DEV_SECRET_KEY
+
+ALLOWED_HOSTS = env_list("PERMIS_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("PERMIS_CSRF_TRUSTED_ORIGINS")
+
+# Runtime files (the default SQLite database, collected static files) live under ./var/.
+VAR_DIR = Path(os.environ.get("PERMIS_VAR_DIR") or Path.cwd() / "var").resolve()
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "dsfr",
+    "permis.portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "permis.config.urls"
+WSGI_APPLICATION = "permis.config.wsgi.application"
+ASGI_APPLICATION = "permis.config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "permis.config.context_processors.deployment",
+            ],
+        },
+    },
+]
+
+# Database: SQLite under var/ unless DATABASE_URL says otherwise (postgres://user@host:5432/name).
+_DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'permis.sqlite3'}"
+DATABASE_URL = os.environ.get("DATABASE_URL") or _DEFAULT_DATABASE_URL
+if DATABASE_URL == _DEFAULT_DATABASE_URL:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=env_int("PERMIS_DB_CONN_MAX_AGE", 0 if DEBUG else 60),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", "Français"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = os.environ.get("PERMIS_TIME_ZONE", "Europe/Paris")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(os.environ.get("PERMIS_STATIC_ROOT") or VAR_DIR / "static")
+
+# HTTPS protections: on by default outside debug mode (manage.py check --deploy stays clean).
+SECURE_SSL_REDIRECT = env_bool("PERMIS_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = env_int("PERMIS_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PERMIS_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("PERMIS_HSTS_PRELOAD", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("PERMIS_TRUST_X_FORWARDED_PROTO", False):
+    # Only behind a reverse proxy that sets this header itself and strips it from clients.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": os.environ.get("PERMIS_LOG_LEVEL", "INFO").upper()},
+}
+
+# The name the header shows; translated so that the English pages say the same thing in English.
+SERVICE_NAME = "permis"
+SERVICE_TAGLINE = _("Le permis à points, expliqué")
