@@ -49,7 +49,7 @@ system-packages:
 messages: $(MO_FILES) ## compile the translations (.po -> .mo)
 
 messages-update: install ## collect the translatable strings into src/permis/locale/en/LC_MESSAGES/django.po
-	cd src/permis && DJANGO_SETTINGS_MODULE=permis.config.settings ../../$(BIN)/python -m django makemessages \
+	cd src/permis && DATABASE_URL=sqlite://:memory: DJANGO_SETTINGS_MODULE=permis.config.settings ../../$(BIN)/python -m django makemessages \
 		-l en --add-location file --no-obsolete --ignore 'rules/*'
 
 %.mo: %.po

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.urls import path
+from django.views.generic import RedirectView
+
+from permis.portal import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="portal:simulator", permanent=False), name="home"),
+    path("simulateur/", views.simulator, name="simulator"),
+]

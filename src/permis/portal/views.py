@@ -1,0 +1,69 @@
+"""Public pages of the citizen portal."""
+
+from __future__ import annotations
+
+from django.forms.utils import ErrorDict, ErrorList
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from permis.portal.forms import MAX_ROWS
+from permis.portal.simulation import Simulator
+
+ADD_ACTIONS = {"add_offence": "offences", "add_course": "courses"}
+
+
+@require_http_methods(["GET", "POST"])
+def simulator(request: HttpRequest) -> HttpResponse:
+    """The balance simulator: a licence and its events in, the balance, its history and forecast out.
+
+    Works without JavaScript: "add a row" is a submit button that sends the form back with one more row.
+    """
+    today = timezone.localdate()
+    result = None
+    new_row = None
+    if request.method == "GET":
+        sim = Simulator.bind(None, today=today)
+    elif (prefix := ADD_ACTIONS.get(request.POST.get("action", ""))) is not None:
+        data = request.POST.copy()
+        total_key = f"{prefix}-TOTAL_FORMS"
+        try:
+            total = int(data.get(total_key, "0"))
+        except ValueError:
+            total = 0
+        if 0 <= total < MAX_ROWS:
+            data[total_key] = str(total + 1)
+            new_row = f"{prefix}-{total}"
+        sim = Simulator.bind(data, today=today)
+        _hide_errors(sim)  # the person has not finished typing: no red fields yet
+        if new_row is not None:
+            # Keyboard and screen-reader users land in the row they asked for.
+            formset = sim.offences if prefix == "offences" else sim.courses
+            first_field = next(iter(formset.forms[-1].fields.values()))
+            first_field.widget.attrs["autofocus"] = True
+    else:
+        sim = Simulator.bind(request.POST, today=today)
+        if sim.is_valid():
+            result = sim.run()
+
+    errors = sim.error_summary() if request.method == "POST" and new_row is None else []
+    return render(
+        request,
+        "portal/simulator.html",
+        {
+            "sim": sim,
+            "result": result,
+            "errors": errors,
+            "new_row": new_row,
+            "max_rows": MAX_ROWS,
+        },
+    )
+
+
+def _hide_errors(sim: Simulator) -> None:
+    for form in [sim.licence, *sim.offences.forms, *sim.courses.forms]:
+        form._errors = ErrorDict()
+    for formset in (sim.offences, sim.courses):
+        formset._errors = [ErrorDict() for _ in formset.forms]
+        formset._non_form_errors = ErrorList()
