@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "dsfr",
     "permis.portal",
+    "permis.registry",
 ]
 
 MIDDLEWARE = [

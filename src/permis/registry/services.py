@@ -1,0 +1,371 @@
+"""The only writer of the national file (ARCHITECTURE.md, rule 5).
+
+Every change follows the same path, in one transaction: lock the licence, append the event to its hash-chained
+history, ask the rules engine what the law says, and write what follows from it: the movements, the letters due,
+the projection. Views, API endpoints, commands and workers call these functions; none of them writes a file's
+rows directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from permis.rules import History, InputError, Timeline, parse_history
+from permis.rules.model import Evaluation, Suspension
+
+from .models import (
+    Category,
+    Event,
+    EventKind,
+    Holder,
+    Licence,
+    Movement,
+    Notice,
+    Projection,
+    Source,
+)
+
+ENGINE_KINDS = frozenset(k for k in EventKind.values if k != EventKind.CORRECTION)
+
+
+class RegistryError(Exception):
+    """A change the registry refuses; `problems` says which field and why, one sentence each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class UnknownLicence(RegistryError):
+    pass
+
+
+def today() -> dt.date:
+    """Today in the registry's time zone (Europe/Paris): the legal day."""
+    return timezone.localdate()
+
+
+# -- the history as the engine sees it --------------------------------------------------------------------------
+def engine_document(licence: Licence, events: Iterable[Event]) -> dict[str, Any]:
+    """The licence and its events in the engine's contract (ENGINE-IO.md), corrections applied."""
+    effective: dict[int, tuple[str, dict[str, Any]] | None] = {}
+    recorded: dict[int, dt.date] = {}
+    tz = timezone.get_current_timezone()
+    for event in events:
+        if event.kind == EventKind.CORRECTION:
+            target = event.data["replaces"]
+            replacement = event.data.get("event")
+            effective[target] = None if replacement is None else (replacement["kind"], replacement["data"])
+        else:
+            effective[event.seq] = (event.kind, event.data)
+            recorded[event.seq] = event.recorded_at.astimezone(tz).date()
+    out = []
+    for seq, item in effective.items():
+        if item is None:
+            continue
+        kind, data = item
+        out.append({"kind": kind, "id": f"e{seq}", **data, "recorded_on": recorded[seq].isoformat()})
+    return {
+        "licence": {
+            "obtained_on": licence.obtained_on.isoformat(),
+            "route": licence.route,
+            "complementary_training_on": licence.complementary_training_on.isoformat()
+            if licence.complementary_training_on
+            else None,
+            "regained": licence.regained,
+        },
+        "events": out,
+    }
+
+
+def history_of(licence: Licence, events: Iterable[Event] | None = None) -> History:
+    if events is None:
+        events = licence.events.order_by("seq")
+    return parse_history(engine_document(licence, events))
+
+
+# -- the hash chain -----------------------------------------------------------------------------------------------
+def genesis_hash(licence: Licence) -> str:
+    return hashlib.sha256(f"permis:licence:{licence.pk}:{licence.dossier_number}".encode()).hexdigest()
+
+
+def event_hash(prev_hash: str, event: Event) -> str:
+    """The hash of an event chained to its predecessor: any change to a stored event breaks the chain."""
+    payload = {
+        "licence": event.licence_id,
+        "seq": event.seq,
+        "kind": event.kind,
+        "data": event.data,
+        "source": event.source,
+        "sender": event.sender,
+        "source_ref": event.source_ref,
+        "recorded_at": event.recorded_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "recorded_by": event.recorded_by,
+        "corrects": event.corrects_id,
+        "reason": event.reason,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+# -- writing what the engine says -------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """What a change did: the event written (or found, for a duplicate) and the licence's new state."""
+
+    licence: Licence
+    event: Event | None
+    duplicate: bool = False
+    evaluation: Evaluation | None = None
+    notices: list[Notice] = field(default_factory=list)
+
+
+def _next_suspension_boundary(history: History, on: dt.date) -> dt.date | None:
+    days = []
+    for event in history.events:
+        if isinstance(event, Suspension):
+            for day in (event.start, event.end + dt.timedelta(days=1)):
+                if day > on:
+                    days.append(day)
+    return min(days) if days else None
+
+
+def apply_evaluation(
+    licence: Licence, history: History, on: dt.date, events_count: int, last_hash: str
+) -> tuple[Evaluation, list[Notice]]:
+    """Write the movements, letters and projection that follow from `history` on `on` (inside a transaction)."""
+    evaluation = Timeline(history).at(on)
+    stored = list(
+        Movement.objects.filter(licence=licence)
+        .order_by("position")
+        .values_list("on", "kind", "change", "balance", "raw_balance", "cap", "cause", "basis")
+    )
+    wanted = [
+        (m.on, m.kind, m.change, m.balance, m.raw_balance, m.cap, m.cause or "", m.basis)
+        for m in evaluation.movements
+    ]
+    first_difference = 0
+    for old, new in zip(stored, wanted):
+        if old != new:
+            break
+        first_difference += 1
+    if first_difference < len(stored):
+        Movement.objects.filter(licence=licence, position__gte=first_difference).delete()
+    Movement.objects.bulk_create(
+        Movement(
+            licence=licence,
+            position=position,
+            on=row[0],
+            kind=row[1],
+            change=row[2],
+            balance=row[3],
+            raw_balance=row[4],
+            cap=row[5],
+            cause=row[6],
+            basis=row[7],
+        )
+        for position, row in enumerate(wanted[first_difference:], start=first_difference)
+    )
+    existing = set(Notice.objects.filter(licence=licence).values_list("code", "cause", "due_on"))
+    new_notices = [
+        Notice(licence=licence, code=letter.code, cause=letter.cause or "", due_on=letter.on)
+        for letter in evaluation.letters
+        if letter.on >= licence.notices_from and (letter.code, letter.cause or "", letter.on) not in existing
+    ]
+    Notice.objects.bulk_create(new_notices)
+    upcoming = evaluation.upcoming[0].on if evaluation.upcoming else None
+    boundary = _next_suspension_boundary(history, on)
+    next_change = min(d for d in (upcoming, boundary) if d is not None) if (upcoming or boundary) else None
+    Projection.objects.update_or_create(
+        licence=licence,
+        defaults={
+            "balance": evaluation.balance,
+            "raw_balance": evaluation.raw_balance,
+            "cap": evaluation.cap,
+            "status": evaluation.status,
+            "suspended": evaluation.suspended,
+            "probation_end": evaluation.probation.end if evaluation.probation else None,
+            "next_change_on": next_change,
+            "as_of": on,
+            "events_count": events_count,
+            "last_hash": last_hash,
+        },
+    )
+    return evaluation, new_notices
+
+
+def _problems_for_candidate(error: InputError, index: int) -> list[str]:
+    prefix = f"events[{index}]"
+    return [p.replace(prefix, "event", 1) if p.startswith(prefix) else p for p in error.problems]
+
+
+@transaction.atomic
+def register_licence(
+    *,
+    holder: Holder,
+    number: str,
+    dossier_number: str,
+    obtained_on: dt.date,
+    route: str = "traditional",
+    complementary_training_on: dt.date | None = None,
+    regained: bool = False,
+    format: str = "card",
+    departement: str = "",
+    categories: Iterable[Mapping[str, Any]] = (),
+    on: dt.date | None = None,
+) -> Licence:
+    """Register a licence in the file and compute its first projection."""
+    on = on or today()
+    problems = []
+    for name, value in (("number", number), ("dossier_number", dossier_number)):
+        if not (5 <= len(value) <= 19 and value.isalnum() and value == value.upper()):
+            problems.append(f"{name}: {value!r} must be 5 to 19 capital letters or digits")
+    if Licence.objects.filter(number=number).exists():
+        problems.append(f"number: {number!r} is already registered")
+    if Licence.objects.filter(dossier_number=dossier_number).exists():
+        problems.append(f"dossier_number: {dossier_number!r} is already registered")
+    if problems:
+        raise RegistryError(problems)
+    if holder.pk is None:
+        holder.save()
+    licence = Licence.objects.create(
+        holder=holder,
+        number=number,
+        dossier_number=dossier_number,
+        obtained_on=obtained_on,
+        route=route,
+        complementary_training_on=complementary_training_on,
+        regained=regained,
+        format=format,
+        departement=departement,
+        notices_from=on,
+    )
+    Category.objects.bulk_create(Category(licence=licence, **item) for item in categories)
+    try:
+        history = history_of(licence, [])
+    except InputError as error:
+        raise RegistryError([p.replace("licence.", "", 1) for p in error.problems]) from None
+    if on < Timeline(history).first_day:
+        on = Timeline(history).first_day
+    apply_evaluation(licence, history, on, 0, genesis_hash(licence))
+    return licence
+
+
+def record_event(
+    licence: Licence | int,
+    kind: str,
+    data: Mapping[str, Any],
+    *,
+    source: str,
+    sender: str = "",
+    source_ref: str | None = None,
+    recorded_by: str = "",
+    corrects: Event | None = None,
+    reason: str = "",
+    on: dt.date | None = None,
+) -> Outcome:
+    """Append one event to a licence's history and write everything the law makes follow from it.
+
+    Idempotent on (sender, source_ref): the same record sent twice is stored once and the second call answers
+    `duplicate=True`. Raises RegistryError, naming the field, when the event is not valid for this licence.
+    """
+    if kind not in EventKind.values:
+        raise RegistryError([f"kind: {kind!r} is not one of {', '.join(EventKind.values)}"])
+    if source not in Source.values:
+        raise RegistryError([f"source: {source!r} is not one of {', '.join(Source.values)}"])
+    on = on or today()
+    licence_id = licence.pk if isinstance(licence, Licence) else licence
+    try:
+        with transaction.atomic():
+            return _record(
+                licence_id, kind, dict(data), source, sender, source_ref, recorded_by, corrects, reason, on
+            )
+    except IntegrityError:
+        # Another process stored the same (sender, source_ref) between our check and our insert.
+        if source_ref is not None:
+            existing = (
+                Event.objects.filter(sender=sender, source_ref=source_ref).select_related("licence").first()
+            )
+            if existing is not None:
+                return Outcome(existing.licence, existing, duplicate=True)
+        raise
+
+
+def _record(
+    licence_id: int,
+    kind: str,
+    data: dict[str, Any],
+    source: str,
+    sender: str,
+    source_ref: str | None,
+    recorded_by: str,
+    corrects: Event | None,
+    reason: str,
+    on: dt.date,
+) -> Outcome:
+    try:
+        licence = Licence.objects.select_for_update().get(pk=licence_id)
+    except Licence.DoesNotExist:
+        raise UnknownLicence([f"licence: no licence with id {licence_id}"]) from None
+    if source_ref is not None:
+        existing = Event.objects.filter(sender=sender, source_ref=source_ref).first()
+        if existing is not None:
+            return Outcome(licence, existing, duplicate=True)
+    events = list(licence.events.order_by("seq"))
+    seq = len(events) + 1
+    if kind == EventKind.CORRECTION:
+        if corrects is None or corrects.licence_id != licence.pk:
+            raise RegistryError(["corrects: a correction must point at an event of the same licence"])
+        data = {"replaces": corrects.seq, "event": data.get("event")}
+    recorded_at = timezone.now()
+    event = Event(
+        licence=licence,
+        seq=seq,
+        kind=kind,
+        data=data,
+        source=source,
+        sender=sender,
+        source_ref=source_ref,
+        recorded_at=recorded_at,
+        recorded_by=recorded_by,
+        corrects=corrects,
+        reason=reason,
+    )
+    try:
+        history = history_of(licence, [*events, event])
+    except InputError as error:
+        document = engine_document(licence, [*events, event])
+        index = next(
+            (i for i, item in enumerate(document["events"]) if item["id"] == f"e{seq}"),
+            len(document["events"]),
+        )
+        raise RegistryError(_problems_for_candidate(error, index)) from None
+    event.prev_hash = events[-1].hash if events else genesis_hash(licence)
+    event.hash = event_hash(event.prev_hash, event)
+    event.save()
+    evaluation, notices = apply_evaluation(licence, history, max(on, licence.obtained_on), seq, event.hash)
+    return Outcome(licence, event, evaluation=evaluation, notices=notices)
+
+
+def refresh(licence: Licence | int, on: dt.date | None = None) -> Evaluation:
+    """Bring a licence's movements, letters and projection up to `on` (the daily run's unit of work)."""
+    on = on or today()
+    licence_id = licence.pk if isinstance(licence, Licence) else licence
+    with transaction.atomic():
+        locked = Licence.objects.select_for_update().get(pk=licence_id)
+        events = list(locked.events.order_by("seq"))
+        last_hash = events[-1].hash if events else genesis_hash(locked)
+        evaluation, _ = apply_evaluation(locked, history_of(locked, events), on, len(events), last_hash)
+        return evaluation
+
+
+def find_offence_event(sender: str, source_ref: str) -> Event | None:
+    return Event.objects.filter(sender=sender, source_ref=source_ref, kind=EventKind.OFFENCE).first()
