@@ -126,6 +126,9 @@ class Category(models.Model):
         verbose_name = _("catégorie")
         constraints = [models.UniqueConstraint(fields=["licence", "code"], name="category_once_per_licence")]
 
+    def __str__(self) -> str:
+        return f"{self.code} ({self.licence_id})"
+
 
 class Source(models.TextChoices):
     FEED = "feed", _("Flux des infractions (ANTAI, juridictions)")
@@ -160,7 +163,8 @@ class Event(models.Model):
     data = models.JSONField()
     source = models.CharField(max_length=16, choices=Source.choices)
     sender = models.CharField(max_length=50, blank=True)
-    source_ref = models.CharField(max_length=100, null=True, blank=True)
+    # NULL, not "": the (sender, source_ref) uniqueness only binds the events that carry a reference.
+    source_ref = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     recorded_at = models.DateTimeField()
     recorded_by = models.CharField(max_length=150, blank=True)
     corrects = models.ForeignKey(
@@ -185,6 +189,9 @@ class Event(models.Model):
     def engine_id(self) -> str:
         return f"e{self.seq}"
 
+    def __str__(self) -> str:
+        return f"{self.licence_id}/e{self.seq} {self.kind}"
+
 
 class Movement(models.Model):
     """A change of balance or cap derived by the engine, at its position in the licence's timeline."""
@@ -204,6 +211,9 @@ class Movement(models.Model):
         verbose_name = _("mouvement")
         ordering = ["licence", "position"]
         constraints = [models.UniqueConstraint(fields=["licence", "position"], name="movement_position")]
+
+    def __str__(self) -> str:
+        return f"{self.licence_id}#{self.position} {self.kind} {self.change:+d}"
 
 
 class NoticeStatus(models.TextChoices):
@@ -230,6 +240,9 @@ class Notice(models.Model):
             models.UniqueConstraint(fields=["licence", "code", "cause", "due_on"], name="notice_once"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.code} {self.due_on} ({self.licence_id})"
+
 
 class Projection(models.Model):
     """The engine's answer for a licence as of a date: a cache, never the truth."""
@@ -251,6 +264,9 @@ class Projection(models.Model):
 
     class Meta:
         verbose_name = _("situation")
+
+    def __str__(self) -> str:
+        return f"{self.licence_id}: {self.balance}/{self.cap} {self.status}"
 
 
 class FeedRecord(models.Model):
@@ -274,3 +290,6 @@ class FeedRecord(models.Model):
     class Meta:
         verbose_name = _("enregistrement reçu")
         indexes = [models.Index(fields=["sender", "source_ref"], name="feedrecord_ref")]
+
+    def __str__(self) -> str:
+        return f"{self.sender}/{self.source_ref} {self.outcome}"
