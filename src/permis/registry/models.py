@@ -185,12 +185,12 @@ class Event(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.licence_id}/e{self.seq} {self.kind}"
+
     @property
     def engine_id(self) -> str:
         return f"e{self.seq}"
-
-    def __str__(self) -> str:
-        return f"{self.licence_id}/e{self.seq} {self.kind}"
 
 
 class Movement(models.Model):
