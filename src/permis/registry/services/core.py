@@ -21,7 +21,7 @@ from django.utils import timezone
 from permis.rules import History, InputError, Timeline, parse_history
 from permis.rules.model import Evaluation, Suspension
 
-from .models import (
+from ..models import (
     Category,
     Event,
     EventKind,
