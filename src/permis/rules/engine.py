@@ -119,11 +119,13 @@ class _Withdrawal:
         "processed",
         "restored",
         "share",
+        "ten_year_share",
     )
 
     def __init__(self, offence: Offence, share: int, group_total: int, on: dt.date):
         self.offence = offence
         self.share = share
+        self.ten_year_share = share
         self.group_total = group_total
         self.on = on  # the date the points leave the balance (decision date or final date)
         self.processed = False
@@ -171,31 +173,48 @@ class _Epoch:
         self.probation_commits: list[int] = []
 
 
-def _group_shares(members: list[Offence], options: Options, params: _Params) -> list[int]:
-    """Points actually removed for each member of a simultaneous group (L223-2 III, R223-2, L235-1)."""
-    points = [o.points for o in members]
-    total = sum(points)
+def _group_cap(members: list[Offence], options: Options, params: _Params) -> int:
+    """The most a simultaneous group may remove (L223-2 III, R223-2; 9 by derogation, L235-1)."""
     basis_day = min(
         (o.committed_on if options.harsher_basis == "committed_on" else o.final_on) for o in members
     )
     caps = params.simultaneous_cap.at(basis_day)
     cap = caps["with_delit"] if any(o.offence_class == "D" for o in members) else caps["contraventions"]
-    cap = max(cap, max(points))  # a single offence removing more by derogation (9 points, L235-1) keeps them
-    if total <= cap:
+    return max(cap, max(o.points for o in members))  # a single offence removing more by derogation keeps them
+
+
+def _removed_in_order(members: list[Offence], withdrawal_days: list[dt.date], cap: int) -> list[int]:
+    """What each member removes: in the order the withdrawals take effect, until the group's cap is used.
+
+    What leaves the balance on a date never depends on a member whose withdrawal comes later.
+    """
+    removed = [0] * len(members)
+    left = cap
+    for i in sorted(range(len(members)), key=lambda i: (withdrawal_days[i], i)):
+        removed[i] = min(members[i].points, left)
+        left -= removed[i]
+    return removed
+
+
+def _ten_year_shares(members: list[Offence], total: int, options: Options) -> list[int]:
+    """How a capped group's points are shared for the ten-year rule (option ten_year_split, RULES.md §7.3)."""
+    points = [o.points for o in members]
+    if total >= sum(points):
         return points
     first = [o.offence_class in ("C1", "C2", "C3", "C4") for o in members]
     if options.ten_year_split == "c1_c4_first":
         shares = [0] * len(members)
-        left = cap
+        left = total
         for priority in (True, False):
             for i, member_points in enumerate(points):
                 if first[i] is priority:
                     shares[i] = min(member_points, left)
                     left -= shares[i]
         return shares
-    shares = [p * cap // total for p in points]
-    left = cap - sum(shares)
-    order = sorted(range(len(members)), key=lambda i: (not first[i], -(points[i] * cap % total), i))
+    whole = sum(points)
+    shares = [p * total // whole for p in points]
+    left = total - sum(shares)
+    order = sorted(range(len(members)), key=lambda i: (not first[i], -(points[i] * total % whole), i))
     for i in order[:left]:
         shares[i] += 1
     return shares
@@ -319,13 +338,14 @@ class _Replay:
             withdrawals.append(_Withdrawal(offence, offence.points, offence.points, on))
         for members in groups.values():
             members.sort(key=lambda o: (o.committed_on, o.final_on, o.id))
-            shares = _group_shares(members, options, params)
-            total = sum(shares)
-            for offence, share in zip(members, shares, strict=True):
-                on = (
-                    offence.decided_on if by_decision and offence.decided_on is not None else offence.final_on
-                )
-                withdrawals.append(_Withdrawal(offence, share, total, on))
+            days = [o.decided_on if by_decision and o.decided_on is not None else o.final_on for o in members]
+            removed = _removed_in_order(members, days, _group_cap(members, options, params))
+            total = sum(removed)
+            ten_year = _ten_year_shares(members, total, options)
+            for offence, share, day, ten in zip(members, removed, days, ten_year, strict=True):
+                w = _Withdrawal(offence, share, total, day)
+                w.ten_year_share = ten
+                withdrawals.append(w)
         withdrawals.sort(key=lambda w: (w.on, w.offence.committed_on, w.offence.final_on, w.offence.id))
 
         # Offences that block recovery windows and stop probation increments: every withdrawal that stands.
@@ -552,6 +572,12 @@ class _Replay:
         offence = w.offence
         day = w.on
         w.processed = True
+        if w.share == 0:
+            # A member of a simultaneous group whose cap was used by the others: it removes nothing itself,
+            # but the group's withdrawal stands (it anchors the recovery delays).
+            self.since_full.append(w)
+            self.schedule_full(day_ord, O_WITHDRAWAL)
+            return
         self.set_raw(self.raw - w.share)
         if w.share > 6:
             basis = citations.WITHDRAWAL_DEROGATION
@@ -688,12 +714,12 @@ class _Replay:
             self.letter("46", day, w.offence.id)
 
     def ten_year(self, w: _Withdrawal, day_ord: int) -> None:
-        if not w.processed or w.restored or w.cancelled or w.share <= 0:
+        if not w.processed or w.restored or w.cancelled or w.ten_year_share <= 0:
             return
         if self.status is not VALID and self.status is not ZERO_BALANCE:
             return
         w.restored = True
-        new = min(self.raw + w.share, self.cap)
+        new = min(self.raw + w.ten_year_share, self.cap)
         if new > self.raw:
             day = dt.date.fromordinal(day_ord)
             change = new - self.raw
@@ -791,9 +817,10 @@ class _Replay:
 
 
 def _event_key(event: object) -> tuple:
+    """A total order on the non-offence events, whatever their order in the input."""
     if isinstance(event, Course):
-        return (event.last_day, event.first_day, event.type, event.id)
-    return (event.on, event.kind, event.id)
+        return (event.last_day, event.kind, event.first_day.toordinal(), event.type, event.id)
+    return (event.on, event.kind, 0, "", event.id)
 
 
 class Timeline:
