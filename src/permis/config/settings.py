@@ -118,6 +118,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("PERMIS_STATIC_ROOT") or VAR_DIR / "static")
 
 # HTTPS protections: on by default outside debug mode (manage.py check --deploy stays clean).

@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-WIDTH = 640
-HEIGHT = 280
+# The wide chart for screens from 576 px on; the compact one, with larger text for its size, for phones.
+WIDTH, HEIGHT = 640, 280
+COMPACT_WIDTH, COMPACT_HEIGHT = 360, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 16, 16, 36
 
 
@@ -50,7 +51,15 @@ class Chart:
     end: date
 
 
-def build_chart(past: Sequence[Step], on: date, forecast: Sequence[Step]) -> Chart | None:
+def build_chart(
+    past: Sequence[Step],
+    on: date,
+    forecast: Sequence[Step],
+    *,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    max_year_ticks: int = 6,
+) -> Chart | None:
     """Steps up to `on` (drawn solid) and after it (drawn dashed). None when there is nothing to draw."""
     past = sorted((s for s in past if s.on <= on), key=lambda s: s.on)
     forecast = sorted((s for s in forecast if s.on > on), key=lambda s: s.on)
@@ -63,8 +72,8 @@ def build_chart(past: Sequence[Step], on: date, forecast: Sequence[Step]) -> Cha
     span_days = max((end - start).days, 1)
 
     top_value = max(12, *(s.cap for s in (*past, *forecast)), *(s.balance for s in (*past, *forecast)))
-    plot_width = WIDTH - LEFT - RIGHT
-    plot_height = HEIGHT - TOP - BOTTOM
+    plot_width = width - LEFT - RIGHT
+    plot_height = height - TOP - BOTTOM
 
     def x(day: date) -> float:
         return round(LEFT + (day - start).days / span_days * plot_width, 1)
@@ -85,27 +94,27 @@ def build_chart(past: Sequence[Step], on: date, forecast: Sequence[Step]) -> Cha
     now = past[-1]
     forecast_from = [Step(on, now.balance, now.cap), *forecast]
     return Chart(
-        width=WIDTH,
-        height=HEIGHT,
+        width=width,
+        height=height,
         left=LEFT,
         top=TOP,
-        right=WIDTH - RIGHT,
-        bottom=HEIGHT - BOTTOM,
+        right=width - RIGHT,
+        bottom=height - BOTTOM,
         balance_past=path([(s.on, s.balance) for s in past], on),
         balance_forecast=path([(s.on, s.balance) for s in forecast_from], end),
         cap_past=path([(s.on, s.cap) for s in past], on),
         cap_forecast=path([(s.on, s.cap) for s in forecast_from], end),
         on_x=x(on),
-        x_ticks=_year_ticks(start, end, x),
+        x_ticks=_year_ticks(start, end, x, max_year_ticks),
         y_ticks=tuple(Tick(y(v), str(v)) for v in range(0, top_value + 1, 3 if top_value <= 15 else 5)),
         start=start,
         end=end,
     )
 
 
-def _year_ticks(start: date, end: date, x: Callable[[date], float]) -> tuple[Tick, ...]:
+def _year_ticks(start: date, end: date, x: Callable[[date], float], most: int) -> tuple[Tick, ...]:
     years = list(range(start.year + 1, end.year + 1))
     if not years:
         return ()
-    step = max(1, math.ceil(len(years) / 6))
+    step = max(1, math.ceil(len(years) / most))
     return tuple(Tick(x(date(year, 1, 1)), str(year)) for year in years[::step])

@@ -36,11 +36,10 @@ COURSE_TYPE_CHOICES = [
     ("judicial", _("Stage imposé par un juge ou le procureur")),
 ]
 
-DATE_HELP = _("Format : jj/mm/aaaa")
-
 
 class DateInput(forms.DateInput):
-    """The browser's own date picker; the value travels as YYYY-MM-DD, typed dates as jj/mm/aaaa also work."""
+    """The browser's own date picker, in the person's own date format; the value travels as YYYY-MM-DD (a
+    browser without a date picker shows a text field, where jj/mm/aaaa works too)."""
 
     input_type = "date"
 
@@ -52,7 +51,7 @@ class DateInput(forms.DateInput):
 EARLIEST, LATEST = date(1900, 1, 1), date(2200, 12, 31)
 
 
-def date_field(label: str, *, required: bool = True, help_text: str = DATE_HELP) -> forms.DateField:
+def date_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DateField:
     return forms.DateField(
         label=label,
         required=required,
@@ -105,7 +104,7 @@ class LicenceForm(DsfrFormMixin, forms.Form):
     complementary_training_on = date_field(
         _("Date de la formation complémentaire (facultatif)"),
         required=False,
-        help_text=_("Formation suivie pendant la période probatoire, qui la raccourcit. Format : jj/mm/aaaa"),
+        help_text=_("Formation suivie pendant la période probatoire, qui la raccourcit."),
     )
     regained = forms.BooleanField(
         label=_("Ce permis a été obtenu de nouveau après une invalidation ou une annulation"),
@@ -114,15 +113,13 @@ class LicenceForm(DsfrFormMixin, forms.Form):
     invalidation_notified_on = date_field(
         _("Date de réception de la lettre 48SI (facultatif)"),
         required=False,
-        help_text=_(
-            "La lettre recommandée qui annonce l’invalidation du permis pour solde nul. Format : jj/mm/aaaa"
-        ),
+        help_text=_("La lettre recommandée qui annonce l’invalidation du permis pour solde nul."),
     )
     on = date_field(_("Date du calcul"))
     also_on = date_field(
         _("Autre date à comparer (facultatif)"),
         required=False,
-        help_text=_("Par exemple une date à venir, pour voir le solde prévu. Format : jj/mm/aaaa"),
+        help_text=_("Par exemple une date à venir, pour voir le solde prévu."),
     )
 
     def __init__(self, *args: Any, today: date | None = None, **kwargs: Any) -> None:
@@ -145,13 +142,13 @@ class OffenceForm(DsfrFormMixin, forms.Form):
         _("Date à laquelle l’infraction est devenue définitive"),
         help_text=_(
             "Paiement de l’amende, émission du titre de l’amende majorée, exécution de la composition "
-            "pénale ou condamnation définitive. Format : jj/mm/aaaa"
+            "pénale ou condamnation définitive."
         ),
     )
     decided_on = date_field(
         _("Date de la décision de retrait (facultatif)"),
         required=False,
-        help_text=_("La date de la décision du ministère, si vous la connaissez. Format : jj/mm/aaaa"),
+        help_text=_("La date de la décision du ministère, si vous la connaissez."),
     )
     points = forms.IntegerField(
         label=_("Nombre de points retirés"), required=False, min_value=0, max_value=12

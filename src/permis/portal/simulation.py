@@ -21,7 +21,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from permis.portal.chart import Chart, Step, build_chart
+from permis.portal.chart import COMPACT_HEIGHT, COMPACT_WIDTH, Chart, Step, build_chart
 from permis.portal.forms import CourseFormSet, LicenceForm, OffenceFormSet
 from permis.portal.labels import kind_label, letter_label, status_label
 from permis.rules import InputError, evaluate_many, parse_history
@@ -113,6 +113,7 @@ class Result:
     letters: tuple[LetterRow, ...]
     next_creditable_course_from: date | None
     chart: Chart | None
+    compact_chart: Chart | None
     chart_description: str
     chart_rows: tuple[tuple[date, int, int, bool], ...]
     other_dates: tuple[OtherDate, ...]
@@ -300,6 +301,14 @@ def present(
     past_steps = [Step(m.on, m.balance, m.cap) for m in movements]
     forecast_steps = [Step(m.on, m.balance, m.cap) for m in upcoming]
     chart = build_chart(past_steps, evaluation.on, forecast_steps)
+    compact_chart = build_chart(
+        past_steps,
+        evaluation.on,
+        forecast_steps,
+        width=COMPACT_WIDTH,
+        height=COMPACT_HEIGHT,
+        max_year_ticks=3,
+    )
     chart_rows = tuple((m.on, m.balance, m.cap, False) for m in movements) + tuple(
         (m.on, m.balance, m.cap, True) for m in upcoming
     )
@@ -324,6 +333,7 @@ def present(
         ),
         next_creditable_course_from=evaluation.next_creditable_course_from,
         chart=chart,
+        compact_chart=compact_chart,
         chart_description=describe_chart(movements, upcoming, evaluation),
         chart_rows=chart_rows,
         other_dates=tuple(OtherDate(o.on, o.balance, o.cap, status_label(o.status)) for o in others),
