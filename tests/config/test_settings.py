@@ -1,0 +1,126 @@
+"""Settings come from the environment: defaults that run on first try, a production mode that Django's own
+deployment checks find clean."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from permis.config.settings import env_bool, env_int, env_list
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def clean_environment(**overrides: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PERMIS_")
+        and k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
+    env.update(overrides)
+    return env
+
+
+def permis(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "permis.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def production_environment(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    return clean_environment(
+        PERMIS_DEBUG="false",
+        PERMIS_SECRET_KEY=secrets.token_urlsafe(64),
+        PERMIS_ALLOWED_HOSTS="permis.example.org",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'permis.sqlite3'}",
+        **overrides,
+    )
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
+    result = permis(
+        "manage",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env=production_environment(tmp_path),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
+    env = production_environment(tmp_path)
+    del env["PERMIS_SECRET_KEY"]
+    result = permis("manage", "check", env=env, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "PERMIS_SECRET_KEY is required" in result.stderr
+
+
+def test_a_first_run_needs_no_setting_and_keeps_its_database_under_var(tmp_path: Path) -> None:
+    result = permis("migrate", "--no-input", env=clean_environment(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "var" / "permis.sqlite3").is_file()
+
+
+def test_debug_mode_keeps_the_https_protections_off_for_localhost(settings: object) -> None:
+    # The test run uses the defaults: debug mode, which is what `make run` serves on http://127.0.0.1:8000/.
+    from django.conf import settings as django_settings
+
+    assert django_settings.SECURE_SSL_REDIRECT is False
+    assert "127.0.0.1" in django_settings.ALLOWED_HOSTS
+
+
+def test_booleans_read_the_usual_spellings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for raw, expected in {
+        "true": True,
+        "1": True,
+        "YES": True,
+        "on": True,
+        "false": False,
+        "0": False,
+        "no": False,
+    }.items():
+        monkeypatch.setenv("PERMIS_X", raw)
+        assert env_bool("PERMIS_X", not expected) is expected
+    monkeypatch.setenv("PERMIS_X", "")
+    assert env_bool("PERMIS_X", True) is True
+
+
+def test_a_misspelt_boolean_or_number_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERMIS_X", "treu")
+    with pytest.raises(ImproperlyConfigured, match="PERMIS_X"):
+        env_bool("PERMIS_X", False)
+    with pytest.raises(ImproperlyConfigured, match="PERMIS_X"):
+        env_int("PERMIS_X", 3)
+
+
+def test_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERMIS_X", " a.example , b.example,, ")
+    assert env_list("PERMIS_X") == ["a.example", "b.example"]
+
+
+def test_every_environment_variable_is_documented() -> None:
+    settings_source = (ROOT / "src/permis/config/settings.py").read_text(encoding="utf-8")
+    variables = set(re.findall(r"\b(PERMIS_[A-Z_]+|DATABASE_URL)\b", settings_source))
+    operations = (ROOT / "docs/operations.md").read_text(encoding="utf-8")
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    assert variables
+    assert sorted(v for v in variables if f"`{v}`" not in operations) == []
+    assert sorted(v for v in variables if v not in example) == []
