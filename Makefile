@@ -73,8 +73,8 @@ fix: install ## fix what ruff can fix and format the code
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install ## run the benchmarks (bench/run.py)
-	@if [ -f bench/run.py ]; then $(BIN)/python bench/run.py; else echo "no bench/run.py yet"; fi
+bench: install ## run the benchmarks (bench/run.py; BENCH_ARGS=--quick for a smoke run)
+	@if [ -f bench/run.py ]; then $(BIN)/python bench/run.py $(BENCH_ARGS); else echo "no bench/run.py yet"; fi
 
 clean: ## remove caches, test artifacts and compiled translations (keeps .venv and var/)
 	rm -rf .pytest_cache .ruff_cache .hypothesis test-artifacts build dist src/*.egg-info

@@ -51,7 +51,14 @@ def _rules(argv: list[str]) -> int:
             raise
         print("permis: the rules engine (permis.rules) is not installed in this checkout", file=sys.stderr)
         return 1
-    return int(rules_main(argv) or 0)
+    try:
+        return int(rules_main(argv) or 0)
+    except BrokenPipeError:
+        # The reader went away (`permis rules evaluate ... | head`): silence the flush at exit, as Python's
+        # documentation recommends, rather than print a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 def _serve(argv: list[str]) -> int:
