@@ -1,0 +1,83 @@
+"""`permis verify [--all] [--licence NUMBER ...] [--jobs N]`: check the file against its own history."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from permis.registry.models import Licence
+from permis.registry.progress import Progress
+from permis.registry.services import integrity
+
+
+def positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-evaluate licences from their events and compare with the stored movements, letters and "
+        "projections, and check every hash chain. Lists each discrepancy; exits 1 if there is one."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--all", action="store_true", help="every licence (the default)")
+        parser.add_argument(
+            "--licence", action="append", default=[], metavar="NUMBER", help="only this licence (repeatable)"
+        )
+        parser.add_argument(
+            "--jobs",
+            type=positive,
+            default=min(2, os.cpu_count() or 1),
+            help="processes sharing the work (default: 2, or 1 on a single core)",
+        )
+        parser.add_argument(
+            "--chunk", type=positive, default=integrity.CHUNK, help="licence ids per range read at once"
+        )
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def handle(self, *args, all: bool, licence: list[str], jobs: int, chunk: int, quiet: bool, **options):
+        if all and licence:
+            raise CommandError("--all and --licence exclude each other")
+        ids = None
+        if licence:
+            found = dict(Licence.objects.filter(number__in=licence).values_list("number", "id"))
+            unknown = [n for n in licence if n not in found]
+            if unknown:
+                raise CommandError(f"no licence numbered {', '.join(unknown)}")
+            ids = sorted(found.values())
+        total = len(ids) if ids is not None else integrity.licence_count()
+        progress = Progress(total, "verify", self.stderr._out, enabled=not quiet)
+        start = time.perf_counter()
+        count = 0
+
+        def show(item: integrity.Discrepancy) -> None:
+            nonlocal count
+            count += 1
+            if progress.tty and progress.enabled:
+                self.stderr.write("")
+            self.stdout.write(str(item))
+
+        report = integrity.verify(
+            licence_ids=ids, jobs=jobs, chunk=chunk, progress=progress, on_discrepancy=show
+        )
+        progress.close()
+        seconds = time.perf_counter() - start
+        rate = report.events / seconds if seconds else 0.0
+        summary = (
+            f"verified {report.licences:,} licences, {report.events:,} events, {report.movements:,} movements "
+            f"in {seconds:.1f} s ({rate:,.0f} events/s, {jobs} job{'s' if jobs > 1 else ''}): "
+        )
+        if count:
+            self.stderr.write(summary + f"{count:,} discrepanc{'ies' if count > 1 else 'y'}")
+            raise SystemExit(1)
+        self.stdout.write(summary + "no discrepancy")

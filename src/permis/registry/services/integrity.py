@@ -1,0 +1,337 @@
+"""`permis verify`: the file checked against its own history (ARCHITECTURE.md, rule 4).
+
+For every licence:
+
+- the hash chain: events numbered 1..n without a gap, each ``prev_hash`` the hash of the event before it (the
+  licence's genesis hash for the first), each ``hash`` recomputed from the stored columns, and the projection's
+  ``events_count`` and ``last_hash`` naming the last event;
+- the law: the history replayed by the engine on the projection's ``as_of`` day gives exactly the stored
+  movements (position, date, kind, change, balance, raw balance, cap, cause, basis) and the projection's fields;
+- the letters: every letter the engine makes due on or after the licence's ``notices_from`` day exists.
+
+Licences are read by ranges of ids, each range with one query per table, so memory stays flat whatever the size
+of the file; ``jobs`` processes share the ranges, each with its own database connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from django.db import connection, connections
+from django.utils import timezone
+
+from permis.rules import InputError
+
+from ..models import Event, Licence, Movement, Notice, Projection
+from .core import event_hash, genesis_hash
+from .replay import EVENT_COLUMNS, LICENCE_COLUMNS, PROJECTION_FIELDS, EventRow, LicenceRow, derive
+
+CHUNK = 2000  # licence ids per range
+
+
+class Discrepancy(NamedTuple):
+    licence: str  # the licence number
+    what: str
+    expected: Any
+    found: Any
+
+    def __str__(self) -> str:
+        return f"{self.licence}: {self.what}: expected {_show(self.expected)}, found {_show(self.found)}"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_show(v) for v in value) + ")"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+@dataclass
+class Report:
+    licences: int = 0
+    events: int = 0
+    movements: int = 0
+    discrepancies: list[Discrepancy] = field(default_factory=list)
+
+    def add(self, other: Report) -> None:
+        self.licences += other.licences
+        self.events += other.events
+        self.movements += other.movements
+        self.discrepancies.extend(other.discrepancies)
+
+
+# -- reading a range of licences ----------------------------------------------------------------------------------
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _columns(model, names: Sequence[str]) -> str:
+    quote = connection.ops.quote_name
+    return ", ".join(quote(model._meta.get_field(n.removesuffix("_id")).column) for n in names)
+
+
+_MOVEMENT_COLUMNS = (
+    "licence_id",
+    "position",
+    "on",
+    "kind",
+    "change",
+    "balance",
+    "raw_balance",
+    "cap",
+    "cause",
+    "basis",
+)
+_NOTICE_COLUMNS = ("licence_id", "code", "cause", "due_on")
+
+
+def _select(model, names: Sequence[str], rest: str) -> str:
+    # Table and column names come from the models' metadata; the bounds are always passed as parameters.
+    return f"SELECT {_columns(model, names)} FROM {_table(model)} {rest}"  # noqa: S608
+
+
+def _queries() -> dict[str, str]:
+    """The five range queries, in this database's dialect (quoted names; %s placeholders)."""
+    in_range = "WHERE licence_id >= %s AND licence_id < %s"
+    return {
+        "licences": _select(Licence, LICENCE_COLUMNS, "WHERE id >= %s AND id < %s ORDER BY id"),
+        "projections": _select(Projection, ("licence_id", *PROJECTION_FIELDS), in_range),
+        "events": _select(Event, EVENT_COLUMNS, f"{in_range} ORDER BY licence_id, seq"),
+        "movements": _select(Movement, _MOVEMENT_COLUMNS, f'{in_range} ORDER BY licence_id, "position"'),
+        "notices": _select(Notice, _NOTICE_COLUMNS, in_range),
+    }
+
+
+def _grouped(rows: Iterable[tuple]) -> dict[int, list[tuple]]:
+    out: dict[int, list[tuple]] = {}
+    for row in rows:
+        bucket = out.get(row[0])
+        if bucket is None:
+            out[row[0]] = [row[1:]]
+        else:
+            bucket.append(row[1:])
+    return out
+
+
+def check_range(lo: int, hi: int, only: set[int] | None = None) -> Report:
+    """Verify the licences with lo <= id < hi (or only those of `only` among them)."""
+    queries = _queries()
+    utc = dt.UTC
+    aware = timezone.is_aware
+    with connection.cursor() as cursor:
+        cursor.execute(queries["licences"], [lo, hi])
+        licences = [LicenceRow(*row) for row in cursor.fetchall() if only is None or row[0] in only]
+        cursor.execute(queries["projections"], [lo, hi])
+        projections = {row[0]: row[1:] for row in cursor.fetchall()}
+        cursor.execute(queries["events"], [lo, hi])
+        events: dict[int, list[EventRow]] = {}
+        for row in cursor.fetchall():
+            data = row[3]
+            recorded_at = row[7]
+            event = EventRow(
+                row[0],
+                row[1],
+                row[2],
+                json.loads(data) if isinstance(data, str) else data,
+                row[4],
+                row[5],
+                row[6],
+                recorded_at if aware(recorded_at) else recorded_at.replace(tzinfo=utc),
+                row[8],
+                row[9],
+                row[10],
+                row[11],
+                row[12],
+            )
+            bucket = events.get(event.licence_id)
+            if bucket is None:
+                events[event.licence_id] = [event]
+            else:
+                bucket.append(event)
+        cursor.execute(queries["movements"], [lo, hi])
+        movements = _grouped(cursor.fetchall())
+        cursor.execute(queries["notices"], [lo, hi])
+        notices = _grouped(cursor.fetchall())
+    report = Report()
+    for licence in licences:
+        licence_events = events.get(licence.id, [])
+        stored = movements.get(licence.id, [])
+        report.licences += 1
+        report.events += len(licence_events)
+        report.movements += len(stored)
+        check_licence(
+            licence, licence_events, projections.get(licence.id), stored, notices.get(licence.id, []), report
+        )
+    return report
+
+
+# -- one licence --------------------------------------------------------------------------------------------------
+MOVEMENT_FIELDS = ("position", "on", "kind", "change", "balance", "raw_balance", "cap", "cause", "basis")
+
+
+def check_licence(
+    licence: LicenceRow,
+    events: list[EventRow],
+    projection: tuple | None,
+    movements: list[tuple],
+    notices: list[tuple],
+    report: Report,
+) -> None:
+    out = report.discrepancies
+    number = licence.number
+    # The hash chain.
+    previous = genesis_hash(licence)  # type: ignore[arg-type]
+    previous_seq = 0
+    for event in events:
+        if event.seq != previous_seq + 1:
+            out.append(Discrepancy(number, "event sequence", f"e{previous_seq + 1}", f"e{event.seq}"))
+        if event.prev_hash != previous:
+            link = f"the hash of e{previous_seq} as stored" if previous_seq else "the genesis hash"
+            out.append(Discrepancy(number, f"e{event.seq} prev_hash ({link})", previous, event.prev_hash))
+        recomputed = event_hash(event.prev_hash, event)  # type: ignore[arg-type]
+        if recomputed != event.hash:
+            out.append(
+                Discrepancy(number, f"e{event.seq} hash (its stored columns changed)", recomputed, event.hash)
+            )
+        previous = event.hash
+        previous_seq = event.seq
+    if projection is None:
+        out.append(Discrepancy(number, "projection", "a projection", None))
+        return
+    stored_projection = dict(zip(PROJECTION_FIELDS, projection))
+    if stored_projection["events_count"] != len(events):
+        out.append(
+            Discrepancy(
+                number, "events_count (events stored)", len(events), stored_projection["events_count"]
+            )
+        )
+    if stored_projection["last_hash"] != previous:
+        out.append(
+            Discrepancy(
+                number, "last_hash (hash of the last event)", previous, stored_projection["last_hash"]
+            )
+        )
+    # The law, on the projection's day.
+    on = stored_projection["as_of"]
+    try:
+        derived = derive(licence, events, on)
+    except InputError as error:
+        out.append(Discrepancy(number, "history", "a history the engine accepts", "; ".join(error.problems)))
+        return
+    except ValueError as error:
+        out.append(Discrepancy(number, "as_of", "a day on which the licence carries points", str(error)))
+        return
+    wanted = derived.movements
+    if len(movements) != len(wanted) or any(
+        stored[0] != position or stored[1:] != row
+        for position, (stored, row) in enumerate(zip(movements, wanted))
+    ):
+        _movement_differences(number, movements, wanted, out)
+    expected_projection = derived.projection
+    for name in PROJECTION_FIELDS:
+        if name in ("events_count", "last_hash"):
+            continue  # checked against the events themselves, above
+        if stored_projection[name] != expected_projection[name]:
+            out.append(
+                Discrepancy(number, f"projection {name}", expected_projection[name], stored_projection[name])
+            )
+    if derived.letters:
+        present = set(notices)
+        for letter in derived.letters:
+            if letter not in present:
+                out.append(Discrepancy(number, "letter", letter, None))
+
+
+def _movement_differences(
+    number: str, stored: list[tuple], wanted: list[tuple], out: list[Discrepancy]
+) -> None:
+    by_position = {row[0]: row[1:] for row in stored}
+    for position, row in enumerate(wanted):
+        found = by_position.pop(position, None)
+        if found is None:
+            out.append(Discrepancy(number, f"movement #{position}", row, None))
+        elif found != row:
+            fields = ", ".join(MOVEMENT_FIELDS[i + 1] for i, (a, b) in enumerate(zip(row, found)) if a != b)
+            out.append(Discrepancy(number, f"movement #{position} ({fields})", row, found))
+    for position, found in sorted(by_position.items()):
+        out.append(Discrepancy(number, f"movement #{position} (not derived from the events)", None, found))
+
+
+# -- the whole file -----------------------------------------------------------------------------------------------
+def _ranges(lo: int, hi: int, chunk: int) -> Iterator[tuple[int, int]]:
+    start = lo
+    while start <= hi:
+        yield start, min(start + chunk, hi + 1)
+        start += chunk
+
+
+def _check_range_task(bounds: tuple[int, int]) -> Report:
+    return check_range(*bounds)
+
+
+def _worker_init() -> None:
+    # A forked worker opens its own connection (the parent closed its own before forking).
+    for alias in connections:
+        connections[alias].close_if_unusable_or_obsolete()
+
+
+def verify(
+    *,
+    licence_ids: Sequence[int] | None = None,
+    jobs: int = 1,
+    chunk: int = CHUNK,
+    progress: Callable[[int], None] | None = None,
+    on_discrepancy: Callable[[Discrepancy], None] | None = None,
+) -> Report:
+    """Check the licences named (by id), or every licence; `jobs` processes share the work."""
+    report = Report()
+
+    def take(part: Report) -> None:
+        if on_discrepancy is not None:
+            for item in part.discrepancies:
+                on_discrepancy(item)
+        report.add(part)
+        if progress is not None:
+            progress(part.licences)
+
+    if licence_ids is not None:
+        for index in range(0, len(licence_ids), chunk):
+            ids = sorted(licence_ids[index : index + chunk])
+            take(check_range(ids[0], ids[-1] + 1, set(ids)))
+        return report
+    bounds = Licence.objects.values_list("id", flat=True)
+    lo, hi = bounds.order_by("id").first(), bounds.order_by("-id").first()
+    if lo is None:
+        return report
+    ranges = _ranges(lo, hi, chunk)
+    if jobs <= 1 or not _can_fork():
+        for lo_hi in ranges:
+            take(check_range(*lo_hi))
+        return report
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(jobs, initializer=_worker_init) as pool:
+        for part in pool.imap(_check_range_task, ranges):
+            take(part)
+    return report
+
+
+def _can_fork() -> bool:
+    """Other processes see this connection's data only if it is committed and not an in-memory database."""
+    if connection.in_atomic_block:
+        return False
+    if connection.vendor == "sqlite":
+        return not connection.is_in_memory_db()
+    return True
+
+
+def licence_count() -> int:
+    return Licence.objects.count()
