@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
     "dsfr",
+    "django_tasks",
+    "django_tasks_db",
     "permis.portal",
     "permis.registry",
 ]
@@ -109,6 +111,9 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Background jobs are rows of the same database (django-tasks' database backend), run by `permis worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", "Français"), ("en", "English")]
