@@ -56,9 +56,13 @@ messages-update: install ## collect the translatable strings into src/permis/loc
 	@if command -v msgfmt >/dev/null; then msgfmt --check -o $@ $<; \
 	else echo "msgfmt not found (apt-get install gettext): $@ not compiled"; fi
 
-run: install ## migrate the SQLite database under var/ and serve http://127.0.0.1:8000/
+# The worker (daily run at 00:05 Paris time, background jobs) runs beside the web server and stops with it.
+run: install ## migrate the SQLite database under var/, start the worker and serve http://127.0.0.1:8000/
 	$(BIN)/permis migrate --no-input
-	PERMIS_DEBUG=$${PERMIS_DEBUG:-true} $(BIN)/permis serve --host $(HOST) --port $(PORT)
+	export PERMIS_DEBUG=$${PERMIS_DEBUG:-true}; \
+	$(BIN)/permis worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null || true; wait $$worker 2>/dev/null || true' EXIT; \
+	$(BIN)/permis serve --host $(HOST) --port $(PORT)
 
 test: install ## lint, then every test on SQLite, then the database tests again on PostgreSQL
 	$(BIN)/ruff check .
