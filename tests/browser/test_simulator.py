@@ -63,6 +63,8 @@ def test_a_person_reads_six_points_for_the_engine_io_example(
     calculate(page)
     assert page.locator("#balance").inner_text() == "6"
     assert "sur 6 au maximum" in page.locator(".permis-balance").inner_text()
+    # Keyboard and screen-reader users land on the answer.
+    assert page.evaluate("document.activeElement.id") == "resultat-title"
     assert page.get_by_role("img", name="Solde de points et maximum au fil du temps").is_visible()
     page.screenshot(path=str(artifacts / "simulator-result-desktop.png"), full_page=True)
 
@@ -125,6 +127,7 @@ def test_the_error_page_has_no_accessibility_violation(page: Any, live_server: A
     calculate(page)
     summary = page.locator("#erreurs")
     summary.wait_for()
+    assert page.evaluate("document.activeElement.id") == "erreurs"
     assert (
         "Infraction 1 – Code NATINF : Le code NATINF 99999 n’est pas dans le barème" in summary.inner_text()
     )

@@ -52,7 +52,7 @@ def test_the_engine_io_example_gives_six_points(client: Client) -> None:
     assert balance_of(html) == 6
     assertContains(response, "sur 6 au maximum")
     assertContains(response, "Permis valide")
-    assertContains(response, "Permis probatoire du 1 avril 2024 au 1 avril 2027.")
+    assertContains(response, "Permis probatoire du 1er avril 2024 au 1er avril 2027.")
 
 
 def test_each_movement_shows_its_date_change_balance_reason_and_article(client: Client) -> None:
@@ -61,7 +61,7 @@ def test_each_movement_shows_its_date_change_balance_reason_and_article(client: 
     withdrawal = next(row for row in rows if "Retrait de points" in row)
     assert "10 juillet 2024" in withdrawal
     assert "−3" in withdrawal
-    assert "infraction 1 du 1 juillet 2024" in withdrawal
+    assert "infraction 1 du 1er juillet 2024" in withdrawal
     assert "L223-2" in withdrawal
     course = next(row for row in rows if "Stage de sensibilisation" in row and "+3" in row)
     assert "16 octobre 2024" in course

@@ -17,11 +17,11 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from permis.portal.chart import COMPACT_HEIGHT, COMPACT_WIDTH, Chart, Step, build_chart
+from permis.portal.dates import long_date
 from permis.portal.forms import CourseFormSet, LicenceForm, OffenceFormSet
 from permis.portal.labels import kind_label, letter_label, status_label
 from permis.rules import InputError, evaluate_many, parse_history
@@ -460,4 +460,4 @@ def _iso(value: date | None) -> str | None:
 
 
 def _long(value: date) -> str:
-    return date_format(value, "DATE_FORMAT")
+    return long_date(value)
