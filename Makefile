@@ -64,6 +64,7 @@ run: install ## migrate the SQLite database under var/, start the worker and ser
 	trap 'kill $$worker 2>/dev/null || true; wait $$worker 2>/dev/null || true' EXIT; \
 	$(BIN)/permis serve --host $(HOST) --port $(PORT)
 
+# pytest exits with 5 when it selects no test: make stops on it like on any failure, never silently.
 test: install ## lint, then every test on SQLite, then the database tests again on PostgreSQL
 	$(BIN)/ruff check .
 	DATABASE_URL= $(BIN)/python -m pytest -m 'not postgres'
