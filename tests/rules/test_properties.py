@@ -110,9 +110,32 @@ def test_movements_are_oldest_first_and_end_with_the_balance(
 # --- adding an offence never raises the balance -----------------------------------------------------
 
 
+# Under the binding reading course_year=rolling_from_credit ("only a course that credited points starts the
+# year", RULES.md §8.1 [P/U]) an extra offence can make an earlier course creditable and so change which later
+# course credits: with three courses the balance can end higher (tests/rules/test_readings.py, docs/rules.md).
+# So the property is checked in full under course_year=rolling_from_any, and under the default reading on
+# histories with at most one course that can credit points, where that interaction cannot happen.
+
+
+def keep_one_creditable_course(history: dict[str, Any]) -> dict[str, Any]:
+    kept, seen = [], False
+    for event in history["events"]:
+        if event["kind"] == "course" and event.get("type") != "judicial":
+            if seen:
+                continue
+            seen = True
+        kept.append(event)
+    return {**history, "events": kept}
+
+
 @st.composite
-def history_with_extra_offence(draw: st.DrawFn) -> tuple[dict, dict, list[date]]:
-    history = draw(gen.histories())
+def history_with_extra_offence(draw: st.DrawFn, course_year: str) -> tuple[dict, dict, list[date]]:
+    history = copy.deepcopy(draw(gen.histories()))
+    if course_year == "rolling_from_credit":
+        history = keep_one_creditable_course(history)
+        history.get("options", {}).pop("course_year", None)  # the default
+    else:
+        history.setdefault("options", {})["course_year"] = course_year
     extra = draw(gen.extra_offence(history))
     committed = date.fromisoformat(extra["committed_on"])
     later = st.dates(committed, gen.LAST_EVALUATION)
@@ -123,11 +146,7 @@ def history_with_extra_offence(draw: st.DrawFn) -> tuple[dict, dict, list[date]]
     return history, extra, dates
 
 
-@PROPERTY_SETTINGS
-@given(history_with_extra_offence())
-def test_adding_an_offence_never_raises_the_balance_on_a_later_date(
-    case: tuple[dict, dict, list[date]],
-) -> None:
+def check_extra_offence_never_raises_the_balance(case: tuple[dict, dict, list[date]]) -> None:
     history, extra, dates = case
     worse = copy.deepcopy(history)
     worse["events"].append(extra)
@@ -138,6 +157,22 @@ def test_adding_an_offence_never_raises_the_balance_on_a_later_date(
             f"on {on}: {b.balance} without {extra['id']}, {a.balance} with it\n"
             f"without: {dump(evaluation_to_json(b))}\nwith: {dump(evaluation_to_json(a))}"
         )
+
+
+@PROPERTY_SETTINGS
+@given(history_with_extra_offence("rolling_from_any"))
+def test_adding_an_offence_never_raises_the_balance_on_a_later_date(
+    case: tuple[dict, dict, list[date]],
+) -> None:
+    check_extra_offence_never_raises_the_balance(case)
+
+
+@PROPERTY_SETTINGS
+@given(history_with_extra_offence("rolling_from_credit"))
+def test_adding_an_offence_never_raises_the_balance_under_the_default_course_year_with_one_course(
+    case: tuple[dict, dict, list[date]],
+) -> None:
+    check_extra_offence_never_raises_the_balance(case)
 
 
 # --- evaluating on D is a prefix of evaluating later ------------------------------------------------
@@ -346,3 +381,35 @@ def test_a_course_ending_on_the_day_of_another_event_is_evaluated() -> None:
         ],
     }
     evaluate(parse_history(history), on=date(2001, 5, 1))
+
+
+def test_one_point_members_of_a_capped_group_give_back_no_more_than_without_an_extra_one() -> None:
+    """Shrunk from test_adding_an_offence_never_raises_the_balance_on_a_later_date (after 6f61a8f).
+
+    One interception on 2024-01-01: A (4 points, C4) final 2024-02-01, B (3, C4) and C (1, C3) final
+    2024-01-10. The group removes 8 (the cap): 12 - 8 = 4, then C's point comes back on 2024-07-10: 5.
+    Add D (1 point, C3, final 2024-01-10): B, C and D remove 5 on 2024-01-10, A is cut to 3 by the cap on
+    2024-02-01 (still 4 points left), and on 2024-07-10 both C and D give their point back: 6. The extra
+    offence leaves the holder one point better off from 2024-07-10 to the full restoration.
+
+    Reading of RULES.md §4.3 and §7.1: the group removes at most 8 points whatever its members; the 6-month
+    rule gives back the point of an infraction that removed exactly one point. With one_point_simultaneous=
+    each, a 1-point member of a group that the cap cut did not remove "its" point on its own: the cap took
+    the group's excess, and which member absorbs it is book-keeping. Two readings that keep the property:
+    a 1-point member of a capped group is not restored on its own (the group was cut by the cap), or the
+    cap's cut falls on the 1-point members first. Either way D must not give back a point that the
+    group, capped at 8, never lost because of it.
+    """
+
+    def member(eid: str, points: int, cls: str, final_on: str) -> dict[str, Any]:
+        return offence(eid, points, cls, final_on)
+
+    base = [
+        member("A", 4, "C4", "2024-02-01"),
+        member("B", 3, "C4", "2024-01-10"),
+        member("C", 1, "C3", "2024-01-10"),
+    ]
+    without_d = licence_2010(*base)
+    with_d = licence_2010(*base, member("D", 1, "C3", "2024-01-10"))
+    assert balance(without_d, "2024-08-01") == 5
+    assert balance(with_d, "2024-08-01") <= 5
