@@ -9,6 +9,7 @@ of which formset became which event, so each problem lands next to the field tha
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ LICENCE_FIELDS = {
     "regained": "regained",
 }
 INVALIDATION_FIELDS = {"on": "invalidation_notified_on"}
+
+logger = logging.getLogger(__name__)
 
 PROBLEM = re.compile(
     r"^(?:events\[(?P<index>\d+)\]|(?P<licence>licence))(?:\.(?P<field>[\w.\[\]]+))?\s*:\s*(?P<text>.*)$"
@@ -129,6 +132,7 @@ class Simulator:
     courses: forms.BaseFormSet
     sources: list[Source] = field(default_factory=list)
     engine_problems: list[str] = field(default_factory=list)
+    engine_failed: bool = False
 
     @classmethod
     def bind(cls, data: Mapping[str, Any] | None, *, today: date | None = None) -> Simulator:
@@ -186,16 +190,14 @@ class Simulator:
         dates = self.dates()
         try:
             history = parse_history(history_input)
-        except InputError as error:
-            self.attach_problems(list(error.problems) or [str(error)])
-            return None
-        try:
             evaluations = evaluate_many(history, dates)
         except InputError as error:
             self.attach_problems(list(error.problems) or [str(error)])
             return None
-        except ValueError:
-            # The engine refuses a date before the licence carries points (e.g. before 1992-07-01).
+        except ValueError as error:
+            if "before the licence carries points" not in str(error):
+                return self._engine_failed(history_input, dates)
+            # A date before the licence carries points (e.g. before 1992-07-01 for an older licence).
             self.licence.add_error(
                 "on",
                 _(
@@ -203,7 +205,25 @@ class Simulator:
                 ),
             )
             return None
+        except Exception:  # noqa: BLE001 - a bug of the engine must not take the public page down
+            return self._engine_failed(history_input, dates)
         return present(evaluations[0], evaluations[1:], history_input, self.causes(history_input))
+
+    def _engine_failed(self, history_input: Mapping[str, Any], dates: Sequence[date]) -> None:
+        """The engine crashed: log the case to reproduce it, tell the person plainly, keep what they typed."""
+        logger.exception(
+            "the rules engine failed on a simulator history (dates %s): %s",
+            [d.isoformat() for d in dates],
+            json.dumps(history_input, ensure_ascii=False),
+        )
+        self.engine_failed = True
+        self.licence.add_error(
+            None,
+            _(
+                "Le simulateur n’a pas su calculer ce cas : c’est une erreur de notre part, elle a été "
+                "enregistrée pour être corrigée. Vérifiez les dates saisies ou essayez une autre date de calcul."
+            ),
+        )
 
     def attach_problems(self, problems: Sequence[str]) -> None:
         """Each problem goes to the field it names, else to its row, else to the top of the page."""
