@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "permis.portal",
     "permis.registry",
+    "permis.api",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,39 @@
+"""Who is calling: `Authorization: Bearer <key>`, a key of `ApiKey` with the scope the endpoint needs.
+
+Every router declares its `KeyAuth(scope)` once (ARCHITECTURE.md, rule 8); tests/api checks no route lacks it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja.errors import AuthenticationError, AuthorizationError
+from ninja.security import HttpBearer
+
+from .models import ApiKey
+
+
+class KeyAuth(HttpBearer):
+    """A partner key with `scope`: 401 without a valid key, 403 when the key lacks the scope."""
+
+    def __init__(self, scope: str):
+        super().__init__()
+        self.scope = str(getattr(scope, "value", scope))
+
+    def __call__(self, request: HttpRequest) -> Any:
+        value = request.headers.get(self.header, "")
+        if not value:
+            raise AuthenticationError(message="no key: send the header 'Authorization: Bearer <key>'")
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError(message="the Authorization header must read 'Bearer <key>'")
+        return self.authenticate(request, token.strip())
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey:
+        key = ApiKey.objects.authenticate(token)
+        if key is None:
+            raise AuthenticationError(message="unknown or revoked key")
+        if self.scope not in key.scopes:
+            raise AuthorizationError(message=f"this key does not have the {self.scope!r} scope")
+        return key

@@ -1,0 +1,136 @@
+"""`permis import offences FILE`: the infraction feed from a file (CSV or JSON Lines, docs/feed.md).
+
+Exit 0 when the file was processed, even with rejected records (they are in the report and in FeedRecord);
+exit 2 when the file itself cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from permis.registry.progress import Progress
+from permis.registry.services import today
+from permis.registry.services.feed import (
+    FeedFileError,
+    new_batch_name,
+    parse_all,
+    read_records,
+    submit,
+    summary,
+    write_report,
+)
+from permis.registry.services.feed_bulk import import_items
+
+
+def positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return number
+
+
+class Command(BaseCommand):
+    help = "Import records into the national file. `permis import offences FILE`: the infraction feed."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+        offences = what.add_parser(
+            "offences",
+            help="definitive offences and cancellations (CSV or JSON Lines, columns in docs/feed.md)",
+            description="Import definitive offences and their cancellations. Idempotent on (sender, sender_ref): "
+            "a file sent twice is recorded once. Bad records are reported and never block the others.",
+        )
+        offences.add_argument("file", type=Path, help="the file (.csv or .jsonl)")
+        offences.add_argument(
+            "--sender", help="the sender of every record (a record naming another is rejected)"
+        )
+        offences.add_argument(
+            "--report",
+            type=Path,
+            help="write one line per record (line, sender_ref, outcome, errors) there; "
+            "CSV, or JSON Lines if the name ends in .jsonl",
+        )
+        offences.add_argument(
+            "--format", choices=["csv", "jsonl"], help="the file's format (default: by its name)"
+        )
+        offences.add_argument(
+            "--workers",
+            type=positive,
+            default=None,
+            help="worker processes on PostgreSQL (default 2; always 1 on SQLite)",
+        )
+        offences.add_argument(
+            "--chunk-size", type=positive, default=1000, help="records per transaction (1000)"
+        )
+        offences.add_argument(
+            "--per-record", action="store_true", help="record one record per transaction (slow; for checks)"
+        )
+        offences.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def handle(self, *args, what: str, **options) -> None:
+        if what == "offences":
+            self.offences(**options)
+
+    def offences(
+        self,
+        *,
+        file: Path,
+        sender: str | None,
+        report: Path | None,
+        format: str | None,
+        workers: int | None,
+        chunk_size: int,
+        per_record: bool,
+        quiet: bool,
+        **options,
+    ) -> None:
+        started = time.perf_counter()
+        on = today()
+        try:
+            items = parse_all(read_records(file, format), sender=sender or None, on=on)
+        except FeedFileError as error:
+            raise CommandError(str(error), returncode=2) from None
+        if report is not None:
+            try:
+                report.parent.mkdir(parents=True, exist_ok=True)
+                report.touch()
+            except OSError as error:
+                raise CommandError(
+                    f"{report}: cannot be written ({error.strerror or error})", returncode=2
+                ) from None
+        read_seconds = time.perf_counter() - started
+        progress = Progress(len(items), f"import {file.name}", self.stderr._out, enabled=not quiet)
+        batch = new_batch_name("file", file.name)
+        if workers is None:
+            workers = 2 if connection.vendor == "postgresql" else 1
+        if per_record:
+            results = submit(items, batch=batch, on=on, progress=progress)
+        else:
+            results = import_items(
+                items, batch=batch, on=on, chunk_size=chunk_size, workers=workers, progress=progress
+            )
+        progress.close()
+        if report is not None:
+            write_report(report, results)
+        seconds = time.perf_counter() - started
+        counts = summary(results)
+        rate = len(results) / seconds if seconds > 0 else 0.0
+        self.stdout.write(
+            f"{file}: {len(results):,} records in {seconds:.1f} s ({rate:,.0f} records/s; reading "
+            f"{read_seconds:.1f} s): {counts['accepted']:,} accepted, {counts['duplicate']:,} duplicates, "
+            f"{counts['rejected']:,} rejected (batch {batch})"
+        )
+        if report is not None:
+            self.stdout.write(f"report: {report}")
+        elif counts["rejected"]:
+            self.stdout.write(
+                "the rejected records and their errors are in the FeedRecord table; use --report FILE"
+            )

@@ -1,0 +1,716 @@
+"""The infraction feed (PRODUCT.md, capability 3): definitive offences and their cancellations, as senders
+(ANTAI, courts, prosecutors) send them, in files or through the API.
+
+A feed record is a flat mapping (a CSV row or a JSON object, columns in docs/feed.md). This module:
+
+- parses and checks a record on its own (`parse_record`): every problem names the record (its line or its
+  index, and its sender's reference) and the field;
+- finds the records' licences by licence number or dossier number (`resolve_licences`);
+- puts a batch in its processing order (`plan`): grouped by licence, offences before cancellations, each group
+  sorted on the records' content, so that the same records in any order end in the same state;
+- records them one by one through `record_event` (`submit`, the per-record path, used by the API and as the
+  fallback of the bulk path in `feed_bulk`).
+
+Idempotence rests on the unique (sender, source_ref) of `Event`: a record whose reference was already accepted
+is a duplicate and changes nothing. Every record, accepted, duplicate or rejected, leaves a `FeedRecord`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from permis.rules.model import HOW, OFFENCE_CLASSES
+
+from ..models import Event, EventKind, FeedRecord, Licence, Source
+from .core import RegistryError, record_event
+
+OFFENCE = "offence"
+CANCELLATION = "cancellation"
+KINDS = (OFFENCE, CANCELLATION)
+SYSTEM_START = dt.date(1992, 7, 1)
+
+# Every column a record may carry, in the order of docs/feed.md (and of the report of a CSV file).
+COLUMNS = (
+    "sender",
+    "sender_ref",
+    "kind",
+    "licence_number",
+    "dossier_number",
+    "natinf",
+    "points",
+    "class",
+    "speeding_limit_kmh",
+    "speeding_retained_kmh",
+    "committed_on",
+    "final_on",
+    "decided_on",
+    "how",
+    "simultaneous_group",
+    "place",
+    "cancels",
+    "cancelled_on",
+)
+OFFENCE_ONLY = (
+    "natinf",
+    "points",
+    "class",
+    "speeding_limit_kmh",
+    "speeding_retained_kmh",
+    "committed_on",
+    "final_on",
+    "decided_on",
+    "how",
+    "simultaneous_group",
+    "place",
+)
+CANCELLATION_ONLY = ("cancels", "cancelled_on")
+_NUMBER = re.compile(r"^[0-9A-Z]{5,19}$")
+_REF_MAX, _SENDER_MAX, _GROUP_MAX, _PLACE_MAX = 100, 50, 50, 100
+
+# The engine's field names (ENGINE-IO.md) as the feed calls them, to report its problems in the feed's words.
+_ENGINE_FIELDS = {
+    "speeding.limit_kmh": "speeding_limit_kmh",
+    "speeding.retained_kmh": "speeding_retained_kmh",
+    "speeding": "speeding_limit_kmh",
+    "offence": "cancels",
+    "on": "cancelled_on",
+}
+
+
+class FeedFileError(Exception):
+    """The file itself cannot be read (missing, not UTF-8, a CSV header with unknown or missing columns)."""
+
+
+@dataclass(slots=True)
+class FeedItem:
+    """One record of a batch: what was received, what it means for the engine, and what went wrong."""
+
+    position: int  # the line of a file (from 1, the CSV header being line 1) or the index in an API batch
+    where: str  # "line" or "records"
+    payload: dict[str, Any]
+    sender: str = ""
+    ref: str = ""
+    kind: str = OFFENCE
+    licence_number: str = ""
+    dossier_number: str = ""
+    data: dict[str, Any] = field(default_factory=dict)  # the engine's event data (cancellations: "on" only)
+    cancels: str = ""
+    errors: list[str] = field(default_factory=list)
+    licence_id: int | None = None
+    key: tuple = ()
+    payload_json: str = ""
+    index: int = 0  # the item's place in its batch (a handle that survives a trip to a worker process)
+
+    @property
+    def label(self) -> str:
+        place = f"line {self.position}" if self.where == "line" else f"records[{self.position}]"
+        return f"{place} (ref {self.ref})" if self.ref else place
+
+    def error(self, name: str, message: str) -> None:
+        self.errors.append(f"{self.label}: {name}: {message}")
+
+    @property
+    def event_kind(self) -> str:
+        return EventKind.OFFENCE if self.kind == OFFENCE else EventKind.OFFENCE_CANCELLED
+
+
+@dataclass(slots=True)
+class RecordResult:
+    """What became of one record: the line of the report, the entry of the API's response."""
+
+    position: int
+    sender_ref: str
+    outcome: str  # FeedRecord.Outcome
+    errors: list[str]
+    event_id: int | None = None
+    licence_id: int | None = None
+
+
+# -- reading files -----------------------------------------------------------------------------------------------
+def detect_format(path: Path, given: str | None = None) -> str:
+    if given:
+        return given
+    suffix = path.suffix.lower()
+    if suffix in {".jsonl", ".ndjson", ".json"}:
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(4096).lstrip()
+    except OSError as error:
+        raise FeedFileError(f"{path}: cannot be read ({error.strerror or error})") from None
+    return "jsonl" if start.startswith(b"{") else "csv"
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise FeedFileError(f"{path}: cannot be read ({error.strerror or error})") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise FeedFileError(f"{path}: line {line}: not UTF-8 text (byte {error.start})") from None
+
+
+def read_records(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Any]]:
+    """The records of a file as (line number, mapping); raises FeedFileError when the file is unreadable.
+
+    A JSON Lines line that is not a JSON object is given as its text, for `parse_record` to reject it.
+    """
+    fmt = detect_format(path, fmt)
+    text = _read_text(path)
+    if fmt == "jsonl":
+        return _jsonl(text)
+    if fmt == "csv":
+        return _csv(path, text)
+    raise FeedFileError(f"{path}: unknown format {fmt!r} (csv or jsonl)")
+
+
+def _jsonl(text: str) -> Iterator[tuple[int, Any]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except ValueError as error:
+            yield number, _Unparsable(f"not a JSON object ({error.msg} at column {error.colno})")
+
+
+class _Unparsable(str):
+    pass
+
+
+def _csv(path: Path, text: str) -> Iterator[tuple[int, Any]]:
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise FeedFileError(f"{path}: line 1: the header cannot be read ({error})") from None
+    if header is None:
+        return iter(())
+    header = [name.strip() for name in header]
+    unknown = [name for name in header if name not in COLUMNS]
+    if unknown:
+        raise FeedFileError(
+            f"{path}: line 1: unknown column(s) {', '.join(map(repr, unknown))} (the columns are: "
+            f"{', '.join(COLUMNS)}; see docs/feed.md)"
+        )
+    doubled = sorted({name for name in header if header.count(name) > 1})
+    if doubled:
+        raise FeedFileError(f"{path}: line 1: column(s) {', '.join(doubled)} given twice")
+    if "sender_ref" not in header:
+        raise FeedFileError(f"{path}: line 1: the header has no sender_ref column (see docs/feed.md)")
+    return _csv_rows(path, reader, header)
+
+
+def _csv_rows(path: Path, reader: Any, header: list[str]) -> Iterator[tuple[int, Any]]:
+    width = len(header)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise FeedFileError(f"{path}: line {reader.line_num}: {error}") from None
+        if not row:
+            continue
+        if len(row) != width:
+            yield (
+                reader.line_num,
+                _Unparsable(f"{len(row)} values for {width} columns (check the separators and quotes)"),
+            )
+            continue
+        yield reader.line_num, {name: value for name, value in zip(header, row) if value != ""}
+
+
+# -- one record --------------------------------------------------------------------------------------------------
+def parse_record(
+    raw: Any, position: int, *, where: str = "line", sender: str | None = None, on: dt.date
+) -> FeedItem:
+    """Check one record on its own (no database): its fields, formats and dates, received on `on`.
+
+    `sender` is the sender the import or the API key speaks for: a record naming another one is rejected.
+    """
+    item = FeedItem(position=position, where=where, payload={})
+    if isinstance(raw, _Unparsable):
+        item.payload = {"(raw)": str(raw)}
+        item.error("record", str(raw))
+        item.payload_json = json.dumps(item.payload, sort_keys=True, ensure_ascii=False)
+        return item
+    if not isinstance(raw, Mapping):
+        item.payload = {"(raw)": raw if isinstance(raw, str | int | float | bool | list) else repr(raw)}
+        item.error("record", "must be an object with the columns of docs/feed.md")
+        item.payload_json = json.dumps(item.payload, sort_keys=True, ensure_ascii=False, default=str)
+        return item
+    values = {str(k): v for k, v in raw.items() if v is not None and v != ""}
+    item.payload = values
+    item.payload_json = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
+    ref = values.get("sender_ref")
+    if isinstance(ref, str | int) and not isinstance(ref, bool):
+        ref = str(ref).strip()
+        if not ref:
+            item.error("sender_ref", "missing (the sender's reference of the record is required)")
+        elif len(ref) > _REF_MAX or not ref.isprintable():
+            item.error("sender_ref", f"{ref[:120]!r} must be at most {_REF_MAX} printable characters")
+        else:
+            item.ref = ref
+    elif ref is None:
+        item.error("sender_ref", "missing (the sender's reference of the record is required)")
+    else:
+        item.error("sender_ref", f"{ref!r} must be a string")
+    for name in values:
+        if name not in COLUMNS:
+            item.error(name, f"unknown field (the columns are: {', '.join(COLUMNS)})")
+    _sender(item, values.get("sender"), sender)
+    kind = values.get("kind", OFFENCE)
+    if kind not in KINDS:
+        item.error("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
+        kind = OFFENCE if "cancels" not in values else CANCELLATION
+    item.kind = kind
+    _licence(item, values)
+    if kind == OFFENCE:
+        _offence(item, values, on)
+        item.key = (
+            0,
+            item.data.get("final_on", ""),
+            item.data.get("committed_on", ""),
+            item.sender,
+            item.ref,
+            item.payload_json,
+        )
+    else:
+        _cancellation(item, values, on)
+        item.key = (1, item.data.get("on", ""), "", item.sender, item.ref, item.payload_json)
+    return item
+
+
+def _text(item: FeedItem, values: Mapping[str, Any], name: str, limit: int) -> str | None:
+    value = values.get(name)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        item.error(name, f"{value!r} must be a string")
+        return None
+    value = value.strip()
+    if len(value) > limit or not value.isprintable():
+        item.error(name, f"{value[:120]!r} must be at most {limit} printable characters")
+        return None
+    return value
+
+
+def _sender(item: FeedItem, value: Any, expected: str | None) -> None:
+    named = _text(item, {"sender": value}, "sender", _SENDER_MAX) if value is not None else None
+    if expected and named and named != expected:
+        item.error("sender", f"{named!r} is not the sender of this import ({expected!r})")
+    item.sender = expected or named or ""
+    if not item.sender and value is None:
+        item.error("sender", "missing (name the sender in the record, or for the whole import)")
+
+
+def _licence(item: FeedItem, values: Mapping[str, Any]) -> None:
+    if "licence_number" not in values and "dossier_number" not in values:
+        item.error("licence_number", "missing (give the licence number or the dossier number)")
+        return
+    for name in ("licence_number", "dossier_number"):
+        value = _text(item, values, name, 40)
+        if value is None:
+            continue
+        normalised = value.replace(" ", "").upper()
+        if not _NUMBER.match(normalised):
+            item.error(name, f"{value!r} must be 5 to 19 letters or digits")
+            continue
+        setattr(item, name, normalised)
+
+
+def _date(
+    item: FeedItem, values: Mapping[str, Any], name: str, on: dt.date, required: bool
+) -> dt.date | None:
+    value = values.get(name)
+    if value is None:
+        if required:
+            item.error(name, "missing (a date YYYY-MM-DD is required)")
+        return None
+    if isinstance(value, str) and len(value.strip()) == 10 and value.strip()[4] == "-":
+        try:
+            day = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            item.error(name, f"{value!r} is not a date that exists (expected YYYY-MM-DD)")
+            return None
+    else:
+        item.error(name, f"{value!r} is not a date (expected YYYY-MM-DD)")
+        return None
+    if day < SYSTEM_START:
+        item.error(name, f"{day.isoformat()} is before 1992-07-01, when the points system started")
+        return None
+    if day > on:
+        item.error(name, f"{day.isoformat()} is in the future (received on {on.isoformat()})")
+        return None
+    return day
+
+
+def _whole(item: FeedItem, values: Mapping[str, Any], name: str, low: int, high: int) -> int | None:
+    value = values.get(name)
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or not low <= number <= high:
+        item.error(name, f"{value!r} must be a whole number from {low} to {high}")
+        return None
+    return number
+
+
+def _offence(item: FeedItem, values: Mapping[str, Any], on: dt.date) -> None:
+    for name in CANCELLATION_ONLY:
+        if name in values:
+            item.error(name, "only for a cancellation (kind=cancellation)")
+    committed = _date(item, values, "committed_on", on, True)
+    final = _date(item, values, "final_on", on, True)
+    decided = _date(item, values, "decided_on", on, False)
+    if committed and final and final < committed:
+        item.error(
+            "final_on",
+            f"{final.isoformat()} is before committed_on {committed.isoformat()}: an offence "
+            "becomes final after it is committed",
+        )
+    if decided and final and decided < final:
+        item.error("decided_on", f"{decided.isoformat()} is before final_on {final.isoformat()}")
+    data: dict[str, Any] = {}
+    if committed:
+        data["committed_on"] = committed.isoformat()
+    if final:
+        data["final_on"] = final.isoformat()
+    if decided:
+        data["decided_on"] = decided.isoformat()
+    ways = [
+        name
+        for name, present in (
+            ("natinf", "natinf" in values),
+            ("points", "points" in values or "class" in values),
+            ("speeding", "speeding_limit_kmh" in values or "speeding_retained_kmh" in values),
+        )
+        if present
+    ]
+    if not ways:
+        item.error(
+            "natinf",
+            "missing: give natinf, or points and class, or speeding_limit_kmh and speeding_retained_kmh",
+        )
+    elif len(ways) > 1:
+        item.error(
+            ways[1] if ways[1] != "speeding" else "speeding_limit_kmh",
+            f"give only one of natinf, points and class, or speeding (found {', '.join(ways)})",
+        )
+    elif ways[0] == "natinf":
+        code = _text(item, values, "natinf", 10)
+        if code is not None:
+            if not code.isdigit():
+                item.error("natinf", f"{code!r} must be a NATINF code (digits)")
+            else:
+                data["natinf"] = code
+    elif ways[0] == "points":
+        points = _whole(item, values, "points", 0, 12)
+        cls = values.get("class")
+        if cls is None:
+            item.error("class", f"missing (points go with a class: {', '.join(OFFENCE_CLASSES)})")
+        elif cls not in OFFENCE_CLASSES:
+            item.error("class", f"{cls!r} is not one of {', '.join(OFFENCE_CLASSES)}")
+        if "points" not in values:
+            item.error("points", "missing (a class goes with points)")
+        if points is not None and cls in OFFENCE_CLASSES:
+            data["points"], data["class"] = points, cls
+    else:
+        limit = _whole(item, values, "speeding_limit_kmh", 1, 500)
+        retained = _whole(item, values, "speeding_retained_kmh", 1, 500)
+        if limit is not None and retained is not None:
+            if retained <= limit:
+                item.error(
+                    "speeding_retained_kmh", f"{retained} km/h does not exceed the limit of {limit} km/h"
+                )
+            else:
+                data["speeding"] = {"limit_kmh": limit, "retained_kmh": retained}
+    how = values.get("how")
+    if how is not None:
+        if how not in HOW:
+            item.error("how", f"{how!r} is not one of {', '.join(HOW)}")
+        else:
+            data["how"] = how
+    group = _text(item, values, "simultaneous_group", _GROUP_MAX)
+    if group:
+        data["simultaneous_group"] = group
+    _text(item, values, "place", _PLACE_MAX)
+    item.data = data
+
+
+def _cancellation(item: FeedItem, values: Mapping[str, Any], on: dt.date) -> None:
+    for name in OFFENCE_ONLY:
+        if name in values:
+            item.error(name, "not allowed in a cancellation (it names the offence with cancels)")
+    cancels = _text(item, values, "cancels", _REF_MAX)
+    if cancels is None and "cancels" not in values:
+        item.error("cancels", "missing (the sender_ref of the offence cancelled)")
+    elif cancels is not None:
+        if not cancels:
+            item.error("cancels", "missing (the sender_ref of the offence cancelled)")
+        elif cancels == item.ref:
+            item.error("cancels", "a record cannot cancel itself (cancels is its own sender_ref)")
+        else:
+            item.cancels = cancels
+    day = _date(item, values, "cancelled_on", on, True)
+    item.data = {"on": day.isoformat()} if day else {}
+
+
+def engine_problems(item: FeedItem, problems: Iterable[str]) -> list[str]:
+    """The engine's problems about a candidate event ("event.final_on: ...") in the feed's words."""
+    out = []
+    for problem in problems:
+        name, _, message = problem.partition(": ")
+        if name == "event" or name.startswith("event."):
+            path = name[len("event.") :] if name.startswith("event.") else ""
+            name = _ENGINE_FIELDS.get(path, path) or "record"
+        elif not message:
+            name, message = "record", problem
+        if name == "cancels" and "already cancelled" in message:
+            message = f"{item.cancels!r}: this offence is already cancelled"
+        out.append(f"{item.label}: {name}: {message}")
+    return out
+
+
+# -- licences and processing order ------------------------------------------------------------------------------
+@dataclass(slots=True)
+class LicenceRow:
+    id: int
+    number: str
+    dossier_number: str
+
+
+def resolve_licences(items: list[FeedItem], batch_size: int = 20_000) -> None:
+    """Find each record's licence (`licence_id`); an unknown or contradictory one is a record error."""
+    numbers = sorted({i.licence_number for i in items if i.licence_number and not i.errors})
+    dossiers = sorted({i.dossier_number for i in items if i.dossier_number and not i.errors})
+    by_number: dict[str, int] = {}
+    by_dossier: dict[str, int] = {}
+    for start in range(0, len(numbers), batch_size):
+        chunk = numbers[start : start + batch_size]
+        by_number.update(Licence.objects.filter(number__in=chunk).values_list("number", "id"))
+    for start in range(0, len(dossiers), batch_size):
+        chunk = dossiers[start : start + batch_size]
+        by_dossier.update(
+            Licence.objects.filter(dossier_number__in=chunk).values_list("dossier_number", "id")
+        )
+    for item in items:
+        if item.errors:
+            continue
+        a = b = None
+        if item.licence_number:
+            a = by_number.get(item.licence_number)
+            if a is None:
+                item.error("licence_number", f"no licence with number {item.licence_number} in the registry")
+        if item.dossier_number:
+            b = by_dossier.get(item.dossier_number)
+            if b is None:
+                item.error(
+                    "dossier_number", f"no licence with dossier number {item.dossier_number} in the registry"
+                )
+        if a is not None and b is not None and a != b:
+            item.error(
+                "dossier_number",
+                f"{item.dossier_number} is the dossier of another licence than number {item.licence_number}",
+            )
+        if not item.errors:
+            item.licence_id = a if a is not None else b
+
+
+@dataclass
+class Plan:
+    """A batch in its processing order: rejected records first, then rounds of licence groups.
+
+    A round holds at most one record per (sender, sender_ref): the second record with a reference already in the
+    batch goes to the next round, where it is a duplicate of the first (or is tried, if the first was rejected).
+    Within a round, records are grouped by licence (ascending id) and each group is sorted on the records'
+    content: offences by final_on, committed_on, reference; then cancellations. The same records in any order
+    give the same plan.
+    """
+
+    rejected: list[FeedItem]
+    rounds: list[list[tuple[int, list[FeedItem]]]]
+
+    def ordered(self) -> Iterator[FeedItem]:
+        yield from self.rejected
+        for groups in self.rounds:
+            for _, group in groups:
+                yield from group
+
+
+def plan(items: list[FeedItem]) -> Plan:
+    resolve_licences(items)
+    rejected = sorted((i for i in items if i.errors), key=lambda i: (i.position, i.payload_json))
+    good = sorted((i for i in items if not i.errors), key=lambda i: (i.licence_id, i.key))
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    rounds: list[dict[int, list[FeedItem]]] = []
+    for item in good:
+        n = seen[(item.sender, item.ref)]
+        seen[(item.sender, item.ref)] = n + 1
+        while len(rounds) <= n:
+            rounds.append({})
+        rounds[n].setdefault(item.licence_id, []).append(item)
+    return Plan(rejected, [sorted(groups.items()) for groups in rounds])
+
+
+# -- the per-record path ----------------------------------------------------------------------------------------
+def submit(
+    items: list[FeedItem],
+    *,
+    batch: str,
+    on: dt.date,
+    progress: Callable[[int], None] | None = None,
+) -> list[RecordResult]:
+    """Record a batch one record at a time through `record_event`, each in its own transaction.
+
+    Returns one result per item, in the order of `items`.
+    """
+    results: dict[int, RecordResult] = {}
+    the_plan = plan(items)
+    for item in the_plan.ordered():
+        results[id(item)] = submit_one(item, batch=batch, on=on)
+        if progress is not None:
+            progress(1)
+    return [results[id(item)] for item in items]
+
+
+def submit_one(item: FeedItem, *, batch: str, on: dt.date) -> RecordResult:
+    """Record one planned item (its licence resolved) and store its FeedRecord, in one transaction."""
+    if item.errors:
+        return _store(item, batch, FeedRecord.Outcome.REJECTED, item.errors, None)
+    with transaction.atomic():
+        licence = Licence.objects.select_for_update().filter(pk=item.licence_id).first()
+        if licence is None:  # deleted since it was resolved: cannot happen in an append-only file
+            item.error("licence_number", "no such licence in the registry")
+            return _store(item, batch, FeedRecord.Outcome.REJECTED, item.errors, None)
+        existing = (
+            Event.objects.filter(sender=item.sender, source_ref=item.ref).only("pk", "licence_id").first()
+        )
+        if existing is not None:
+            return _store(item, batch, FeedRecord.Outcome.DUPLICATE, [], existing)
+        data = dict(item.data)
+        if item.kind == CANCELLATION:
+            target = (
+                Event.objects.filter(sender=item.sender, source_ref=item.cancels, kind=EventKind.OFFENCE)
+                .only("pk", "seq", "licence_id")
+                .first()
+            )
+            problem = cancellation_problem(item, target.licence_id if target else None, licence.pk)
+            if problem:
+                item.error("cancels", problem)
+                return _store(item, batch, FeedRecord.Outcome.REJECTED, item.errors, None)
+            data = {"offence": f"e{target.seq}", **data}
+        try:
+            outcome = record_event(
+                licence,
+                item.event_kind,
+                data,
+                source=Source.FEED,
+                sender=item.sender,
+                source_ref=item.ref,
+                on=on,
+            )
+        except RegistryError as error:
+            item.errors.extend(engine_problems(item, error.problems))
+            return _store(item, batch, FeedRecord.Outcome.REJECTED, item.errors, None)
+        status = FeedRecord.Outcome.DUPLICATE if outcome.duplicate else FeedRecord.Outcome.ACCEPTED
+        return _store(item, batch, status, [], outcome.event)
+
+
+def cancellation_problem(item: FeedItem, target_licence: int | None, licence_id: int) -> str | None:
+    if target_licence is None:
+        return f"{item.cancels!r}: no offence with this reference from {item.sender} in the registry"
+    if target_licence != licence_id:
+        return f"{item.cancels!r}: this offence is on another licence than the one this record names"
+    return None
+
+
+def _store(item: FeedItem, batch: str, outcome: str, errors: list[str], event: Event | None) -> RecordResult:
+    FeedRecord.objects.create(
+        sender=item.sender,
+        source_ref=item.ref,
+        batch=batch,
+        line=item.position,
+        payload=item.payload,
+        outcome=outcome,
+        errors=list(errors),
+        event=event,
+    )
+    return RecordResult(
+        item.position,
+        item.ref,
+        outcome,
+        list(errors),
+        event.pk if event is not None else None,
+        event.licence_id if event is not None else item.licence_id,
+    )
+
+
+def new_batch_name(kind: str, name: str = "") -> str:
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%S.%f")
+    text = f"{kind}:{stamp}" + (f":{name}" if name else "")
+    return text[:100]
+
+
+def summary(results: Iterable[RecordResult]) -> dict[str, int]:
+    counts = dict.fromkeys(FeedRecord.Outcome.values, 0)
+    for result in results:
+        counts[result.outcome] += 1
+    return counts
+
+
+def parse_all(
+    records: Iterable[tuple[int, Any]], *, where: str = "line", sender: str | None = None, on: dt.date
+) -> list[FeedItem]:
+    items = [parse_record(raw, position, where=where, sender=sender, on=on) for position, raw in records]
+    for index, item in enumerate(items):
+        item.index = index
+    return items
+
+
+def report_rows(results: Iterable[RecordResult]) -> Iterator[dict[str, Any]]:
+    for result in results:
+        yield {
+            "line": result.position,
+            "sender_ref": result.sender_ref,
+            "outcome": result.outcome,
+            "errors": result.errors,
+        }
+
+
+def write_report(path: Path, results: list[RecordResult], fmt: str | None = None) -> None:
+    """The report of an import: one line per record (line, sender_ref, outcome, errors), CSV or JSON Lines."""
+    fmt = fmt or ("jsonl" if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} else "csv")
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        if fmt == "jsonl":
+            for row in report_rows(results):
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            return
+        writer = csv.writer(handle)
+        writer.writerow(["line", "sender_ref", "outcome", "errors"])
+        for row in report_rows(results):
+            writer.writerow([row["line"], row["sender_ref"], row["outcome"], " | ".join(row["errors"])])

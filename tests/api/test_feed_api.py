@@ -1,0 +1,231 @@
+"""`POST /api/v1/feed/offences`: the file feed's meaning over HTTP, behind a key with the feed scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from permis.api.models import ApiKey
+from permis.api.v1 import api
+from permis.registry import services
+from permis.registry.models import Event, FeedRecord, Projection
+from tests.registry.factories import holder
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/feed/offences"
+
+
+@pytest.fixture(autouse=True)
+def _today():
+    with time_machine.travel(dt.datetime(2025, 6, 1, 10, tzinfo=dt.UTC), tick=True):
+        yield
+
+
+@pytest.fixture
+def key() -> str:
+    return ApiKey.objects.issue(name="ANTAI", sender="ANTAI", scopes=["feed"])[1]
+
+
+@pytest.fixture
+def lic():
+    return services.register_licence(
+        holder=holder(),
+        number="API000000001",
+        dossier_number="APID00000001",
+        obtained_on=dt.date(2010, 3, 1),
+        on=dt.date(2024, 1, 1),
+    )
+
+
+def record(ref: str, **fields) -> dict:
+    return {
+        "sender_ref": ref,
+        "licence_number": "API000000001",
+        "points": 3,
+        "class": "C4",
+        "committed_on": "2025-01-10",
+        "final_on": "2025-02-01",
+        **fields,
+    }
+
+
+def post(body, key: str | None = None, raw: bytes | None = None):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
+    data = raw if raw is not None else json.dumps(body)
+    return Client().post(URL, data, content_type="application/json", **headers)
+
+
+def test_an_accepted_record_is_in_the_balance_when_the_answer_comes(key: str, lic) -> None:
+    response = post({"records": [record("R-1", place="Lyon")]}, key)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["received"], body["accepted"], body["duplicates"], body["rejected"]) == (1, 1, 0, 0)
+    assert body["records"] == [{"index": 0, "sender_ref": "R-1", "outcome": "accepted", "errors": []}]
+    assert Projection.objects.get(licence=lic).balance == 9
+    event = Event.objects.get(sender="ANTAI", source_ref="R-1")
+    assert event.source == "feed" and event.data["points"] == 3
+    receipt = FeedRecord.objects.get(source_ref="R-1")
+    assert receipt.batch == body["batch"] and receipt.payload["place"] == "Lyon" and receipt.event == event
+
+
+def test_the_same_batch_sent_twice_is_recorded_once(key: str, lic) -> None:
+    batch = {"records": [record("R-1"), record("R-2", committed_on="2025-03-01", final_on="2025-04-01")]}
+    assert post(batch, key).json()["accepted"] == 2
+    again = post(batch, key).json()
+    assert (again["accepted"], again["duplicates"]) == (0, 2)
+    assert Event.objects.filter(licence=lic).count() == 2
+    assert Projection.objects.get(licence=lic).balance == 6
+
+
+def test_bad_records_are_rejected_on_their_own_with_their_errors(key: str, lic) -> None:
+    body = post(
+        {
+            "records": [
+                record("R-1", points="3"),
+                record("R-2", colour="red"),
+                record("R-3", final_on="2025-02-30"),
+                record("R-4", licence_number="NOPE00001"),
+                record("R-5", sender="TJ-LYON"),
+                record("R-6"),
+                {
+                    "sender_ref": "R-7",
+                    "kind": "cancellation",
+                    "licence_number": "API000000001",
+                    "cancels": "R-6",
+                    "cancelled_on": "2025-05-01",
+                },
+                "not an object",
+            ]
+        },
+        key,
+    ).json()
+    by_ref = {r["index"]: r for r in body["records"]}
+    assert by_ref[0]["errors"] == ["records[0] (ref R-1): points: Input should be a valid integer"]
+    assert by_ref[1]["errors"] == ["records[1] (ref R-2): colour: unknown field"]
+    assert by_ref[2]["errors"] == [
+        "records[2] (ref R-3): final_on: '2025-02-30' is not a date that exists (expected YYYY-MM-DD)"
+    ]
+    assert by_ref[3]["errors"] == [
+        "records[3] (ref R-4): licence_number: no licence with number NOPE00001 in the registry"
+    ]
+    assert by_ref[4]["errors"] == [
+        "records[4] (ref R-5): sender: 'TJ-LYON' is not the sender of this import ('ANTAI')"
+    ]
+    assert by_ref[7]["errors"][0].startswith("records[7]: record: ")
+    assert [r["outcome"] for r in body["records"]] == ["rejected"] * 5 + ["accepted", "accepted", "rejected"]
+    assert Projection.objects.get(licence=lic).balance == 12  # R-6 cancelled by R-7 (on 2025-05-01)
+    assert FeedRecord.objects.filter(outcome="rejected").count() == 6
+
+
+def test_without_a_valid_key_the_answer_is_401(lic) -> None:
+    for response in (
+        post({"records": [record("R-1")]}),
+        post({"records": [record("R-1")]}, "permis_000000000000_wrong"),
+        Client().post(URL, "{}", content_type="application/json", HTTP_AUTHORIZATION="Basic abc"),
+    ):
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert set(response.json()) == {"error"}
+    assert not Event.objects.exists()
+
+
+def test_a_revoked_key_is_refused(key: str, lic) -> None:
+    ApiKey.objects.get().revoke()
+    response = post({"records": [record("R-1")]}, key)
+    assert response.status_code == 401 and response.json() == {"error": "unknown or revoked key"}
+
+
+def test_a_key_without_the_feed_scope_gets_403(lic) -> None:
+    _, other = ApiKey.objects.issue(name="Police", sender="PN", scopes=["police"])
+    response = post({"records": [record("R-1")]}, other)
+    assert response.status_code == 403
+    assert response.json() == {"error": "this key does not have the 'feed' scope"}
+    assert not Event.objects.exists()
+
+
+def test_a_malformed_batch_is_refused_whole(key: str) -> None:
+    assert post(None, key, raw=b"{not json").status_code == 400
+    response = post({"records": [record("R-1")], "extra": 1}, key)
+    assert response.status_code == 422 and "extra" in response.json()["error"]
+    assert post({"records": []}, key).status_code == 422
+    assert post([record("R-1")], key).status_code == 422
+    too_many = post({"records": [record(f"R-{n}") for n in range(1001)]}, key)
+    assert too_many.status_code == 413 and "at most 1000" in too_many.json()["error"]
+    assert not FeedRecord.objects.exists()
+
+
+def test_a_sender_can_read_what_became_of_its_record(key: str, lic) -> None:
+    post({"records": [record("R-1", final_on="2025-02-30")]}, key)
+    post({"records": [record("R-1")]}, key)
+    client = Client()
+    response = client.get(f"{URL}/R-1", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 200
+    assert [r["outcome"] for r in response.json()] == ["accepted", "rejected"]
+    _, other = ApiKey.objects.issue(name="TJ", sender="TJ-LYON", scopes=["feed"])
+    assert client.get(f"{URL}/R-1", HTTP_AUTHORIZATION=f"Bearer {other}").status_code == 404
+
+
+def test_the_openapi_document_and_the_docs_page_are_served() -> None:
+    client = Client()
+    document = client.get("/api/v1/openapi.json").json()
+    body = document["paths"][URL]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["records"]["maxItems"] == 1000
+    assert body["properties"]["records"]["items"]["additionalProperties"] is False
+    assert "class" in body["properties"]["records"]["items"]["properties"]
+    assert document["components"]["securitySchemes"]
+    assert client.get("/api/v1/docs").status_code == 200
+    missing = client.get("/api/v1/nothing/here")
+    assert missing.status_code == 404 and missing.json() == {
+        "error": "no such endpoint: /api/v1/nothing/here"
+    }
+
+
+def test_every_api_route_declares_its_authorisation() -> None:
+    operations = [
+        (bound.prefix + path, operation)
+        for bound in api._get_bound_routers()
+        for path, view in bound.path_operations.items()
+        for operation in view.operations
+    ]
+    assert operations
+    for path, operation in operations:
+        assert operation.auth_callbacks, f"{path}: {operation.methods} has no authorisation"
+
+
+def test_every_url_under_api_v1_is_the_api() -> None:
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                yield prefix + str(pattern.pattern), pattern
+
+    for path, pattern in walk(get_resolver().url_patterns):
+        if path.startswith("api/v1/"):
+            callback = getattr(pattern.callback, "func", pattern.callback)  # the OpenAPI views are partials
+            assert callback.__module__.startswith(("ninja", "permis.api")), path
+
+
+def test_the_apikey_command_prints_a_working_key_once(lic) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "apikey", "create", "--name", "ANTAI", "--sender", "ANTAI", "--scope", "feed", stdout=out, stderr=err
+    )
+    key = out.getvalue().strip()
+    assert key.startswith("permis_") and "shown once" in err.getvalue()
+    row = ApiKey.objects.get()
+    assert key not in json.dumps([row.prefix, row.secret_hash, row.name])
+    assert post({"records": [record("R-1")]}, key).status_code == 200
+    listing = io.StringIO()
+    call_command("apikey", "list", stdout=listing)
+    assert row.prefix in listing.getvalue() and key not in listing.getvalue()
+    call_command("apikey", "revoke", row.prefix, stdout=io.StringIO())
+    assert post({"records": [record("R-2")]}, key).status_code == 401
