@@ -91,5 +91,7 @@ def test_the_catalogue_lists_every_string_of_the_code_and_templates(tmp_path: Pa
     assert result.returncode == 0, result.stderr
     fresh = set(entries(copy / "locale" / "en" / "LC_MESSAGES" / "django.po"))
     committed = set(entries(CATALOGUE))
-    assert sorted(fresh - committed) == [], "run `make messages-update`, then write the English of each new entry (msgstr) in src/permis/locale/en/LC_MESSAGES/django.po"
+    assert sorted(fresh - committed) == [], (
+        "run `make messages-update`, then write the English of each new entry (msgstr) in src/permis/locale/en/LC_MESSAGES/django.po"
+    )
     assert sorted(committed - fresh) == [], "run `make messages-update` to drop the strings no longer used"
