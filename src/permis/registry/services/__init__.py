@@ -7,6 +7,9 @@ history, ask the rules engine, write the movements, letters and projection, in o
 from __future__ import annotations
 
 from .core import (
+    MOVEMENT_FIELDS,
+    Derived,
+    derive,
     Outcome,
     RegistryError,
     UnknownLicence,
@@ -23,6 +26,9 @@ from .core import (
 )
 
 __all__ = [
+    "MOVEMENT_FIELDS",
+    "Derived",
+    "derive",
     "Outcome",
     "RegistryError",
     "UnknownLicence",

@@ -138,20 +138,52 @@ def _next_suspension_boundary(history: History, on: dt.date) -> dt.date | None:
     return min(days) if days else None
 
 
+MOVEMENT_FIELDS = ("on", "kind", "change", "balance", "raw_balance", "cap", "cause", "basis")
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Everything the law makes follow from a history on a date, as rows ready to write."""
+
+    evaluation: Evaluation
+    movements: list[tuple]  # MOVEMENT_FIELDS, in position order
+    letters: list[tuple[str, str, dt.date]]  # (code, cause, due_on), every letter due up to the date
+    projection: dict[str, Any]  # Projection's fields, without the licence
+
+
+def derive(history: History, on: dt.date, events_count: int, last_hash: str) -> Derived:
+    """Ask the engine once and shape its answer as the registry's rows (used by every writing path)."""
+    evaluation = Timeline(history).at(on)
+    movements = [
+        (m.on, m.kind, m.change, m.balance, m.raw_balance, m.cap, m.cause or "", m.basis)
+        for m in evaluation.movements
+    ]
+    letters = [(letter.code, letter.cause or "", letter.on) for letter in evaluation.letters]
+    upcoming = evaluation.upcoming[0].on if evaluation.upcoming else None
+    boundary = _next_suspension_boundary(history, on)
+    next_change = min(d for d in (upcoming, boundary) if d is not None) if (upcoming or boundary) else None
+    projection = {
+        "balance": evaluation.balance,
+        "raw_balance": evaluation.raw_balance,
+        "cap": evaluation.cap,
+        "status": evaluation.status,
+        "suspended": evaluation.suspended,
+        "probation_end": evaluation.probation.end if evaluation.probation else None,
+        "next_change_on": next_change,
+        "as_of": on,
+        "events_count": events_count,
+        "last_hash": last_hash,
+    }
+    return Derived(evaluation, movements, letters, projection)
+
+
 def apply_evaluation(
     licence: Licence, history: History, on: dt.date, events_count: int, last_hash: str
 ) -> tuple[Evaluation, list[Notice]]:
     """Write the movements, letters and projection that follow from `history` on `on` (inside a transaction)."""
-    evaluation = Timeline(history).at(on)
-    stored = list(
-        Movement.objects.filter(licence=licence)
-        .order_by("position")
-        .values_list("on", "kind", "change", "balance", "raw_balance", "cap", "cause", "basis")
-    )
-    wanted = [
-        (m.on, m.kind, m.change, m.balance, m.raw_balance, m.cap, m.cause or "", m.basis)
-        for m in evaluation.movements
-    ]
+    derived = derive(history, on, events_count, last_hash)
+    stored = list(Movement.objects.filter(licence=licence).order_by("position").values_list(*MOVEMENT_FIELDS))
+    wanted = derived.movements
     first_difference = 0
     for old, new in zip(stored, wanted):
         if old != new:
@@ -160,46 +192,18 @@ def apply_evaluation(
     if first_difference < len(stored):
         Movement.objects.filter(licence=licence, position__gte=first_difference).delete()
     Movement.objects.bulk_create(
-        Movement(
-            licence=licence,
-            position=position,
-            on=row[0],
-            kind=row[1],
-            change=row[2],
-            balance=row[3],
-            raw_balance=row[4],
-            cap=row[5],
-            cause=row[6],
-            basis=row[7],
-        )
+        Movement(licence=licence, position=position, **dict(zip(MOVEMENT_FIELDS, row, strict=True)))
         for position, row in enumerate(wanted[first_difference:], start=first_difference)
     )
     existing = set(Notice.objects.filter(licence=licence).values_list("code", "cause", "due_on"))
     new_notices = [
-        Notice(licence=licence, code=letter.code, cause=letter.cause or "", due_on=letter.on)
-        for letter in evaluation.letters
-        if letter.on >= licence.notices_from and (letter.code, letter.cause or "", letter.on) not in existing
+        Notice(licence=licence, code=code, cause=cause, due_on=due_on)
+        for code, cause, due_on in derived.letters
+        if due_on >= licence.notices_from and (code, cause, due_on) not in existing
     ]
     Notice.objects.bulk_create(new_notices)
-    upcoming = evaluation.upcoming[0].on if evaluation.upcoming else None
-    boundary = _next_suspension_boundary(history, on)
-    next_change = min(d for d in (upcoming, boundary) if d is not None) if (upcoming or boundary) else None
-    Projection.objects.update_or_create(
-        licence=licence,
-        defaults={
-            "balance": evaluation.balance,
-            "raw_balance": evaluation.raw_balance,
-            "cap": evaluation.cap,
-            "status": evaluation.status,
-            "suspended": evaluation.suspended,
-            "probation_end": evaluation.probation.end if evaluation.probation else None,
-            "next_change_on": next_change,
-            "as_of": on,
-            "events_count": events_count,
-            "last_hash": last_hash,
-        },
-    )
-    return evaluation, new_notices
+    Projection.objects.update_or_create(licence=licence, defaults=derived.projection)
+    return derived.evaluation, new_notices
 
 
 def _problems_for_candidate(error: InputError, index: int) -> list[str]:
