@@ -240,3 +240,18 @@ def test_a_bad_date_exits_2_from_the_command_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "'yesterday' is not a date (expected YYYY-MM-DD)" in result.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_share_the_batches() -> None:
+    from permis.registry.services import integrity
+
+    _population()
+    end = START + dt.timedelta(days=DAYS - 1)
+    due = set(Projection.objects.filter(next_change_on__lte=end).values_list("licence_id", flat=True))
+    summary = daily.run_daily(end, batch_size=4, jobs=2)
+    assert summary.licences == len(due) and summary.batches == -(-len(due) // 4)
+    assert not Projection.objects.filter(next_change_on__lte=end).exists()
+    assert set(Projection.objects.filter(as_of=end).values_list("licence_id", flat=True)) == due
+    assert integrity.verify().discrepancies == []

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from .services import today
-from .services.daily import run_daily
+from .services.daily import DEFAULT_JOBS, run_daily
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def daily_run(on: str | None = None) -> dict[str, Any]:
     """Apply every change due on or before `on` (ISO date; default: today in Paris), then book the next run."""
     day = dt.date.fromisoformat(on) if on else today()
     try:
-        summary = run_daily(day)
+        summary = run_daily(day, jobs=DEFAULT_JOBS)
         log.info(
             "daily run of %s: %d licences, %d changes, %d letters, %.1f s",
             day,

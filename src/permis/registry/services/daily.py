@@ -14,17 +14,34 @@ replay each history once, then write the differences in a handful of statements.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import Movement, Notice, Projection
-from .replay import PROJECTION_FIELDS, derive, load_events, load_licences
+from ..models import Movement, Notice, NoticeStatus, Projection
+from .replay import PROJECTION_FIELDS, can_fork, derive, load_events, load_licences, process_pool
+
+MOVEMENT_COLUMNS = (
+    "licence",
+    "position",
+    "on",
+    "kind",
+    "change",
+    "balance",
+    "raw_balance",
+    "cap",
+    "cause",
+    "basis",
+)
+NOTICE_COLUMNS = ("licence", "code", "cause", "due_on", "status", "created_at")
 
 BATCH_SIZE = 500
+DEFAULT_JOBS = min(2, os.cpu_count() or 1)
 PAGE_BATCHES = 20  # due licence ids are read 20 batches at a time
 
 
@@ -37,6 +54,16 @@ class DailySummary:
     batches: int = 0
     seconds: float = 0.0
     kinds: dict[str, int] = field(default_factory=dict)
+    selected: int = 0  # licences selected as due (some may have been brought up to date meanwhile)
+
+    def add(self, other: DailySummary) -> None:
+        self.licences += other.licences
+        self.changes += other.changes
+        self.letters += other.letters
+        self.batches += other.batches
+        self.selected += other.selected
+        for kind, count in other.kinds.items():
+            self.kinds[kind] = self.kinds.get(kind, 0) + count
 
     def as_dict(self) -> dict:
         return {
@@ -66,26 +93,58 @@ def run_daily(
     on: dt.date,
     *,
     batch_size: int = BATCH_SIZE,
+    jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> DailySummary:
-    """Bring every licence with a change due on or before `on` up to `on`. Idempotent and resumable."""
+    """Bring every licence with a change due on or before `on` up to `on`. Idempotent and resumable.
+
+    With `jobs` > 1, that many processes share the batches (each batch still one transaction of its own; a
+    licence is in one batch only, so the processes never wait for each other).
+    """
     summary = DailySummary(on=on)
     start = time.perf_counter()
+
+    def take(part: DailySummary) -> None:
+        summary.add(part)
+        if progress is not None:
+            progress(part.selected)
+
+    if jobs > 1 and can_fork():
+        # The due ids are read here, in this thread (a pool's feeder thread would open a connection of its
+        # own); at most two batches per process are in flight.
+        with process_pool(jobs) as pool:
+            pending: deque = deque()
+            for ids in _batches(on, batch_size):
+                pending.append(pool.apply_async(_run_batch, ((ids, on),)))
+                while len(pending) >= 2 * jobs:
+                    take(pending.popleft().get())
+            while pending:
+                take(pending.popleft().get())
+    else:
+        for ids in _batches(on, batch_size):
+            take(_run_batch((ids, on)))
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _batches(on: dt.date, batch_size: int) -> Iterator[list[int]]:
+    """The due licence ids in id order, `batch_size` at a time (read a page of batches at a time)."""
     last_id = 0
     while True:
         page = _due_ids(on, last_id, batch_size * PAGE_BATCHES)
         if not page:
-            break
+            return
         last_id = page[-1]
         for index in range(0, len(page), batch_size):
-            ids = page[index : index + batch_size]
-            with transaction.atomic():
-                _apply_batch(ids, on, summary)
-            summary.batches += 1
-            if progress is not None:
-                progress(len(ids))
-    summary.seconds = time.perf_counter() - start
-    return summary
+            yield page[index : index + batch_size]
+
+
+def _run_batch(args: tuple[list[int], dt.date]) -> DailySummary:
+    ids, on = args
+    part = DailySummary(on=on, selected=len(ids), batches=1)
+    with transaction.atomic():
+        _apply_batch(ids, on, part)
+    return part
 
 
 def _apply_batch(ids: Sequence[int], on: dt.date, summary: DailySummary) -> None:
@@ -114,9 +173,9 @@ def _apply_batch(ids: Sequence[int], on: dt.date, summary: DailySummary) -> None
     )
 
     stale: list[int] = []
-    new_movements: list[Movement] = []
-    new_notices: list[Notice] = []
-    projections_out: list[Projection] = []
+    new_movements: list[tuple] = []
+    new_notices: list[tuple] = []
+    projections_out: list[tuple] = []
     now = timezone.now()
     for licence_id in due:
         licence = licences[licence_id]
@@ -132,32 +191,70 @@ def _apply_batch(ids: Sequence[int], on: dt.date, summary: DailySummary) -> None
         stale.extend(row[0] for row in old[first_difference:])
         for position in range(first_difference, len(derived.movements)):
             row = derived.movements[position]
-            new_movements.append(
-                Movement(
-                    licence_id=licence_id,
-                    position=position,
-                    on=row[0],
-                    kind=row[1],
-                    change=row[2],
-                    balance=row[3],
-                    raw_balance=row[4],
-                    cap=row[5],
-                    cause=row[6],
-                    basis=row[7],
-                )
-            )
+            new_movements.append((licence_id, position, *row))
             summary.kinds[row[1]] = summary.kinds.get(row[1], 0) + 1
         for code, cause, due_on in derived.letters:
             key = (licence_id, code, cause, due_on)
             if key not in existing:
                 existing.add(key)
-                new_notices.append(Notice(licence_id=licence_id, code=code, cause=cause, due_on=due_on))
-        projections_out.append(Projection(licence_id=licence_id, updated_at=now, **derived.projection))
+                new_notices.append((licence_id, code, cause, due_on, NoticeStatus.PENDING, now))
+        projections_out.append((*(derived.projection[name] for name in PROJECTION_FIELDS), now, licence_id))
     if stale:
         Movement.objects.filter(pk__in=stale).delete()
-    Movement.objects.bulk_create(new_movements)
-    Notice.objects.bulk_create(new_notices)
-    Projection.objects.bulk_update(projections_out, [*PROJECTION_FIELDS, "updated_at"])
+    _insert(Movement, MOVEMENT_COLUMNS, new_movements)
+    _insert(Notice, NOTICE_COLUMNS, new_notices)
+    _update_projections(projections_out)
     summary.licences += len(due)
     summary.changes += len(new_movements)
     summary.letters += len(new_notices)
+
+
+def _insert(model, names: Sequence[str], rows: list[tuple]) -> None:
+    """INSERT rows in one statement on PostgreSQL (unnest of one array per column), row by row elsewhere."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in names]
+    columns = ", ".join(quote(f.column) for f in fields)
+    table = quote(model._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})",  # noqa: S608
+                [list(column) for column in zip(*rows)],
+            )
+        else:
+            placeholders = ", ".join(["%s"] * len(fields))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
+                [_prepared(fields, row) for row in rows],
+            )
+
+
+def _update_projections(rows: list[tuple]) -> None:
+    """UPDATE the projections (the same values as `Projection.objects.update_or_create` writes) in one statement
+    on PostgreSQL, row by row elsewhere. Each row: the PROJECTION_FIELDS, updated_at, then the licence id."""
+    quote = connection.ops.quote_name
+    fields = [Projection._meta.get_field(name) for name in (*PROJECTION_FIELDS, "updated_at", "licence")]
+    table = quote(Projection._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            names = [quote(f.column) for f in fields]
+            assignments = ", ".join(f"{name} = v.{name}" for name in names[:-1])
+            arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+            cursor.execute(
+                f"UPDATE {table} AS p SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) "  # noqa: S608
+                f"WHERE p.licence_id = v.licence_id",
+                [list(column) for column in zip(*rows)],
+            )
+        else:
+            assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields[:-1])
+            cursor.executemany(
+                f"UPDATE {table} SET {assignments} WHERE licence_id = %s",  # noqa: S608
+                [_prepared(fields, row) for row in rows],
+            )
+
+
+def _prepared(fields, row: tuple) -> list:
+    return [field.get_db_prep_save(value, connection) for field, value in zip(fields, row)]

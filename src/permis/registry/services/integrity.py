@@ -17,19 +17,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from permis.rules import InputError
 
 from ..models import Event, Licence, Movement, Notice, Projection
 from .core import event_hash, genesis_hash
-from .replay import EVENT_COLUMNS, LICENCE_COLUMNS, PROJECTION_FIELDS, EventRow, LicenceRow, derive
+from .replay import (
+    EVENT_COLUMNS,
+    LICENCE_COLUMNS,
+    PROJECTION_FIELDS,
+    EventRow,
+    LicenceRow,
+    can_fork,
+    derive,
+    process_pool,
+)
 
 CHUNK = 2000  # licence ids per range
 
@@ -277,12 +285,6 @@ def _check_range_task(bounds: tuple[int, int]) -> Report:
     return check_range(*bounds)
 
 
-def _worker_init() -> None:
-    # A forked worker opens its own connection (the parent closed its own before forking).
-    for alias in connections:
-        connections[alias].close_if_unusable_or_obsolete()
-
-
 def verify(
     *,
     licence_ids: Sequence[int] | None = None,
@@ -312,25 +314,14 @@ def verify(
     if lo is None:
         return report
     ranges = _ranges(lo, hi, chunk)
-    if jobs <= 1 or not _can_fork():
+    if jobs <= 1 or not can_fork():
         for lo_hi in ranges:
             take(check_range(*lo_hi))
         return report
-    connections.close_all()
-    context = multiprocessing.get_context("fork")
-    with context.Pool(jobs, initializer=_worker_init) as pool:
+    with process_pool(jobs) as pool:
         for part in pool.imap(_check_range_task, ranges):
             take(part)
     return report
-
-
-def _can_fork() -> bool:
-    """Other processes see this connection's data only if it is committed and not an in-memory database."""
-    if connection.in_atomic_block:
-        return False
-    if connection.vendor == "sqlite":
-        return not connection.is_in_memory_db()
-    return True
 
 
 def licence_count() -> int:

@@ -9,9 +9,14 @@ for a whole batch of licences in one query per table.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import multiprocessing
+import multiprocessing.util
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from django.db import connection, connections
 
 from permis.rules import Timeline
 from permis.rules.model import Evaluation
@@ -167,3 +172,33 @@ def derive(licence: LicenceRow | Licence, events: Sequence[EventRow | Event], on
         "last_hash": last_hash,
     }
     return Derived(evaluation, movements, letters, projection)
+
+
+def can_fork() -> bool:
+    """Whether other processes can share the work: they see this connection's data only if it is committed
+    (not inside a transaction) and not in an in-memory SQLite database."""
+    if connection.in_atomic_block:
+        return False
+    if connection.vendor == "sqlite":
+        return not connection.is_in_memory_db()
+    return True
+
+
+@contextmanager
+def process_pool(jobs: int) -> Iterator[multiprocessing.pool.Pool]:
+    """`jobs` forked processes, each with its own database connection, closed when the work is done."""
+    connections.close_all()  # the children must not share the parent's connection; it reopens when needed
+    pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_pool_process_started)
+    try:
+        yield pool
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def _pool_process_started() -> None:
+    # Say goodbye to the server when the process ends, so that its session is gone when the pool is.
+    multiprocessing.util.Finalize(None, connections.close_all, exitpriority=10)

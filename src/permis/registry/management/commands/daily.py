@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 
 from permis.registry.progress import Progress
 from permis.registry.services import today
-from permis.registry.services.daily import BATCH_SIZE, due_count, run_daily
+from permis.registry.services.daily import BATCH_SIZE, DEFAULT_JOBS, due_count, run_daily
 
 
 def iso_date(value: str) -> dt.date:
@@ -43,12 +43,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size", type=positive, default=BATCH_SIZE, help=f"licences per transaction ({BATCH_SIZE})"
         )
+        parser.add_argument(
+            "--jobs",
+            type=positive,
+            default=DEFAULT_JOBS,
+            help=f"processes sharing the batches (default: {DEFAULT_JOBS})",
+        )
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    def handle(self, *args, date: dt.date | None, batch_size: int, quiet: bool, **options) -> None:
+    def handle(self, *args, date: dt.date | None, batch_size: int, jobs: int, quiet: bool, **options) -> None:
         on = date or today()
         progress = Progress(due_count(on), f"daily run {on.isoformat()}", self.stderr._out, enabled=not quiet)
-        summary = run_daily(on, batch_size=batch_size, progress=progress)
+        summary = run_daily(on, batch_size=batch_size, jobs=jobs, progress=progress)
         progress.close()
         kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(summary.kinds.items()))
         self.stdout.write(
