@@ -346,16 +346,12 @@ def test_any_well_formed_history_gives_a_balance_or_errors_never_a_crash(
     assert ('id="balance"' in html) != ('id="erreurs"' in html)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="permis.rules raises ParameterError (course.min_interval_years before 1992-07-01) for a course before "
-    "the points system instead of an InputError; the page shows a plain error but logs an engine failure",
-)
 def test_a_course_before_the_points_system_is_an_input_error_not_an_engine_failure(client: Client) -> None:
     course = {"first_day": "1992-01-01", "last_day": "1992-01-02", "course_type": "voluntary"}
     response = client.post(URL, simulator_data(obtained_on="1992-01-01", on="2000-01-01", courses=[course]))
     assert response.status_code == 200
     assert not response.context["sim"].engine_failed
+    assertContains(response, "1992")
 
 
 def test_an_engine_failure_is_a_plain_error_on_the_page_not_a_500(

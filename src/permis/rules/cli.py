@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 from typing import NoReturn, TextIO
 
@@ -28,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _date(value: str) -> dt.date:
     try:
-        if len(value) != 10:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, re.ASCII):
             raise ValueError
         return dt.date.fromisoformat(value)
     except ValueError:

@@ -112,6 +112,7 @@ class _Withdrawal:
 
     __slots__ = (
         "cancelled",
+        "capped",
         "group_total",
         "in_probation",
         "offence",
@@ -126,6 +127,7 @@ class _Withdrawal:
         self.offence = offence
         self.share = share
         self.ten_year_share = share
+        self.capped = False
         self.group_total = group_total
         self.on = on  # the date the points leave the balance (decision date or final date)
         self.processed = False
@@ -342,9 +344,11 @@ class _Replay:
             removed = _removed_in_order(members, days, _group_cap(members, options, params))
             total = sum(removed)
             ten_year = _ten_year_shares(members, total, options)
+            capped = total < sum(o.points for o in members)
             for offence, share, day, ten in zip(members, removed, days, ten_year, strict=True):
                 w = _Withdrawal(offence, share, total, day)
                 w.ten_year_share = ten
+                w.capped = capped
                 withdrawals.append(w)
         withdrawals.sort(key=lambda w: (w.on, w.offence.committed_on, w.offence.final_on, w.offence.id))
 
@@ -382,7 +386,13 @@ class _Replay:
             seq += 1
             actions.append((w.on.toordinal(), O_WITHDRAWAL, seq, 1, w))
             final_on = w.offence.final_on
-            if w.share == 1 and (options.one_point_simultaneous == "each" or w.group_total == 1):
+            # A group cut by the cap removed the cap as a whole: none of its members removed exactly one
+            # point on its own (L223-6 al. 3), so the 6-month rule gives nothing back to them.
+            if (
+                w.share == 1
+                and not w.capped
+                and (options.one_point_simultaneous == "each" or w.group_total == 1)
+            ):
                 delay = params.one_point_delay.at(final_on)
                 if delay is not None:
                     due = max(add_months(final_on, delay), w.on)

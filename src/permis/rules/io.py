@@ -7,6 +7,7 @@ and saying why, so that a person can fix the file without reading code.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,6 +36,8 @@ from permis.rules.model import (
 from permis.rules.parameters import parameter
 
 SYSTEM_START = dt.date(1992, 7, 1)  # loi n° 89-469: the points system starts on 1 July 1992
+# Exactly YYYY-MM-DD: Python's fromisoformat also takes week dates (2024-W28-3) and compact forms.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _MIN_YEAR, _MAX_YEAR = 1900, 2200
 
 
@@ -81,7 +84,7 @@ class _Problems:
     def parse_date(self, value: Any, path: str) -> dt.date | None:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             parsed = value
-        elif isinstance(value, str) and len(value) == 10:
+        elif isinstance(value, str) and _DATE.fullmatch(value):
             try:
                 parsed = dt.date.fromisoformat(value)
             except ValueError:
@@ -314,7 +317,7 @@ def _event(
         problems.add(path, "must be an object with a kind")
         return None
     kind = data.get("kind")
-    if kind not in _EVENT_FIELDS:
+    if not isinstance(kind, str) or kind not in _EVENT_FIELDS:
         problems.add(f"{path}.kind", f"{kind!r} is not a known kind ({', '.join(_EVENT_FIELDS)})")
         return None
     required, optional = _EVENT_FIELDS[kind]
@@ -346,6 +349,12 @@ def _event(
         if last < first:
             problems.add(f"{path}.last_day", f"{last.isoformat()} is before first_day {first.isoformat()}")
             return None
+        if first < SYSTEM_START:
+            problems.add(
+                f"{path}.first_day",
+                f"{first.isoformat()} is before 1992-07-01, when the points system started",
+            )
+            return None
         if licence is not None and first < licence.obtained_on:
             problems.add(
                 f"{path}.first_day",
@@ -373,6 +382,12 @@ def _event(
         obtained = d(data, "obtained_on", path, True)
         route = problems.choice(data, "route", path, ROUTES, "traditional")
         if obtained is None:
+            return None
+        if obtained < SYSTEM_START:
+            problems.add(
+                f"{path}.obtained_on",
+                f"{obtained.isoformat()} is before 1992-07-01, when the points system started",
+            )
             return None
         if licence is not None and obtained <= licence.obtained_on:
             problems.add(
