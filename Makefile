@@ -57,8 +57,11 @@ messages-update: install ## collect the translatable strings into src/permis/loc
 	else echo "msgfmt not found (apt-get install gettext): $@ not compiled"; fi
 
 # The worker (daily run at 00:05 Paris time, background jobs) runs beside the web server and stops with it.
-run: install ## migrate the SQLite database under var/, start the worker and serve http://127.0.0.1:8000/
+DEMO_LICENCES ?= 2000
+
+run: install ## migrate the SQLite database under var/, load the demo (once), start the worker, serve :8000
 	$(BIN)/permis migrate --no-input
+	$(BIN)/permis demo --if-empty --licences $(DEMO_LICENCES)
 	export PERMIS_DEBUG=$${PERMIS_DEBUG:-true}; \
 	$(BIN)/permis worker --no-reload & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null || true; wait $$worker 2>/dev/null || true' EXIT; \
