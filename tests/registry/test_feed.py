@@ -141,7 +141,7 @@ def items(records: list[dict], on: dt.date = ON) -> list[feed.FeedItem]:
 
 
 def bulk(records: list[dict], on: dt.date = ON, **options) -> list[feed.RecordResult]:
-    return feed_bulk.import_items(items(records, on), batch="test", on=on, **options)
+    return feed_bulk.import_records(list(enumerate(records, start=2)), batch="test", on=on, **options)
 
 
 def per_record(records: list[dict], on: dt.date = ON) -> list[feed.RecordResult]:
@@ -255,9 +255,10 @@ def outcomes(results: list[feed.RecordResult]) -> list[tuple[str, str]]:
 
 # -- the tests ---------------------------------------------------------------------------------------------------
 @pytest.mark.django_db
-def test_the_bulk_path_and_the_per_record_path_write_the_same_rows() -> None:
+@pytest.mark.parametrize("chunk_size", [2, 1000])
+def test_the_bulk_path_and_the_per_record_path_write_the_same_rows(chunk_size: int) -> None:
     one, two = population("B"), population("P")
-    bulk(scenario(one), chunk_size=2)
+    bulk(scenario(one), chunk_size=chunk_size)
     per_record(scenario(two))
     assert rows(one) == rows(two)
     assert_verifies()
@@ -439,8 +440,7 @@ def test_a_record_of_another_sender_than_the_import_is_rejected() -> None:
         {**offence("D-2", lic, "2025-01-01", "2025-02-01")},
     ]
     records[1]["sender"] = "TJ-PARIS"
-    found = feed.parse_all(enumerate(records, start=2), sender="ANTAID", on=ON)
-    results = feed_bulk.import_items(found, batch="t", on=ON)
+    results = feed_bulk.import_records(list(enumerate(records, start=2)), sender="ANTAID", batch="t", on=ON)
     assert outcomes(results) == [("D-1", "accepted"), ("D-2", "rejected")]
     assert results[1].errors == [
         "line 3 (ref D-2): sender: 'TJ-PARIS' is not the sender of this import ('ANTAID')"
@@ -673,3 +673,15 @@ def test_the_api_path_and_a_file_import_at_once_end_as_one_serial_import() -> No
     _at_once(lambda: bulk(twin, chunk_size=10), lambda: per_record(list(reversed(twin))))
     assert state(serial) == state(concurrent)  # one file: the same records, whoever records each
     assert_verifies()
+
+
+@pytest.mark.django_db
+def test_the_permis_command_hands_import_offences_to_the_feed(tmp_path: Path, capsys) -> None:
+    from permis import cli
+
+    (lic,) = population("CL", [dt.date(2010, 1, 1)])
+    path = write_csv(tmp_path / "x.csv", [offence("CL-1", lic, "2025-01-01", "2025-02-01", 2)])
+    with time_machine.travel(dt.datetime(2025, 6, 1, 10, tzinfo=dt.UTC), tick=True):
+        assert cli.main(["import", "offences", str(path), "--quiet"]) == 0
+    assert "1 accepted, 0 duplicates, 0 rejected" in capsys.readouterr().out
+    assert Projection.objects.get(licence=lic).balance == 10

@@ -334,8 +334,8 @@ def _licence(item: FeedItem, values: Mapping[str, Any]) -> None:
         value = _text(item, values, name, 40)
         if value is None:
             continue
-        normalised = value.replace(" ", "").upper()
-        if not _NUMBER.match(normalised):
+        normalised = normalise_number(value)
+        if normalised is None:
             item.error(name, f"{value!r} must be 5 to 19 letters or digits")
             continue
         setattr(item, name, normalised)
@@ -504,41 +504,83 @@ class LicenceRow:
     dossier_number: str
 
 
-def resolve_licences(items: list[FeedItem], batch_size: int = 20_000) -> None:
-    """Find each record's licence (`licence_id`); an unknown or contradictory one is a record error."""
-    numbers = sorted({i.licence_number for i in items if i.licence_number and not i.errors})
-    dossiers = sorted({i.dossier_number for i in items if i.dossier_number and not i.errors})
-    by_number: dict[str, int] = {}
-    by_dossier: dict[str, int] = {}
-    for start in range(0, len(numbers), batch_size):
-        chunk = numbers[start : start + batch_size]
-        by_number.update(Licence.objects.filter(number__in=chunk).values_list("number", "id"))
-    for start in range(0, len(dossiers), batch_size):
-        chunk = dossiers[start : start + batch_size]
-        by_dossier.update(
-            Licence.objects.filter(dossier_number__in=chunk).values_list("dossier_number", "id")
-        )
-    for item in items:
-        if item.errors:
-            continue
-        a = b = None
-        if item.licence_number:
-            a = by_number.get(item.licence_number)
-            if a is None:
-                item.error("licence_number", f"no licence with number {item.licence_number} in the registry")
-        if item.dossier_number:
-            b = by_dossier.get(item.dossier_number)
-            if b is None:
-                item.error(
-                    "dossier_number", f"no licence with dossier number {item.dossier_number} in the registry"
-                )
-        if a is not None and b is not None and a != b:
+def lookup_licences(
+    numbers: Iterable[str], dossiers: Iterable[str], batch_size: int = 20_000
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The ids of the licences with these numbers, and with these dossier numbers."""
+    found: list[dict[str, int]] = []
+    for field_name, keys in (("number", sorted(set(numbers))), ("dossier_number", sorted(set(dossiers)))):
+        ids: dict[str, int] = {}
+        for start in range(0, len(keys), batch_size):
+            chunk = keys[start : start + batch_size]
+            ids.update(Licence.objects.filter(**{f"{field_name}__in": chunk}).values_list(field_name, "id"))
+        found.append(ids)
+    return found[0], found[1]
+
+
+def apply_licence(item: FeedItem, by_number: Mapping[str, int], by_dossier: Mapping[str, int]) -> None:
+    """Set the item's licence, or say why it has none (unknown number, dossier of another licence)."""
+    a = b = None
+    if item.licence_number:
+        a = by_number.get(item.licence_number)
+        if a is None:
+            item.error("licence_number", f"no licence with number {item.licence_number} in the registry")
+    if item.dossier_number:
+        b = by_dossier.get(item.dossier_number)
+        if b is None:
             item.error(
-                "dossier_number",
-                f"{item.dossier_number} is the dossier of another licence than number {item.licence_number}",
+                "dossier_number", f"no licence with dossier number {item.dossier_number} in the registry"
             )
-        if not item.errors:
-            item.licence_id = a if a is not None else b
+    if a is not None and b is not None and a != b:
+        item.error(
+            "dossier_number",
+            f"{item.dossier_number} is the dossier of another licence than number {item.licence_number}",
+        )
+    if not item.errors:
+        item.licence_id = a if a is not None else b
+
+
+def resolve_licences(items: list[FeedItem]) -> None:
+    """Find each record's licence (`licence_id`); an unknown or contradictory one is a record error."""
+    good = [i for i in items if not i.errors]
+    by_number, by_dossier = lookup_licences(
+        (i.licence_number for i in good if i.licence_number),
+        (i.dossier_number for i in good if i.dossier_number),
+    )
+    for item in good:
+        apply_licence(item, by_number, by_dossier)
+
+
+def normalise_number(value: Any) -> str | None:
+    """A licence or dossier number as the registry writes it (no spaces, capitals), or None if it is not one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    normalised = value.strip().replace(" ", "").upper()
+    return normalised if _NUMBER.match(normalised) else None
+
+
+def record_keys(raw: Any, sender: str | None) -> tuple[str, str, str | None, str | None] | None:
+    """What planning needs of a raw record without checking it all: (sender, reference, number, dossier).
+
+    The same normalisation as `parse_record`, so that a record planned by its keys and then parsed lands on
+    the same licence.
+    """
+    if not isinstance(raw, Mapping) or isinstance(raw, _Unparsable):
+        return None
+    ref = raw.get("sender_ref")
+    ref = str(ref).strip() if isinstance(ref, str | int) and not isinstance(ref, bool) else ""
+    named = raw.get("sender")
+    named = named.strip() if isinstance(named, str) else ""
+    number = raw.get("licence_number")
+    dossier = raw.get("dossier_number")
+    return (
+        sender or named,
+        ref,
+        normalise_number(number) if number not in (None, "") else None,
+        normalise_number(dossier) if dossier not in (None, "") else None,
+    )
 
 
 @dataclass

@@ -37,7 +37,18 @@ from permis.rules import History, InputError, Timeline, parse_history
 
 from ..models import Event, EventKind, FeedRecord, Licence, Movement, Notice, Projection, Source
 from .core import _next_suspension_boundary, engine_document, event_hash, genesis_hash
-from .feed import CANCELLATION, OFFENCE, FeedItem, RecordResult, cancellation_problem, plan, submit_one
+from .feed import (
+    CANCELLATION,
+    OFFENCE,
+    FeedItem,
+    RecordResult,
+    apply_licence,
+    cancellation_problem,
+    lookup_licences,
+    parse_record,
+    record_keys,
+    submit_one,
+)
 
 ACCEPTED = FeedRecord.Outcome.ACCEPTED.value
 DUPLICATE = FeedRecord.Outcome.DUPLICATE.value
@@ -93,21 +104,91 @@ Progress = Callable[[int], None]
 
 
 # -- the entry point ---------------------------------------------------------------------------------------------
-def import_items(
-    items: list[FeedItem],
+@dataclass(slots=True)
+class _Raw:
+    """A record not parsed yet (a worker parses it), with the ids its licence and dossier numbers found."""
+
+    index: int
+    position: int
+    raw: Any
+    by_number: int | None
+    by_dossier: int | None
+
+
+def import_records(
+    records: list[tuple[int, Any]],
     *,
+    sender: str | None = None,
     batch: str,
     on: dt.date,
     chunk_size: int = 1000,
     workers: int = 1,
     progress: Progress | None = None,
 ) -> list[RecordResult]:
-    """Record a batch in bulk; one result per item, in the order of `items` (`item.index` is its place)."""
-    for index, item in enumerate(items):
+    """Record a file's records, (line, mapping) pairs, in bulk; one result per record, in the file's order.
+
+    The parent only reads each record's sender, reference and licence keys, finds the licences and plans;
+    the records are parsed and checked in the workers, chunk by chunk. The plan is `feed.plan`'s: records
+    grouped by licence, then sorted on their content, a reference met twice going to a later round.
+    """
+    results: list[RecordResult | None] = [None] * len(records)
+    keys = [record_keys(raw, sender) for _, raw in records]
+    by_number, by_dossier = lookup_licences(
+        (k[2] for k in keys if k and k[2]), (k[3] for k in keys if k and k[3])
+    )
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    licence_of: list[int | None] = []
+    for k in keys:
+        licence_id = None
+        if k is not None and (k[2] or k[3]):
+            a = by_number.get(k[2]) if k[2] else None
+            b = by_dossier.get(k[3]) if k[3] else None
+            if (
+                (a is not None or not k[2])
+                and (b is not None or not k[3])
+                and (a is None or b is None or a == b)
+            ):
+                licence_id = a if a is not None else b
+        licence_of.append(licence_id)
+        if licence_id is not None:
+            counts[(k[0], k[1])] += 1
+
+    def parsed(index: int) -> FeedItem:
+        line, raw = records[index]
+        item = parse_record(raw, line, sender=sender, on=on)
         item.index = index
-    results: list[RecordResult | None] = [None] * len(items)
-    the_plan = plan(items)
-    rejected = the_plan.rejected
+        if not item.errors:
+            apply_licence(item, by_number, by_dossier)
+        return item
+
+    rejected: list[FeedItem] = []
+    first_round: dict[int, list[Any]] = defaultdict(list)
+    repeated: list[FeedItem] = []
+    for index, ((line, raw), k, licence_id) in enumerate(zip(records, keys, licence_of)):
+        if licence_id is not None and counts[(k[0], k[1])] == 1:
+            first_round[licence_id].append(
+                _Raw(
+                    index,
+                    line,
+                    raw,
+                    by_number.get(k[2]) if k[2] else None,
+                    by_dossier.get(k[3]) if k[3] else None,
+                )
+            )
+            continue
+        item = parsed(index)  # a record without a licence, or whose reference comes twice: parsed here
+        (rejected if item.errors else repeated).append(item)
+    rounds: list[dict[int, list[Any]]] = [first_round]
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    for item in sorted(repeated, key=lambda i: (i.licence_id, i.key)):
+        n = seen[(item.sender, item.ref)]
+        seen[(item.sender, item.ref)] = n + 1
+        if counts[(item.sender, item.ref)] > 1 or n > 0:
+            while len(rounds) <= n:
+                rounds.append({})
+            rounds[n].setdefault(item.licence_id, []).append(item)
+        else:
+            first_round[item.licence_id].append(item)
     for start in range(0, len(rejected), 5000):
         part = rejected[start : start + 5000]
         with transaction.atomic():
@@ -116,8 +197,9 @@ def import_items(
             results[item.index] = RecordResult(item.position, item.ref, REJECTED, list(item.errors))
         if progress:
             progress(len(part))
-    for round_no, groups in enumerate(the_plan.rounds):
-        chunks = _chunks(groups, chunk_size)
+    context = {"sender": sender, "by_number": by_number, "by_dossier": by_dossier}
+    for round_no, groups in enumerate(rounds):
+        chunks = _chunks(sorted(groups.items()), chunk_size)
         parallel = (
             round_no == 0
             and workers > 1
@@ -125,23 +207,33 @@ def import_items(
             and connection.vendor == "postgresql"
             and not connection.in_atomic_block
         )
-        if parallel:
-            for pairs in _parallel(chunks, workers, batch, on):
-                for index, result in pairs:
-                    results[index] = result
-                if progress:
-                    progress(len(pairs))
-        else:
-            for chunk in chunks:
-                pairs = process_chunk(chunk, batch=batch, on=on)
-                for index, result in pairs:
-                    results[index] = result
-                if progress:
-                    progress(len(pairs))
+        done = (
+            _parallel(chunks, workers, batch, on, context)
+            if parallel
+            else (process_chunk(chunk, batch=batch, on=on, context=context) for chunk in chunks)
+        )
+        for pairs in done:
+            for index, result in pairs:
+                results[index] = result
+            if progress:
+                progress(len(pairs))
+    _flush()
     missing = [i for i, r in enumerate(results) if r is None]
     if missing:  # a bug, never a data problem: say so loudly rather than lose a record
-        raise RuntimeError(f"{len(missing)} records were not processed (first: item {missing[0]})")
+        raise RuntimeError(f"{len(missing)} records were not processed (first: record {missing[0]})")
     return results  # type: ignore[return-value]
+
+
+def _flush() -> None:
+    """Wait until every chunk committed so far is on disk (they commit without waiting, see `_chunk`).
+
+    A commit that writes WAL waits, with synchronous_commit on, for the WAL to be flushed up to its own
+    record: every earlier commit, of any connection, is then durable too.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT txid_current()")
 
 
 def _chunks(groups: list[tuple[int, list[FeedItem]]], size: int) -> list[list[tuple[int, list[FeedItem]]]]:
@@ -164,14 +256,14 @@ _SHARED: dict[str, Any] = {}
 
 
 def _worker(tasks: Any, out: Any) -> None:
-    chunks, batch, on = _SHARED["chunks"], _SHARED["batch"], _SHARED["on"]
+    chunks, batch, on, context = _SHARED["chunks"], _SHARED["batch"], _SHARED["on"], _SHARED["context"]
     try:
         while True:
             index = tasks.get()
             if index is None:
                 break
             try:
-                out.put(("ok", process_chunk(chunks[index], batch=batch, on=on)))
+                out.put(("ok", process_chunk(chunks[index], batch=batch, on=on, context=context)))
             except Exception:  # noqa: BLE001 - handed to the parent, which raises it
                 out.put(("error", traceback.format_exc()))
                 break
@@ -179,17 +271,17 @@ def _worker(tasks: Any, out: Any) -> None:
         connections.close_all()
 
 
-def _parallel(chunks: list, workers: int, batch: str, on: dt.date):
+def _parallel(chunks: list, workers: int, batch: str, on: dt.date, context: dict[str, Any]):
     """Run the chunks in `workers` forked processes; yields each chunk's results as it is done."""
-    context = multiprocessing.get_context("fork")
+    forking = multiprocessing.get_context("fork")
     connections.close_all()  # the children open their own; none may share the parent's socket
-    _SHARED.update(chunks=chunks, batch=batch, on=on)
-    tasks, out = context.Queue(), context.Queue()
+    _SHARED.update(chunks=chunks, batch=batch, on=on, context=context)
+    tasks, out = forking.Queue(), forking.Queue()
     for index in range(len(chunks)):
         tasks.put(index)
     for _ in range(workers):
         tasks.put(None)
-    processes = [context.Process(target=_worker, args=(tasks, out), daemon=True) for _ in range(workers)]
+    processes = [forking.Process(target=_worker, args=(tasks, out), daemon=True) for _ in range(workers)]
     for process in processes:
         process.start()
     try:
@@ -209,21 +301,47 @@ def _parallel(chunks: list, workers: int, batch: str, on: dt.date):
 
 # -- one chunk ---------------------------------------------------------------------------------------------------
 def process_chunk(
-    groups: list[tuple[int, list[FeedItem]]], *, batch: str, on: dt.date
+    groups: list[tuple[int, list[Any]]], *, batch: str, on: dt.date, context: dict[str, Any]
 ) -> list[tuple[int, RecordResult]]:
     """Record a chunk of licence groups in one transaction; retried, then done record by record, on conflict."""
+    good, rejected = _materialise(groups, on, context)
     for _ in range(_RETRIES):
         try:
-            return _chunk(groups, batch, on)
+            return _chunk(good, rejected, batch, on)
         except (IntegrityError, OperationalError):
             # A concurrent import stored one of these references first (or a deadlock on them): start again,
             # the duplicates will now be seen.
             continue
-    out = []
-    for _, group in groups:
-        for item in group:
-            out.append((item.index, submit_one(_fresh(item), batch=batch, on=on)))
+    out = [(item.index, submit_one(_fresh(item), batch=batch, on=on)) for item in rejected]
+    for _, group in good:
+        out.extend((item.index, submit_one(_fresh(item), batch=batch, on=on)) for item in group)
     return out
+
+
+def _materialise(
+    groups: list[tuple[int, list[Any]]], on: dt.date, context: dict[str, Any]
+) -> tuple[list[tuple[int, list[FeedItem]]], list[FeedItem]]:
+    """Parse the chunk's raw records; the good ones by licence, each group sorted on content as `plan` does."""
+    good: list[tuple[int, list[FeedItem]]] = []
+    rejected: list[FeedItem] = []
+    for licence_id, entries in groups:
+        items = []
+        for entry in entries:
+            if isinstance(entry, _Raw):
+                item = parse_record(entry.raw, entry.position, sender=context["sender"], on=on)
+                item.index = entry.index
+                if not item.errors:
+                    apply_licence(item, context["by_number"], context["by_dossier"])
+            else:
+                item = _fresh(entry)
+            if item.errors or item.licence_id != licence_id:
+                rejected.append(item)
+            else:
+                items.append(item)
+        if items:
+            items.sort(key=lambda i: i.key)
+            good.append((licence_id, items))
+    return good, rejected
 
 
 def _fresh(item: FeedItem) -> FeedItem:
@@ -231,33 +349,26 @@ def _fresh(item: FeedItem) -> FeedItem:
 
 
 def _chunk(
-    groups: list[tuple[int, list[FeedItem]]], batch: str, on: dt.date
+    groups: list[tuple[int, list[FeedItem]]], rejected: list[FeedItem], batch: str, on: dt.date
 ) -> list[tuple[int, RecordResult]]:
     now = timezone.now()
-    rows = _Rows([], [], [], [], [], [])
+    rows = _Rows([], [(item, REJECTED, item.errors, None) for item in rejected], [], [], [], [])
     out: list[tuple[int, RecordResult]] = []
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The chunk commits without waiting for the disk; `import_records` waits once, at the end, for
+            # every chunk (`_flush`). A crash in between loses only chunks whose records were not reported yet,
+            # and sending the file again records them.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         ids = [licence_id for licence_id, _ in groups]
-        licences = {
-            row[0]: _Lic(*row)
-            for row in Licence.objects.select_for_update()
-            .filter(pk__in=ids)
-            .order_by("pk")
-            .values_list(
-                "pk",
-                "dossier_number",
-                "obtained_on",
-                "route",
-                "complementary_training_on",
-                "regained",
-                "notices_from",
-            )
-        }
+        licences = _lock(ids)
         known = _known_refs(groups)
         histories = _histories(ids)
         stored_movements = _stored_movements(ids)
         stored_notices = _stored_notices(ids)
         fallback: list[FeedItem] = []
+        pending: dict[tuple[str, str], tuple[int, int]] = {}  # offences of the chunk's earlier licences
         for licence_id, group in groups:
             licence = licences.get(licence_id)
             if licence is None:  # gone since it was resolved: the file is append-only, so never
@@ -267,6 +378,7 @@ def _chunk(
                 licence,
                 group,
                 known,
+                pending,
                 histories.get(licence_id, []),
                 stored_movements.get(licence_id, []),
                 stored_notices.get(licence_id, set()),
@@ -298,6 +410,7 @@ def _licence_group(
     licence: _Lic,
     group: list[FeedItem],
     known: dict[tuple[str, str], tuple[int, int, int, str]],
+    pending: dict[tuple[str, str], tuple[int, int]],
     events: list[_Ev],
     stored_movements: list[str],
     stored_notices: set[tuple[str, str, dt.date]],
@@ -324,6 +437,11 @@ def _licence_group(
                 target = known.get((item.sender, item.cancels))
                 if target is not None and target[3] == EventKind.OFFENCE:
                     target_licence, target_seq = target[1], target[2]
+                elif (
+                    item.sender,
+                    item.cancels,
+                ) in pending:  # recorded a moment ago, as the per-record path sees it
+                    target_licence, target_seq = pending[(item.sender, item.cancels)]
             problem = cancellation_problem(item, target_licence, licence.pk)
             if problem:
                 feed.append((item, REJECTED, [*item.errors, f"{item.label}: cancels: {problem}"], None))
@@ -405,6 +523,9 @@ def _licence_group(
             )
         )
         rows.events.extend(new)
+        for event in new:
+            if event.kind == EventKind.OFFENCE:
+                pending[(event.sender, event.source_ref)] = (event.licence_id, event.seq)
     rows.feed.extend(feed)
     return True
 
@@ -414,6 +535,31 @@ def _movement_text(m: Any) -> str:
 
 
 # -- reading -----------------------------------------------------------------------------------------------------
+_LICENCE_COLUMNS = (
+    "id",
+    "dossier_number",
+    "obtained_on",
+    "route",
+    "complementary_training_on",
+    "regained",
+    "notices_from",
+)
+
+
+def _lock(ids: list[int]) -> dict[int, _Lic]:
+    """The chunk's licences, locked in id order (two imports lock in the same order: no deadlock)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(_LICENCE_COLUMNS)} FROM {Licence._meta.db_table} "  # noqa: S608 - names
+                "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                [ids],
+            )
+            return {row[0]: _Lic(*row) for row in cursor.fetchall()}
+    queryset = Licence.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    return {row[0]: _Lic(*row) for row in queryset.values_list(*_LICENCE_COLUMNS)}
+
+
 def _known_refs(groups: list[tuple[int, list[FeedItem]]]) -> dict[tuple[str, str], tuple[int, int, int, str]]:
     """The stored events under the chunk's references and the references it cancels: (id, licence, seq, kind)."""
     by_sender: dict[str, set[str]] = defaultdict(set)
@@ -424,15 +570,36 @@ def _known_refs(groups: list[tuple[int, list[FeedItem]]]) -> dict[tuple[str, str
                 by_sender[item.sender].add(item.cancels)
     known = {}
     for sender, refs in by_sender.items():
-        for ref, *rest in Event.objects.filter(sender=sender, source_ref__in=sorted(refs)).values_list(
-            "source_ref", "id", "licence_id", "seq", "kind"
-        ):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT source_ref, id, licence_id, seq, kind FROM {Event._meta.db_table} "  # noqa: S608
+                    "WHERE sender = %s AND source_ref = ANY(%s)",
+                    [sender, sorted(refs)],
+                )
+                rows = cursor.fetchall()
+        else:
+            rows = Event.objects.filter(sender=sender, source_ref__in=sorted(refs)).values_list(
+                "source_ref", "id", "licence_id", "seq", "kind"
+            )
+        for ref, *rest in rows:
             known[(sender, ref)] = tuple(rest)
     return known
 
 
 def _histories(ids: list[int]) -> dict[int, list[_Ev]]:
     out: dict[int, list[_Ev]] = defaultdict(list)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT licence_id, seq, kind, data::text, recorded_at, hash FROM {Event._meta.db_table} "  # noqa: S608
+                "WHERE licence_id = ANY(%s) ORDER BY licence_id, seq",
+                [ids],
+            )
+            loads = json.loads
+            for licence_id, seq, kind, data, recorded_at, hash_ in cursor.fetchall():
+                out[licence_id].append(_Ev(licence_id, seq, kind, loads(data), recorded_at, hash=hash_))
+        return out
     for licence_id, seq, kind, data, recorded_at, hash_ in (
         Event.objects.filter(licence_id__in=ids)
         .order_by("licence_id", "seq")
@@ -466,9 +633,17 @@ def _stored_movements(ids: list[int]) -> dict[int, list[str]]:
 
 def _stored_notices(ids: list[int]) -> dict[int, set[tuple[str, str, dt.date]]]:
     out: dict[int, set[tuple[str, str, dt.date]]] = defaultdict(set)
-    for licence_id, code, cause, due_on in Notice.objects.filter(licence_id__in=ids).values_list(
-        "licence_id", "code", "cause", "due_on"
-    ):
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT licence_id, code, cause, due_on FROM {Notice._meta.db_table} "  # noqa: S608
+                "WHERE licence_id = ANY(%s)",
+                [ids],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = Notice.objects.filter(licence_id__in=ids).values_list("licence_id", "code", "cause", "due_on")
+    for licence_id, code, cause, due_on in rows:
         out[licence_id].add((code, cause, due_on))
     return out
 
@@ -678,7 +853,7 @@ def _write_feed_records(
                             item.position,
                             item.payload_json,
                             outcome,
-                            json.dumps(errors, ensure_ascii=False),
+                            json.dumps(errors, ensure_ascii=False) if errors else "[]",
                             event_id(event),
                             now,
                         )

@@ -24,7 +24,7 @@ from permis.registry.services.feed import (
     summary,
     write_report,
 )
-from permis.registry.services.feed_bulk import import_items
+from permis.registry.services.feed_bulk import import_records
 
 
 def positive(value: str) -> int:
@@ -95,7 +95,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         on = today()
         try:
-            items = parse_all(read_records(file, format), sender=sender or None, on=on)
+            records = list(read_records(file, format))
         except FeedFileError as error:
             raise CommandError(str(error), returncode=2) from None
         if report is not None:
@@ -107,15 +107,22 @@ class Command(BaseCommand):
                     f"{report}: cannot be written ({error.strerror or error})", returncode=2
                 ) from None
         read_seconds = time.perf_counter() - started
-        progress = Progress(len(items), f"import {file.name}", self.stderr._out, enabled=not quiet)
+        progress = Progress(len(records), f"import {file.name}", self.stderr._out, enabled=not quiet)
         batch = new_batch_name("file", file.name)
         if workers is None:
             workers = 2 if connection.vendor == "postgresql" else 1
         if per_record:
+            items = parse_all(records, sender=sender or None, on=on)
             results = submit(items, batch=batch, on=on, progress=progress)
         else:
-            results = import_items(
-                items, batch=batch, on=on, chunk_size=chunk_size, workers=workers, progress=progress
+            results = import_records(
+                records,
+                sender=sender or None,
+                batch=batch,
+                on=on,
+                chunk_size=chunk_size,
+                workers=workers,
+                progress=progress,
             )
         progress.close()
         if report is not None:
