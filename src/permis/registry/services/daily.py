@@ -24,7 +24,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import Movement, Notice, NoticeStatus, Projection
-from .replay import PROJECTION_FIELDS, can_fork, derive, load_events, load_licences, process_pool
+from .replay import (
+    PROJECTION_FIELDS,
+    can_fork,
+    derive,
+    fetch,
+    load_events,
+    load_licences,
+    process_pool,
+    select,
+    table,
+)
 
 MOVEMENT_COLUMNS = (
     "licence",
@@ -150,27 +160,15 @@ def _run_batch(args: tuple[list[int], dt.date]) -> DailySummary:
 def _apply_batch(ids: Sequence[int], on: dt.date, summary: DailySummary) -> None:
     licences = load_licences(ids, lock=True)
     # Read again under the lock: another writer may have brought a licence up to date meanwhile.
-    projections = dict(
-        Projection.objects.filter(licence_id__in=ids, next_change_on__lte=on).values_list(
-            "licence_id", "as_of"
-        )
-    )
+    projections = dict(fetch(_SQL["projections"], [list(licences), on]))
     due = [licence_id for licence_id in licences if licence_id in projections]
     if not due:
         return
     events = load_events(due)
     stored: dict[int, list[tuple]] = {licence_id: [] for licence_id in due}
-    for row in (
-        Movement.objects.filter(licence_id__in=due)
-        .order_by("licence_id", "position")
-        .values_list(
-            "licence_id", "id", "on", "kind", "change", "balance", "raw_balance", "cap", "cause", "basis"
-        )
-    ):
+    for row in fetch(_SQL["movements"], [due]):
         stored[row[0]].append(row[1:])
-    existing: set[tuple] = set(
-        Notice.objects.filter(licence_id__in=due).values_list("licence_id", "code", "cause", "due_on")
-    )
+    existing: set[tuple] = set(fetch(_SQL["notices"], [due]))
 
     stale: list[int] = []
     new_movements: list[tuple] = []
@@ -200,13 +198,58 @@ def _apply_batch(ids: Sequence[int], on: dt.date, summary: DailySummary) -> None
                 new_notices.append((licence_id, code, cause, due_on, NoticeStatus.PENDING, now))
         projections_out.append((*(derived.projection[name] for name in PROJECTION_FIELDS), now, licence_id))
     if stale:
-        Movement.objects.filter(pk__in=stale).delete()
+        _execute(f"DELETE FROM {table(Movement)} WHERE id IN %s", [stale])  # noqa: S608
     _insert(Movement, MOVEMENT_COLUMNS, new_movements)
     _insert(Notice, NOTICE_COLUMNS, new_notices)
     _update_projections(projections_out)
     summary.licences += len(due)
     summary.changes += len(new_movements)
     summary.letters += len(new_notices)
+
+
+class _Queries(dict):
+    """The batch's read queries, built on first use (names quoted for the database in use)."""
+
+    def __missing__(self, name: str) -> str:
+        movement_columns = ("licence_id", "id", *MOVEMENT_COLUMNS[2:])
+        queries = {
+            "projections": select(
+                Projection, ("licence_id", "as_of"), "WHERE licence_id IN %s AND next_change_on <= %s"
+            ),
+            "movements": select(
+                Movement, movement_columns, 'WHERE licence_id IN %s ORDER BY licence_id, "position"'
+            ),
+            "notices": select(Notice, ("licence_id", "code", "cause", "due_on"), "WHERE licence_id IN %s"),
+        }
+        self.update(queries)
+        return queries[name]
+
+
+_SQL = _Queries()
+
+
+def _execute(sql: str, params: Sequence) -> None:
+    """Run a statement; on PostgreSQL through a server-binding cursor (arrays sent in binary)."""
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            # %b: parameters in binary (arrays of text need no quoting then).
+            cursor.execute(sql.replace("IN %s", "= ANY(%s)").replace("%s", "%b"), params)
+        return
+    pieces = sql.split("%s")
+    text, expanded = [pieces[0]], []
+    for value, piece in zip(params, pieces[1:]):
+        if isinstance(value, list | tuple):
+            text.append("(" + ", ".join(["%s"] * len(value)) + ")")
+            expanded.extend(value)
+        else:
+            text.append("%s")
+            expanded.append(value)
+        text.append(piece)
+    with connection.cursor() as cursor:
+        cursor.execute("".join(text), expanded)
 
 
 def _insert(model, names: Sequence[str], rows: list[tuple]) -> None:
@@ -216,20 +259,20 @@ def _insert(model, names: Sequence[str], rows: list[tuple]) -> None:
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in names]
     columns = ", ".join(quote(f.column) for f in fields)
-    table = quote(model._meta.db_table)
+    into = quote(model._meta.db_table)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+        _execute(
+            f"INSERT INTO {into} ({columns}) SELECT * FROM unnest({arrays})",  # noqa: S608
+            [list(column) for column in zip(*rows)],
+        )
+        return
+    placeholders = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})",  # noqa: S608
-                [list(column) for column in zip(*rows)],
-            )
-        else:
-            placeholders = ", ".join(["%s"] * len(fields))
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
-                [_prepared(fields, row) for row in rows],
-            )
+        cursor.executemany(
+            f"INSERT INTO {into} ({columns}) VALUES ({placeholders})",  # noqa: S608
+            [_prepared(fields, row) for row in rows],
+        )
 
 
 def _update_projections(rows: list[tuple]) -> None:
@@ -237,23 +280,23 @@ def _update_projections(rows: list[tuple]) -> None:
     on PostgreSQL, row by row elsewhere. Each row: the PROJECTION_FIELDS, updated_at, then the licence id."""
     quote = connection.ops.quote_name
     fields = [Projection._meta.get_field(name) for name in (*PROJECTION_FIELDS, "updated_at", "licence")]
-    table = quote(Projection._meta.db_table)
+    into = quote(Projection._meta.db_table)
+    if connection.vendor == "postgresql":
+        names = [quote(f.column) for f in fields]
+        assignments = ", ".join(f"{name} = v.{name}" for name in names[:-1])
+        arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+        _execute(
+            f"UPDATE {into} AS p SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) "  # noqa: S608
+            f"WHERE p.licence_id = v.licence_id",
+            [list(column) for column in zip(*rows)],
+        )
+        return
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields[:-1])
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            names = [quote(f.column) for f in fields]
-            assignments = ", ".join(f"{name} = v.{name}" for name in names[:-1])
-            arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
-            cursor.execute(
-                f"UPDATE {table} AS p SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) "  # noqa: S608
-                f"WHERE p.licence_id = v.licence_id",
-                [list(column) for column in zip(*rows)],
-            )
-        else:
-            assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields[:-1])
-            cursor.executemany(
-                f"UPDATE {table} SET {assignments} WHERE licence_id = %s",  # noqa: S608
-                [_prepared(fields, row) for row in rows],
-            )
+        cursor.executemany(
+            f"UPDATE {into} SET {assignments} WHERE licence_id = %s",  # noqa: S608
+            [_prepared(fields, row) for row in rows],
+        )
 
 
 def _prepared(fields, row: tuple) -> list:

@@ -16,13 +16,9 @@ of the file; ``jobs`` processes share the ranges, each with its own database con
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-
-from django.db import connection
-from django.utils import timezone
 
 from permis.rules import InputError
 
@@ -36,7 +32,10 @@ from .replay import (
     LicenceRow,
     can_fork,
     derive,
+    event_row,
+    fetch,
     process_pool,
+    select,
 )
 
 CHUNK = 2000  # licence ids per range
@@ -77,15 +76,6 @@ class Report:
 
 
 # -- reading a range of licences ----------------------------------------------------------------------------------
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _columns(model, names: Sequence[str]) -> str:
-    quote = connection.ops.quote_name
-    return ", ".join(quote(model._meta.get_field(n.removesuffix("_id")).column) for n in names)
-
-
 _MOVEMENT_COLUMNS = (
     "licence_id",
     "position",
@@ -101,20 +91,15 @@ _MOVEMENT_COLUMNS = (
 _NOTICE_COLUMNS = ("licence_id", "code", "cause", "due_on")
 
 
-def _select(model, names: Sequence[str], rest: str) -> str:
-    # Table and column names come from the models' metadata; the bounds are always passed as parameters.
-    return f"SELECT {_columns(model, names)} FROM {_table(model)} {rest}"  # noqa: S608
-
-
 def _queries() -> dict[str, str]:
     """The five range queries, in this database's dialect (quoted names; %s placeholders)."""
     in_range = "WHERE licence_id >= %s AND licence_id < %s"
     return {
-        "licences": _select(Licence, LICENCE_COLUMNS, "WHERE id >= %s AND id < %s ORDER BY id"),
-        "projections": _select(Projection, ("licence_id", *PROJECTION_FIELDS), in_range),
-        "events": _select(Event, EVENT_COLUMNS, f"{in_range} ORDER BY licence_id, seq"),
-        "movements": _select(Movement, _MOVEMENT_COLUMNS, f'{in_range} ORDER BY licence_id, "position"'),
-        "notices": _select(Notice, _NOTICE_COLUMNS, in_range),
+        "licences": select(Licence, LICENCE_COLUMNS, "WHERE id >= %s AND id < %s ORDER BY id"),
+        "projections": select(Projection, ("licence_id", *PROJECTION_FIELDS), in_range),
+        "events": select(Event, EVENT_COLUMNS, f"{in_range} ORDER BY licence_id, seq"),
+        "movements": select(Movement, _MOVEMENT_COLUMNS, f'{in_range} ORDER BY licence_id, "position"'),
+        "notices": select(Notice, _NOTICE_COLUMNS, in_range),
     }
 
 
@@ -132,42 +117,21 @@ def _grouped(rows: Iterable[tuple]) -> dict[int, list[tuple]]:
 def check_range(lo: int, hi: int, only: set[int] | None = None) -> Report:
     """Verify the licences with lo <= id < hi (or only those of `only` among them)."""
     queries = _queries()
-    utc = dt.UTC
-    aware = timezone.is_aware
-    with connection.cursor() as cursor:
-        cursor.execute(queries["licences"], [lo, hi])
-        licences = [LicenceRow(*row) for row in cursor.fetchall() if only is None or row[0] in only]
-        cursor.execute(queries["projections"], [lo, hi])
-        projections = {row[0]: row[1:] for row in cursor.fetchall()}
-        cursor.execute(queries["events"], [lo, hi])
-        events: dict[int, list[EventRow]] = {}
-        for row in cursor.fetchall():
-            data = row[3]
-            recorded_at = row[7]
-            event = EventRow(
-                row[0],
-                row[1],
-                row[2],
-                json.loads(data) if isinstance(data, str) else data,
-                row[4],
-                row[5],
-                row[6],
-                recorded_at if aware(recorded_at) else recorded_at.replace(tzinfo=utc),
-                row[8],
-                row[9],
-                row[10],
-                row[11],
-                row[12],
-            )
-            bucket = events.get(event.licence_id)
-            if bucket is None:
-                events[event.licence_id] = [event]
-            else:
-                bucket.append(event)
-        cursor.execute(queries["movements"], [lo, hi])
-        movements = _grouped(cursor.fetchall())
-        cursor.execute(queries["notices"], [lo, hi])
-        notices = _grouped(cursor.fetchall())
+    bounds = [lo, hi]
+    licences = [
+        LicenceRow(*row) for row in fetch(queries["licences"], bounds) if only is None or row[0] in only
+    ]
+    projections = {row[0]: row[1:] for row in fetch(queries["projections"], bounds)}
+    events: dict[int, list[EventRow]] = {}
+    for row in fetch(queries["events"], bounds):
+        event = event_row(row)
+        bucket = events.get(event.licence_id)
+        if bucket is None:
+            events[event.licence_id] = [event]
+        else:
+            bucket.append(event)
+    movements = _grouped(fetch(queries["movements"], bounds))
+    notices = _grouped(fetch(queries["notices"], bounds))
     report = Report()
     for licence in licences:
         licence_events = events.get(licence.id, [])
