@@ -20,6 +20,10 @@ commands:
                                `permis rules --help` for its options
   serve [--host H] [--port N]  serve the web site on http://127.0.0.1:8000/ (Django's development server)
   migrate                      create or update the database tables (SQLite under ./var/ by default)
+  worker                       run the background jobs; books the daily run every day at 00:05 Paris time
+  daily [--date YYYY-MM-DD]    apply every change due on or before the date (default: today), resumable
+  verify [--licence NUMBER]    check every hash chain and re-evaluate the licences from their events;
+                               lists each discrepancy, exits 1 if there is one
   manage ARGS...               any Django management command, e.g. `permis manage check --deploy`
   help                         this text
 
