@@ -222,6 +222,7 @@ def offence_event(
     final_on: date | None = None,
     group: str | None = None,
     amount: dict[str, Any] | None = None,
+    decided: bool = True,
 ) -> dict[str, Any]:
     if final_on is None:
         delay = draw(st.one_of(st.integers(0, 60), st.integers(0, 400)))
@@ -233,7 +234,7 @@ def offence_event(
         "final_on": iso(final_on),
     }
     event.update(amount if amount is not None else draw(offence_amount(committed_on)))
-    if draw(st.integers(0, 4)) == 0:
+    if decided and draw(st.integers(0, 4)) == 0:
         event["decided_on"] = iso(final_on + days(draw(st.integers(0, 60))))
     if draw(st.booleans()):
         event["how"] = draw(st.sampled_from(HOW))
@@ -447,21 +448,28 @@ def history_and_dates(draw: st.DrawFn, **kwargs: Any) -> tuple[dict[str, Any], l
 def extra_offence(draw: st.DrawFn, history: dict[str, Any]) -> dict[str, Any]:
     """One more offence for `history`, with a fresh id and points >= 0 (any of the three forms).
 
-    Sometimes it joins a simultaneous group of the history (same commission date and group).
+    Sometimes it joins a simultaneous group of the history (same commission date and group). It then takes
+    effect on or after the day every other member of the group takes effect (whichever of decided_on or
+    final_on the option withdrawal_date picks): a member that takes effect earlier can legitimately leave a
+    higher balance when a course credits points between its withdrawal and a later member's, which the cap
+    then cuts (see test_properties.py, test_a_course_between_the_withdrawals_of_a_capped_group...).
     """
     obtained = date.fromisoformat(history["licence"]["obtained_on"])
     start = max(obtained, POINTS_START)
-    groups = {
-        e["simultaneous_group"]: date.fromisoformat(e["committed_on"])
-        for e in history["events"]
-        if e.get("kind") == "offence" and "simultaneous_group" in e
-    }
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for e in history["events"]:
+        if e.get("kind") == "offence" and "simultaneous_group" in e:
+            groups.setdefault(e["simultaneous_group"], []).append(e)
     used = {e.get("id") for e in history["events"]}
     eid = "EXTRA"
     while eid in used:
         eid += "X"
     if groups and draw(st.integers(0, 3)) == 0:
         group = draw(st.sampled_from(sorted(groups)))
-        return draw(offence_event(eid, groups[group], group=group))
+        members = groups[group]
+        committed = date.fromisoformat(members[0]["committed_on"])
+        last = max(date.fromisoformat(m.get("decided_on", m["final_on"])) for m in members)
+        final_on = last + days(draw(st.one_of(st.just(0), st.integers(0, 60))))
+        return draw(offence_event(eid, committed, final_on=final_on, group=group, decided=False))
     committed = draw(st.dates(start, LAST_EVENT))
     return draw(offence_event(eid, committed))

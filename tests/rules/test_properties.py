@@ -413,3 +413,33 @@ def test_one_point_members_of_a_capped_group_give_back_no_more_than_without_an_e
     with_d = licence_2010(*base, member("D", 1, "C3", "2024-01-10"))
     assert balance(without_d, "2024-08-01") == 5
     assert balance(with_d, "2024-08-01") <= 5
+
+
+def test_a_course_between_the_withdrawals_of_a_capped_group_can_leave_a_higher_balance() -> None:
+    """A consequence of the binding readings, found by the monotonicity property and kept as a fact.
+
+    One interception on 2024-01-01: A (6 points, C4) becomes final on 2024-03-01. Alone, it leaves 6 points.
+    With B (3 points, C4) in the same group, final on 2024-01-10: B takes 3 points on 2024-01-10 (a
+    withdrawal takes effect on its own date, RULES.md §4.2), a course on 2024-02-01/02 gives them back on
+    2024-02-03 (it could credit nothing without B: the licence was at 12), and on 2024-03-01 the cap of 8
+    for the group (L223-2 III) leaves only 5 for A: 7 points, one more than without B.
+
+    Every step is a rule applied on its own date; the only ways out would be to withdraw a group's points
+    on one date for all members (against CE 29 Sep 2023 n° 461479) or to let a course credit count against
+    the group's cap, which no text says. So the monotonicity property lets an extra offence join a group
+    only on or after its other members' dates (strategies.extra_offence). If the lead changes the reading,
+    this test tells.
+    """
+    a = offence("A", 6, "C4", "2024-03-01")
+    b = offence("B", 3, "C4", "2024-01-10")
+    course = {
+        "kind": "course",
+        "id": "S1",
+        "first_day": "2024-02-01",
+        "last_day": "2024-02-02",
+        "type": "voluntary",
+    }
+    assert balance(licence_2010(a, course), "2024-04-01") == 6
+    assert balance(licence_2010(a, course, b), "2024-04-01") == 7
+    # Without the course in between, the extra offence costs what the cap allows (8 in all).
+    assert balance(licence_2010(a, b), "2024-04-01") == 4
