@@ -119,7 +119,8 @@ def run_daily(
         if progress is not None:
             progress(part.selected)
 
-    if jobs > 1 and can_fork():
+    # SQLite has one writer at a time: its batches run one after the other.
+    if jobs > 1 and connection.vendor != "sqlite" and can_fork():
         # The due ids are read here, in this thread (a pool's feeder thread would open a connection of its
         # own); at most two batches per process are in flight.
         with process_pool(jobs) as pool:
