@@ -257,13 +257,18 @@ def verify(
     progress: Callable[[int], None] | None = None,
     on_discrepancy: Callable[[Discrepancy], None] | None = None,
 ) -> Report:
-    """Check the licences named (by id), or every licence; `jobs` processes share the work."""
+    """Check the licences named (by id), or every licence; `jobs` processes share the work.
+
+    Each discrepancy goes to `on_discrepancy` when given (and is then not kept in the report), else into the
+    report's list."""
     report = Report()
 
     def take(part: Report) -> None:
         if on_discrepancy is not None:
+            # Handed over as they come, not kept: memory stays flat however many there are.
             for item in part.discrepancies:
                 on_discrepancy(item)
+            part.discrepancies = []
         report.add(part)
         if progress is not None:
             progress(part.licences)
