@@ -255,3 +255,41 @@ def test_two_processes_share_the_batches() -> None:
     assert not Projection.objects.filter(next_change_on__lte=end).exists()
     assert set(Projection.objects.filter(as_of=end).values_list("licence_id", flat=True)) == due
     assert integrity.verify().discrepancies == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_daily_run_killed_by_the_system_resumes_where_it_stopped() -> None:
+    """`permis daily` is killed (SIGKILL) after a few batches, then run again: the file ends as if run once."""
+    import signal
+    import time
+
+    from django.db import connection
+
+    from permis.registry.services import integrity
+
+    for _ in range(4):
+        _population()
+    end = START + dt.timedelta(days=DAYS - 1)
+    due = set(Projection.objects.filter(next_change_on__lte=end).values_list("licence_id", flat=True))
+    assert len(due) > 100
+    settings = connection.settings_dict
+    url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url}
+    command = [str(Path(sys.executable).with_name("permis")), "daily", "--date", end.isoformat(), "--quiet"]
+    process = subprocess.Popen([*command, "--batch-size", "1", "--jobs", "1"], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while Projection.objects.filter(as_of=end).count() < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    done = Projection.objects.filter(as_of=end).count()
+    assert 5 <= done < len(due)
+    again = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert f": {len(due) - done:,} licences" in again.stdout
+    assert set(Projection.objects.filter(as_of=end).values_list("licence_id", flat=True)) == due
+    assert not Projection.objects.filter(next_change_on__lte=end).exists()
+    assert integrity.verify().discrepancies == []
