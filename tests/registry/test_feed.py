@@ -675,7 +675,7 @@ def test_the_api_path_and_a_file_import_at_once_end_as_one_serial_import() -> No
     assert_verifies()
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the command closes the connections when it ends, as any command
 def test_the_permis_command_hands_import_offences_to_the_feed(tmp_path: Path, capsys) -> None:
     from permis import cli
 

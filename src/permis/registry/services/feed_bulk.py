@@ -46,6 +46,7 @@ from .feed import (
     cancellation_problem,
     lookup_licences,
     parse_record,
+    pg_array,
     record_keys,
     submit_one,
 )
@@ -552,8 +553,8 @@ def _lock(ids: list[int]) -> dict[int, _Lic]:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {', '.join(_LICENCE_COLUMNS)} FROM {Licence._meta.db_table} "  # noqa: S608 - names
-                "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-                [ids],
+                "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                [pg_array(ids)],
             )
             return {row[0]: _Lic(*row) for row in cursor.fetchall()}
     queryset = Licence.objects.select_for_update().filter(pk__in=ids).order_by("pk")
@@ -574,8 +575,8 @@ def _known_refs(groups: list[tuple[int, list[FeedItem]]]) -> dict[tuple[str, str
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"SELECT source_ref, id, licence_id, seq, kind FROM {Event._meta.db_table} "  # noqa: S608
-                    "WHERE sender = %s AND source_ref = ANY(%s)",
-                    [sender, sorted(refs)],
+                    "WHERE sender = %s AND source_ref = ANY(%s::text[])",
+                    [sender, pg_array(sorted(refs))],
                 )
                 rows = cursor.fetchall()
         else:
@@ -593,8 +594,8 @@ def _histories(ids: list[int]) -> dict[int, list[_Ev]]:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT licence_id, seq, kind, data::text, recorded_at, hash FROM {Event._meta.db_table} "  # noqa: S608
-                "WHERE licence_id = ANY(%s) ORDER BY licence_id, seq",
-                [ids],
+                "WHERE licence_id = ANY(%s::bigint[]) ORDER BY licence_id, seq",
+                [pg_array(ids)],
             )
             loads = json.loads
             for licence_id, seq, kind, data, recorded_at, hash_ in cursor.fetchall():
@@ -616,8 +617,8 @@ def _stored_movements(ids: list[int]) -> dict[int, list[str]]:
             cursor.execute(
                 f"""SELECT licence_id, string_agg(concat_ws(E'\\x1f', "on"::text, kind, change::text,
                         balance::text, raw_balance::text, cap::text, cause, basis), E'\\x1e' ORDER BY position)
-                    FROM {table} WHERE licence_id = ANY(%s) GROUP BY licence_id""",  # noqa: S608 - a table name
-                [ids],
+                    FROM {table} WHERE licence_id = ANY(%s::bigint[]) GROUP BY licence_id""",  # noqa: S608 - a table name
+                [pg_array(ids)],
             )
             return {licence_id: text.split("\x1e") for licence_id, text in cursor.fetchall()}
     out: dict[int, list[str]] = defaultdict(list)
@@ -637,8 +638,8 @@ def _stored_notices(ids: list[int]) -> dict[int, set[tuple[str, str, dt.date]]]:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT licence_id, code, cause, due_on FROM {Notice._meta.db_table} "  # noqa: S608
-                "WHERE licence_id = ANY(%s)",
-                [ids],
+                "WHERE licence_id = ANY(%s::bigint[])",
+                [pg_array(ids)],
             )
             rows = cursor.fetchall()
     else:
@@ -750,7 +751,7 @@ def _write_postgres(rows: _Rows, now: dt.datetime) -> None:
             cursor.execute(
                 f"""DELETE FROM {Movement._meta.db_table} m USING unnest(%s::bigint[], %s::integer[]) AS d(l, p)
                     WHERE m.licence_id = d.l AND m.position >= d.p""",  # noqa: S608 - a table name
-                [[d[0] for d in rows.deletes], [d[1] for d in rows.deletes]],
+                [pg_array(d[0] for d in rows.deletes), pg_array(d[1] for d in rows.deletes)],
             )
         if rows.movements:
             table = Movement._meta.db_table
@@ -787,7 +788,7 @@ def _write_postgres(rows: _Rows, now: dt.datetime) -> None:
             cursor.execute(
                 f"""INSERT INTO {table} ({columns}) SELECT *, %s FROM unnest({arrays})
                     ON CONFLICT (licence_id) DO UPDATE SET {updates}""",  # noqa: S608 - names from the model
-                [now, *(list(column) for column in zip(*rows.projections))],
+                [now, *(pg_array(column) for column in zip(*rows.projections))],
             )
 
 
