@@ -685,3 +685,16 @@ def test_the_permis_command_hands_import_offences_to_the_feed(tmp_path: Path, ca
         assert cli.main(["import", "offences", str(path), "--quiet"]) == 0
     assert "1 accepted, 0 duplicates, 0 rejected" in capsys.readouterr().out
     assert Projection.objects.get(licence=lic).balance == 10
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_references_with_commas_quotes_and_backslashes_are_found_again() -> None:
+    """The bulk path binds a chunk's references as one array literal: odd characters must survive it."""
+    (lic,) = population("QQ", [dt.date(2010, 1, 1)])
+    refs = ["A,1", 'B"2', "C\\3", "{D}", "E 5", "NULL"]
+    records = [offence(ref, lic, "2025-01-01", f"2025-02-0{n + 1}", 1, "C3") for n, ref in enumerate(refs)]
+    records.append(cancellation('X,"}', lic, 'B"2', "2025-03-01"))
+    assert {r.outcome for r in bulk(records)} == {"accepted"}
+    assert {r.outcome for r in bulk(records)} == {"duplicate"}
+    assert set(Event.objects.filter(licence=lic).values_list("source_ref", flat=True)) == {*refs, 'X,"}'}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import multiprocessing
+import time
 import traceback
 from collections import defaultdict
 from collections.abc import Callable
@@ -125,6 +126,7 @@ def import_records(
     chunk_size: int = 1000,
     workers: int = 1,
     progress: Progress | None = None,
+    timings: dict[str, float] | None = None,
 ) -> list[RecordResult]:
     """Record a file's records, (line, mapping) pairs, in bulk; one result per record, in the file's order.
 
@@ -132,6 +134,7 @@ def import_records(
     the records are parsed and checked in the workers, chunk by chunk. The plan is `feed.plan`'s: records
     grouped by licence, then sorted on their content, a reference met twice going to a later round.
     """
+    began = time.perf_counter()
     results: list[RecordResult | None] = [None] * len(records)
     keys = [record_keys(raw, sender) for _, raw in records]
     by_number, by_dossier = lookup_licences(
@@ -199,6 +202,7 @@ def import_records(
         if progress:
             progress(len(part))
     context = {"sender": sender, "by_number": by_number, "by_dossier": by_dossier}
+    planned = time.perf_counter()
     for round_no, groups in enumerate(rounds):
         chunks = _chunks(sorted(groups.items()), chunk_size)
         parallel = (
@@ -219,6 +223,9 @@ def import_records(
             if progress:
                 progress(len(pairs))
     _flush()
+    if timings is not None:
+        timings["planning"] = planned - began
+        timings["recording"] = time.perf_counter() - planned
     missing = [i for i, r in enumerate(results) if r is None]
     if missing:  # a bug, never a data problem: say so loudly rather than lose a record
         raise RuntimeError(f"{len(missing)} records were not processed (first: record {missing[0]})")
@@ -305,15 +312,18 @@ def process_chunk(
     groups: list[tuple[int, list[Any]]], *, batch: str, on: dt.date, context: dict[str, Any]
 ) -> list[tuple[int, RecordResult]]:
     """Record a chunk of licence groups in one transaction; retried, then done record by record, on conflict."""
-    good, rejected = _materialise(groups, on, context)
+    good, rejected, strays = _materialise(groups, on, context)
+    # A record whose parsed licence is not its group's cannot happen (planning and parsing normalise numbers
+    # alike); were it to, the per-record path records it wherever it belongs.
+    out = [(item.index, submit_one(item, batch=batch, on=on)) for item in strays]
     for _ in range(_RETRIES):
         try:
-            return _chunk(good, rejected, batch, on)
+            return out + _chunk(good, rejected, batch, on)
         except (IntegrityError, OperationalError):
             # A concurrent import stored one of these references first (or a deadlock on them): start again,
             # the duplicates will now be seen.
             continue
-    out = [(item.index, submit_one(_fresh(item), batch=batch, on=on)) for item in rejected]
+    out.extend((item.index, submit_one(_fresh(item), batch=batch, on=on)) for item in rejected)
     for _, group in good:
         out.extend((item.index, submit_one(_fresh(item), batch=batch, on=on)) for item in group)
     return out
@@ -321,10 +331,11 @@ def process_chunk(
 
 def _materialise(
     groups: list[tuple[int, list[Any]]], on: dt.date, context: dict[str, Any]
-) -> tuple[list[tuple[int, list[FeedItem]]], list[FeedItem]]:
+) -> tuple[list[tuple[int, list[FeedItem]]], list[FeedItem], list[FeedItem]]:
     """Parse the chunk's raw records; the good ones by licence, each group sorted on content as `plan` does."""
     good: list[tuple[int, list[FeedItem]]] = []
     rejected: list[FeedItem] = []
+    strays: list[FeedItem] = []
     for licence_id, entries in groups:
         items = []
         for entry in entries:
@@ -335,14 +346,16 @@ def _materialise(
                     apply_licence(item, context["by_number"], context["by_dossier"])
             else:
                 item = _fresh(entry)
-            if item.errors or item.licence_id != licence_id:
+            if item.errors:
                 rejected.append(item)
+            elif item.licence_id != licence_id:
+                strays.append(item)
             else:
                 items.append(item)
         if items:
             items.sort(key=lambda i: i.key)
             good.append((licence_id, items))
-    return good, rejected
+    return good, rejected, strays
 
 
 def _fresh(item: FeedItem) -> FeedItem:

@@ -111,6 +111,7 @@ class Command(BaseCommand):
         batch = new_batch_name("file", file.name)
         if workers is None:
             workers = 2 if connection.vendor == "postgresql" else 1
+        timings: dict[str, float] = {}
         if per_record:
             items = parse_all(records, sender=sender or None, on=on)
             results = submit(items, batch=batch, on=on, progress=progress)
@@ -123,6 +124,7 @@ class Command(BaseCommand):
                 chunk_size=chunk_size,
                 workers=workers,
                 progress=progress,
+                timings=timings,
             )
         progress.close()
         if report is not None:
@@ -130,9 +132,10 @@ class Command(BaseCommand):
         seconds = time.perf_counter() - started
         counts = summary(results)
         rate = len(results) / seconds if seconds > 0 else 0.0
+        phases = "".join(f", {name} {value:.1f} s" for name, value in timings.items())
         self.stdout.write(
             f"{file}: {len(results):,} records in {seconds:.1f} s ({rate:,.0f} records/s; reading "
-            f"{read_seconds:.1f} s): {counts['accepted']:,} accepted, {counts['duplicate']:,} duplicates, "
+            f"{read_seconds:.1f} s{phases}): {counts['accepted']:,} accepted, {counts['duplicate']:,} duplicates, "
             f"{counts['rejected']:,} rejected (batch {batch})"
         )
         if report is not None:
