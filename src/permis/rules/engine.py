@@ -860,16 +860,18 @@ class Timeline:
             )
         movements = replay.movements
         last = movements[index - 1]
-        letters = replay.letters[: bisect.bisect_right(self._letter_ords, on_ord)]
-        epoch = replay.epochs[0]
-        for candidate in replay.epochs:
-            if candidate.start <= on:
-                epoch = candidate
+        letters = replay.letters[: bisect.bisect_right(self._letter_ords, on_ord)] if replay.letters else ()
+        epochs = replay.epochs
+        epoch = epochs[0]
+        if len(epochs) > 1:
+            for candidate in epochs:
+                if candidate.start <= on:
+                    epoch = candidate
         probation = None
         if epoch.probation is not None and epoch.start <= on < epoch.probation.end:
             probation = Probation(epoch.start, epoch.probation.end, self._increments_open(epoch, on_ord))
-        suspended = any(s.start <= on <= s.end for s in replay.suspensions)
-        notes = tuple(text for day, text in replay.notes if day <= on)
+        suspended = bool(replay.suspensions) and any(s.start <= on <= s.end for s in replay.suspensions)
+        notes = tuple(text for day, text in replay.notes if day <= on) if replay.notes else ()
         invalidated_on = epoch.invalidated_on if epoch.invalidated_on and epoch.invalidated_on <= on else None
         surrender_due = None
         new_licence_from = None
@@ -884,22 +886,22 @@ class Timeline:
         if epoch.annulled_on is not None and epoch.annulled_on <= on and epoch.ban_until is not None:
             new_licence_from = epoch.ban_until
         return Evaluation(
-            on=on,
-            balance=last.balance,
-            raw_balance=last.raw_balance,
-            cap=last.cap,
-            status=last.status,
-            suspended=suspended,
-            probation=probation,
-            movements=tuple(movements[:index]),
-            upcoming=tuple(movements[index:]),
-            letters=tuple(letters),
-            next_creditable_course_from=self._next_course(last, on, epoch.start),
-            licence_obtained_on=epoch.start,
-            invalidated_on=invalidated_on,
-            surrender_due_by=surrender_due,
-            new_licence_from=new_licence_from,
-            notes=notes,
+            on,
+            last.balance,
+            last.raw_balance,
+            last.cap,
+            last.status,
+            suspended,
+            probation,
+            tuple(movements[:index]),
+            tuple(movements[index:]),
+            tuple(letters),
+            self._next_course(last, on, epoch.start),
+            epoch.start,
+            invalidated_on,
+            surrender_due,
+            new_licence_from,
+            notes,
         )
 
     def _increments_open(self, epoch: _Epoch, on_ord: int) -> bool:

@@ -228,15 +228,15 @@ class Letter(NamedTuple):
     cause: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Probation:
+class Probation(NamedTuple):
     start: dt.date
     end: dt.date
     increments_open: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Evaluation:
+class Evaluation(NamedTuple):
+    """The state of a licence on a date. Immutable; a NamedTuple because the registry makes millions of them."""
+
     on: dt.date
     balance: int
     raw_balance: int
