@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "permis.portal",
     "permis.registry",
     "permis.api",
+    "ninja",  # the API documentation page with its own static files, no CDN
 ]
 
 MIDDLEWARE = [
