@@ -643,19 +643,37 @@ def test_success_exits_0_and_writes_nothing_on_stderr(rich_file: Path) -> None:
 
 
 def test_the_console_script_runs_the_same_cli(example_file: Path) -> None:
+    """`permis rules evaluate` (the console script, or its entry point when not installed) is this CLI."""
     script = Path(sys.executable).parent / "permis"
-    if not script.exists():
-        pytest.skip("the `permis` console script is not installed (pip install -e .)")
+    if script.exists():
+        command = [str(script)]
+    else:  # not installed with pip install -e .: call the script's entry point (pyproject: permis.cli:main)
+        command = [sys.executable, "-c", "import sys; from permis.cli import main; sys.exit(main())"]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH")) if p)
     result = subprocess.run(
-        [str(script), "rules", "evaluate", str(example_file), "--on", "2024-10-16"],
+        [*command, "rules", "evaluate", str(example_file), "--on", "2024-10-16"],
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env=env,
         timeout=60,
         check=False,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == EXAMPLE_OUTPUT
+    bad = subprocess.run(
+        [*command, "rules", "evaluate", "-", "--on", "2024-10-16"],
+        input="{",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
 
 
 def test_the_evaluation_does_not_depend_on_today(example_file: Path) -> None:
@@ -664,3 +682,22 @@ def test_the_evaluation_does_not_depend_on_today(example_file: Path) -> None:
     second = run_cli("evaluate", str(example_file), "--on", "2024-10-16", "--on", str(date(2031, 1, 1)))
     assert first.returncode == 0
     assert first.stdout == second.stdout
+
+
+@pytest.mark.parametrize("on", ["9999-12-31", "2200-01-01", "0001-01-01", "1992-06-30", "2015-01-01"])
+def test_a_far_or_early_on_date_exits_0_or_2_without_a_traceback(example_file: Path, on: str) -> None:
+    code, out, err = run_main("evaluate", str(example_file), "--on", on)
+    assert code in (0, 2), err
+    assert "Traceback" not in err
+    if code == 2:
+        assert out == ""
+        assert err.strip()
+    else:
+        check_types(json.loads(out))
+
+
+def test_an_on_date_before_the_licence_exits_2_naming_on(example_file: Path) -> None:
+    code, out, err = run_main("evaluate", str(example_file), "--on", "2024-03-31")
+    assert code == 2
+    assert out == ""
+    assert "--on" in err
