@@ -4,7 +4,8 @@
     .venv/bin/python bench/run.py --quick    # smoke run with small sizes
     .venv/bin/python bench/run.py rules      # only bench/rules_bench.py
 
-Any other option is passed to every module (e.g. --repeat 9, --check). Each module prints its table and
+Any other option is passed to every module run, so an option that only one module knows goes with its name
+(`bench/run.py rules --check`); --quick and --repeat N are known to all. Each module prints its table and
 writes its JSON results under bench/results/. Exit status: non-zero if any module failed.
 """
 
