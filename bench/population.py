@@ -14,7 +14,9 @@ Kinds of licence:
   licences), with the share of clean licences set so that the file has about 1.78 events per licence, the
   ratio of the target (80 million events for 45 million licences);
 - "due": a licence whose one-point restoration or probation increment falls due on the day after `as_of`;
-- "idle": a "mix" licence with nothing due on the day after `as_of`.
+- "idle": a "mix" licence with nothing due on the day after `as_of`;
+- "national": 8 licences in 10 without any event (the national mix of rules_bench.py), the others with about 9
+  events each, so that the file also has the target's 1.78 events per licence.
 """
 
 from __future__ import annotations
@@ -213,6 +215,8 @@ def _history(rng: random.Random, kind: str, as_of: dt.date) -> dict[str, Any]:
             "licence": {"obtained_on": due_on.replace(year=due_on.year - years).isoformat()},
             "events": [],
         }
+    if kind == "national":
+        return _national(rng, as_of)
     if not _CLEAN_SHARE:
         _CLEAN_SHARE.append(_clean_share())
     probationary = rng.random() < rules_bench.SHARE_PROBATIONARY
@@ -223,6 +227,39 @@ def _history(rng: random.Random, kind: str, as_of: dt.date) -> dict[str, Any]:
             obtained = dt.date(rng.randint(1960, as_of.year - 4), rng.randint(1, 12), rng.randint(1, 28))
         return {"licence": {"obtained_on": obtained.isoformat()}, "events": []}
     return rules_bench.licence_with_offences(rng, as_of, probationary)
+
+
+def _national(rng: random.Random, as_of: dt.date) -> dict[str, Any]:
+    """8 licences in 10 without any event in ten years (rules_bench's national mix); the others with several
+    "episodes" of rules_bench's offences, courses, cancellations and suspensions, so that the file keeps the
+    target's 1.78 events per licence (about 9 events for each licence that has any)."""
+    import rules_bench
+
+    probationary = rng.random() < rules_bench.SHARE_PROBATIONARY
+    if rng.random() < rules_bench.SHARE_CLEAN:
+        if probationary:
+            obtained = as_of - dt.timedelta(days=rng.randint(30, 3 * 365))
+        else:
+            obtained = dt.date(rng.randint(1960, as_of.year - 4), rng.randint(1, 12), rng.randint(1, 28))
+        return {"licence": {"obtained_on": obtained.isoformat()}, "events": []}
+    first = rules_bench.licence_with_offences(rng, as_of, probationary)
+    obtained = dt.date.fromisoformat(first["licence"]["obtained_on"])
+    events = list(first["events"])
+    for episode in range(2, 2 + rng.randint(0, 7)):
+        more = rules_bench.licence_with_offences(rng, as_of, False)["events"]
+        for event in more:
+            event = {**event, "id": f"{event['id']}x{episode}"}
+            if "offence" in event:
+                event["offence"] = f"{event['offence']}x{episode}"
+            days = [dt.date.fromisoformat(v) for k, v in event.items() if k in DATE_FIELDS]
+            if min(days) > obtained:
+                events.append(event)
+    ids = {e["id"] for e in events}
+    events = [e for e in events if e.get("offence", e["id"]) in ids]  # a cancellation keeps its offence
+    return {"licence": first["licence"], "events": events}
+
+
+DATE_FIELDS = {"committed_on", "final_on", "first_day", "last_day", "on", "from", "to"}
 
 
 def _block_rows(first: int, n: int, kind: str, as_of: dt.date, seed: int) -> dict[str, tuple]:
