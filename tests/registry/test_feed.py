@@ -698,3 +698,15 @@ def test_references_with_commas_quotes_and_backslashes_are_found_again() -> None
     assert {r.outcome for r in bulk(records)} == {"accepted"}
     assert {r.outcome for r in bulk(records)} == {"duplicate"}
     assert set(Event.objects.filter(licence=lic).values_list("source_ref", flat=True)) == {*refs, 'X,"}'}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_many_licence_numbers_are_found_with_one_join(monkeypatch) -> None:
+    """Above a threshold the licences are found by joining a temporary table, not probed one by one."""
+    one, two = population("JA"), population("JB")
+    monkeypatch.setattr(feed, "JOIN_ABOVE", 0)
+    bulk(scenario(one))
+    monkeypatch.setattr(feed, "JOIN_ABOVE", 10**9)
+    bulk(scenario(two))
+    assert rows(one) == rows(two)

@@ -220,8 +220,39 @@ def _csv(path: Path, text: str) -> Iterator[tuple[int, Any]]:
     return _csv_rows(path, reader, header)
 
 
+class CsvRow(Mapping):
+    """A CSV line as a read-only mapping of its non-empty cells, built on demand: a file of a million lines is
+    read in the parent process, which only looks at a few columns, and parsed in the workers."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: dict[str, int], values: list[str]):
+        self._index = index
+        self._values = values
+
+    def __getitem__(self, key: str) -> str:
+        value = self._values[self._index[key]]
+        if value == "":
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        position = self._index.get(key)
+        if position is None:
+            return default
+        value = self._values[position]
+        return value if value != "" else default
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, value in zip(self._index, self._values) if value != "")
+
+    def __len__(self) -> int:
+        return sum(1 for value in self._values if value != "")
+
+
 def _csv_rows(path: Path, reader: Any, header: list[str]) -> Iterator[tuple[int, Any]]:
     width = len(header)
+    index = {name: position for position, name in enumerate(header)}
     while True:
         try:
             row = next(reader)
@@ -237,7 +268,7 @@ def _csv_rows(path: Path, reader: Any, header: list[str]) -> Iterator[tuple[int,
                 _Unparsable(f"{len(row)} values for {width} columns (check the separators and quotes)"),
             )
             continue
-        yield reader.line_num, {name: value for name, value in zip(header, row) if value != ""}
+        yield reader.line_num, CsvRow(index, row)
 
 
 # -- one record --------------------------------------------------------------------------------------------------
@@ -527,6 +558,9 @@ def lookup_licences(
     found: list[dict[str, int]] = []
     for field_name, keys in (("number", sorted(set(numbers))), ("dossier_number", sorted(set(dossiers)))):
         ids: dict[str, int] = {}
+        if connection.vendor == "postgresql" and len(keys) > JOIN_ABOVE:
+            found.append(_lookup_joined(field_name, keys))
+            continue
         for start in range(0, len(keys), batch_size):
             chunk = keys[start : start + batch_size]
             if connection.vendor == "postgresql":  # one array parameter rather than 20,000
@@ -543,6 +577,26 @@ def lookup_licences(
                 )
         found.append(ids)
     return found[0], found[1]
+
+
+JOIN_ABOVE = 50_000  # more keys than this: one join with a temporary table rather than index probes
+
+
+def _lookup_joined(field_name: str, keys: list[str]) -> dict[str, int]:
+    """The ids of many licences at once: the keys copied into a temporary table, joined in one query."""
+    table = Licence._meta.db_table
+    with transaction.atomic(), connection.cursor() as wrapper:
+        cursor = wrapper.cursor  # psycopg's own, for COPY
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.feed_keys")  # an earlier lookup of the same transaction
+        cursor.execute("CREATE TEMPORARY TABLE feed_keys (key text PRIMARY KEY) ON COMMIT DROP")
+        with cursor.copy("COPY feed_keys (key) FROM STDIN") as copy:
+            for key in keys:
+                copy.write_row((key,))
+        cursor.execute("ANALYZE feed_keys")
+        cursor.execute(
+            f"SELECT l.{field_name}, l.id FROM {table} l JOIN feed_keys k ON k.key = l.{field_name}"  # noqa: S608
+        )
+        return dict(cursor.fetchall())
 
 
 def apply_licence(item: FeedItem, by_number: Mapping[str, int], by_dossier: Mapping[str, int]) -> None:
