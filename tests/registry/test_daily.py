@@ -274,7 +274,8 @@ def test_a_daily_run_killed_by_the_system_resumes_where_it_stopped() -> None:
     due = set(Projection.objects.filter(next_change_on__lte=end).values_list("licence_id", flat=True))
     assert len(due) > 100
     settings = connection.settings_dict
-    url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    url = f"postgres://{settings['USER']}{password}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
     env = {**os.environ, "DATABASE_URL": url}
     command = [str(Path(sys.executable).with_name("permis")), "daily", "--date", end.isoformat(), "--quiet"]
     process = subprocess.Popen([*command, "--batch-size", "1", "--jobs", "1"], env=env)
