@@ -1,14 +1,15 @@
 """The daily run (PRODUCT.md, capability 4): apply every change that falls due on or before a date.
 
 Only the licences whose projection says a change is due (``next_change_on <= on``) are touched, in licence id
-order, in batches that each commit on their own: a run killed at any point loses at most the batch it was in,
-and the next run starts from what is still due. A licence's rows after the run are exactly those that
+order, in batches that each commit on their own: a run killed at any point loses at most the batches it was
+in (one per process), and the next run starts from what is still due. A licence's rows after the run are exactly those that
 ``services.core.refresh(licence, on)`` would leave (movements, letters, projection), so catching up several days
 in one run gives the same file as running each day.
 
 Each batch is one transaction: lock the batch's licences (``SELECT ... FOR UPDATE``, in id order, as every
 writer locks a licence before touching its file), read their events, movements and letters in one query each,
-replay each history once, then write the differences in a handful of statements.
+replay each history once, then write the differences in a handful of statements. On PostgreSQL two processes
+(``jobs``) share the batches; SQLite, with one writer at a time, runs them one after the other.
 """
 
 from __future__ import annotations
