@@ -19,11 +19,9 @@ from typing import Any
 
 from django.db import connection, connections
 
-from permis.rules import Timeline
-from permis.rules.model import Evaluation
-
 from ..models import Event, Licence
-from .core import _next_suspension_boundary, genesis_hash, history_of
+from .core import Derived, genesis_hash, history_of
+from .core import derive as core_derive
 
 # A movement as stored: (on, kind, change, balance, raw_balance, cap, cause, basis), in position order.
 MovementRow = tuple[dt.date, str, int, int, int, int, str, str]
@@ -106,16 +104,6 @@ class EventRow:
     reason: str
     prev_hash: str
     hash: str
-
-
-@dataclass(slots=True)
-class Derived:
-    """What the law makes of a licence's events on a date: the rows `apply_evaluation` would leave."""
-
-    evaluation: Evaluation
-    movements: list[MovementRow]
-    letters: list[LetterKey]  # due on or after the licence's notices_from, in the engine's order
-    projection: dict[str, Any]
 
 
 # -- reading many licences at once, in raw SQL ------------------------------------------------------------------------
@@ -241,39 +229,11 @@ _WITHOUT_EVENTS_MAX = 20_000  # a few tens of MiB at most
 
 def _derive(licence: LicenceRow | Licence, events: Sequence[EventRow | Event], on: dt.date) -> Derived:
     history = history_of(licence, events)  # type: ignore[arg-type]
-    evaluation = Timeline(history).at(on)
-    movements = [
-        (m.on, m.kind, m.change, m.balance, m.raw_balance, m.cap, m.cause or "", m.basis)
-        for m in evaluation.movements
-    ]
+    last_hash = events[-1].hash if events else genesis_hash(licence)  # type: ignore[arg-type]
+    derived = core_derive(history, on, len(events), last_hash)
     notices_from = licence.notices_from
-    letters = [
-        (letter.code, letter.cause or "", letter.on)
-        for letter in evaluation.letters
-        if letter.on >= notices_from
-    ]
-    upcoming = evaluation.upcoming[0].on if evaluation.upcoming else None
-    boundary = _next_suspension_boundary(history, on)
-    candidates = [d for d in (upcoming, boundary) if d is not None]
-    if events:
-        last_hash = events[-1].hash
-        count = len(events)
-    else:
-        last_hash = genesis_hash(licence)  # type: ignore[arg-type]
-        count = 0
-    projection = {
-        "balance": evaluation.balance,
-        "raw_balance": evaluation.raw_balance,
-        "cap": evaluation.cap,
-        "status": evaluation.status,
-        "suspended": evaluation.suspended,
-        "probation_end": evaluation.probation.end if evaluation.probation else None,
-        "next_change_on": min(candidates) if candidates else None,
-        "as_of": on,
-        "events_count": count,
-        "last_hash": last_hash,
-    }
-    return Derived(evaluation, movements, letters, projection)
+    letters = [letter for letter in derived.letters if letter[2] >= notices_from]
+    return Derived(derived.evaluation, derived.movements, letters, derived.projection)
 
 
 def can_fork() -> bool:
