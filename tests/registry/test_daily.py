@@ -96,7 +96,7 @@ def _state(as_of: bool = True) -> dict:
     A projection's `as_of` is the day it was last brought up to date: a licence with nothing due between its
     last change and today keeps the day of that change, so a catch-up and a day-by-day run differ there only.
     """
-    fields = [f for f in services.replay.PROJECTION_FIELDS if as_of or f != "as_of"]
+    fields = [f for f in services.core.PROJECTION_FIELDS if as_of or f != "as_of"]
     return {
         "movements": sorted(
             Movement.objects.values_list(

@@ -128,7 +128,7 @@ class Outcome:
     notices: list[Notice] = field(default_factory=list)
 
 
-def _next_suspension_boundary(history: History, on: dt.date) -> dt.date | None:
+def next_suspension_boundary(history: History, on: dt.date) -> dt.date | None:
     days = []
     for event in history.events:
         if isinstance(event, Suspension):
@@ -139,6 +139,36 @@ def _next_suspension_boundary(history: History, on: dt.date) -> dt.date | None:
 
 
 MOVEMENT_FIELDS = ("on", "kind", "change", "balance", "raw_balance", "cap", "cause", "basis")
+# The Projection fields `derive` fills (the licence and updated_at aside).
+PROJECTION_FIELDS = (
+    "balance",
+    "raw_balance",
+    "cap",
+    "status",
+    "suspended",
+    "probation_end",
+    "next_change_on",
+    "as_of",
+    "events_count",
+    "last_hash",
+)
+# Every column of an Event, as the batch paths write them.
+EVENT_FIELDS = (
+    "id",
+    "licence",
+    "seq",
+    "kind",
+    "data",
+    "source",
+    "sender",
+    "source_ref",
+    "recorded_at",
+    "recorded_by",
+    "corrects",
+    "reason",
+    "prev_hash",
+    "hash",
+)
 
 
 @dataclass(frozen=True)
@@ -160,7 +190,7 @@ def derive(history: History, on: dt.date, events_count: int, last_hash: str) -> 
     ]
     letters = [(letter.code, letter.cause or "", letter.on) for letter in evaluation.letters]
     upcoming = evaluation.upcoming[0].on if evaluation.upcoming else None
-    boundary = _next_suspension_boundary(history, on)
+    boundary = next_suspension_boundary(history, on)
     next_change = min(d for d in (upcoming, boundary) if d is not None) if (upcoming or boundary) else None
     projection = {
         "balance": evaluation.balance,

@@ -25,8 +25,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import Movement, Notice, NoticeStatus, Projection
+from .core import PROJECTION_FIELDS
 from .replay import (
-    PROJECTION_FIELDS,
     can_fork,
     derive,
     fetch,

@@ -38,7 +38,15 @@ from django.utils import timezone
 from permis.rules import History, InputError, Timeline, parse_history
 
 from ..models import Event, EventKind, FeedRecord, Licence, Movement, Notice, Projection, Source
-from .core import _next_suspension_boundary, engine_document, event_hash, genesis_hash
+from .core import (
+    EVENT_FIELDS,
+    MOVEMENT_FIELDS,
+    PROJECTION_FIELDS,
+    engine_document,
+    event_hash,
+    genesis_hash,
+    next_suspension_boundary,
+)
 from .feed import (
     CANCELLATION,
     OFFENCE,
@@ -534,7 +542,7 @@ def _licence_group(
             event.prev_hash = prev
             event.hash = prev = event_hash(prev, event)  # type: ignore[arg-type]
         upcoming = final.upcoming[0].on if final.upcoming else None
-        boundary = _next_suspension_boundary(history, day)
+        boundary = next_suspension_boundary(history, day)
         next_change = (
             min(d for d in (upcoming, boundary) if d is not None) if (upcoming or boundary) else None
         )
@@ -692,47 +700,9 @@ def _columns(model: Any, names: list[str]) -> str:
     return ", ".join(f'"{model._meta.get_field(name).column}"' for name in names)
 
 
-_EVENT_FIELDS = [
-    "id",
-    "licence",
-    "seq",
-    "kind",
-    "data",
-    "source",
-    "sender",
-    "source_ref",
-    "recorded_at",
-    "recorded_by",
-    "corrects",
-    "reason",
-    "prev_hash",
-    "hash",
-]
-_MOVEMENT_FIELDS = [
-    "licence",
-    "position",
-    "on",
-    "kind",
-    "change",
-    "balance",
-    "raw_balance",
-    "cap",
-    "cause",
-    "basis",
-]
-_PROJECTION_FIELDS = [
-    "licence",
-    "balance",
-    "raw_balance",
-    "cap",
-    "status",
-    "suspended",
-    "probation_end",
-    "next_change_on",
-    "as_of",
-    "events_count",
-    "last_hash",
-]
+_EVENT_FIELDS = list(EVENT_FIELDS)
+_MOVEMENT_FIELDS = ["licence", "position", *MOVEMENT_FIELDS]
+_PROJECTION_FIELDS = ["licence", *PROJECTION_FIELDS]
 _FEED_FIELDS = [
     "sender",
     "source_ref",

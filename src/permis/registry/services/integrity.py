@@ -24,11 +24,10 @@ from typing import Any, NamedTuple
 from permis.rules import InputError
 
 from ..models import Event, Licence, Movement, Notice, Projection
-from .core import event_hash, genesis_hash
+from .core import PROJECTION_FIELDS, event_hash, genesis_hash
 from .replay import (
     EVENT_COLUMNS,
     LICENCE_COLUMNS,
-    PROJECTION_FIELDS,
     EventRow,
     LicenceRow,
     can_fork,

@@ -21,7 +21,15 @@ from permis.rules import InputError
 from ..demo import Person
 from ..models import Category, Event, Holder, Licence, Movement, Notice, NoticeStatus, Projection
 from .bulkio import copy_rows, reset_sequences
-from .core import MOVEMENT_FIELDS, derive, event_hash, genesis_hash, history_of
+from .core import (
+    EVENT_FIELDS,
+    MOVEMENT_FIELDS,
+    PROJECTION_FIELDS,
+    derive,
+    event_hash,
+    genesis_hash,
+    history_of,
+)
 
 HOLDER_FIELDS = (
     "id",
@@ -56,36 +64,7 @@ LICENCE_FIELDS = (
     "created_at",
 )
 CATEGORY_FIELDS = ("licence", "code", "obtained_on", "expires_on", "restrictions")
-EVENT_FIELDS = (
-    "id",
-    "licence",
-    "seq",
-    "kind",
-    "data",
-    "source",
-    "sender",
-    "source_ref",
-    "recorded_at",
-    "recorded_by",
-    "corrects",
-    "reason",
-    "prev_hash",
-    "hash",
-)
-PROJECTION_FIELDS = (
-    "licence",
-    "balance",
-    "raw_balance",
-    "cap",
-    "status",
-    "suspended",
-    "probation_end",
-    "next_change_on",
-    "as_of",
-    "events_count",
-    "last_hash",
-    "updated_at",
-)
+PROJECTION_COLUMNS = ("licence", *PROJECTION_FIELDS, "updated_at")
 NOTICE_FIELDS = ("licence", "code", "cause", "due_on", "status", "created_at")
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -218,7 +197,7 @@ def load_people(
                 for code, cause, due_on in derived.letters
             ]
             p = derived.projection
-            rows["p"].append((licence_id, *(p[k] for k in PROJECTION_FIELDS[1:-1]), now))
+            rows["p"].append((licence_id, *(p[k] for k in PROJECTION_FIELDS), now))
             summary.people += 1
             summary.events += len(events)
             summary.balances[p["balance"]] += 1
@@ -233,7 +212,7 @@ def load_people(
             copy_rows(Event, EVENT_FIELDS, rows["e"])
             summary.movements += copy_rows(Movement, ("licence", "position", *MOVEMENT_FIELDS), rows["m"])
             summary.letters += copy_rows(Notice, NOTICE_FIELDS, rows["n"])
-            copy_rows(Projection, PROJECTION_FIELDS, rows["p"])
+            copy_rows(Projection, PROJECTION_COLUMNS, rows["p"])
         if progress is not None:
             progress(len(batch))
         batch.clear()

@@ -28,19 +28,6 @@ MovementRow = tuple[dt.date, str, int, int, int, int, str, str]
 # A letter as stored in Notice: (code, cause, due_on).
 LetterKey = tuple[str, str, dt.date]
 
-PROJECTION_FIELDS = (
-    "balance",
-    "raw_balance",
-    "cap",
-    "status",
-    "suspended",
-    "probation_end",
-    "next_change_on",
-    "as_of",
-    "events_count",
-    "last_hash",
-)
-
 LICENCE_COLUMNS = (
     "id",
     "number",
