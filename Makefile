@@ -31,11 +31,15 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-packages
 	@touch $@
 
-# Debian's Chromium for the browser tests (never Playwright's own download), gettext for the translations.
+# Debian's Chromium for the browser tests (never Playwright's own download), gettext for the translations,
+# Pango and fonts for WeasyPrint's PDFs, poppler-utils (pdftotext, pdftoppm) to read them back in the tests.
 system-packages:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium chromium-driver"; \
 	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
+	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	ldconfig -p | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing Debian packages:$$missing"; \
@@ -43,7 +47,7 @@ system-packages:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else \
 		echo "please install:$$missing (e.g. sudo apt-get install$$missing);"; \
-		echo "without them the browser tests are skipped and the English pages stay in French"; \
+		echo "without them the browser and PDF tests are skipped and the English pages stay in French"; \
 	fi
 
 messages: $(MO_FILES) ## compile the translations (.po -> .mo)

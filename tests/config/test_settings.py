@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import base64
 import secrets
 import subprocess
 import sys
@@ -46,6 +47,7 @@ def production_environment(tmp_path: Path, **overrides: str) -> dict[str, str]:
         PERMIS_DEBUG="false",
         PERMIS_SECRET_KEY=secrets.token_urlsafe(64),
         PERMIS_ALLOWED_HOSTS="permis.example.org",
+        PERMIS_SIGNING_KEY="k2026:" + base64.b64encode(secrets.token_bytes(32)).decode(),
         DATABASE_URL=f"sqlite:///{tmp_path / 'permis.sqlite3'}",
         **overrides,
     )
@@ -71,6 +73,14 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> Non
     result = permis("manage", "check", env=env, cwd=tmp_path)
     assert result.returncode != 0
     assert "PERMIS_SECRET_KEY is required" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_signing_key(tmp_path: Path) -> None:
+    env = production_environment(tmp_path)
+    del env["PERMIS_SIGNING_KEY"]
+    result = permis("manage", "check", env=env, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "PERMIS_SIGNING_KEY is required" in result.stderr
 
 
 def test_a_first_run_needs_no_setting_and_keeps_its_database_under_var(tmp_path: Path) -> None:

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "permis.portal",
     "permis.registry",
     "permis.api",
+    "permis.notices",
     "ninja",  # the API documentation page with its own static files, no CDN
 ]
 
@@ -144,6 +145,41 @@ X_FRAME_OPTIONS = "DENY"
 if env_bool("PERMIS_TRUST_X_FORWARDED_PROTO", False):
     # Only behind a reverse proxy that sets this header itself and strips it from clients.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Notices and documents (src/permis/notices/). Every variable is listed in docs/operations.md.
+# Email: over SMTP when PERMIS_EMAIL_HOST is set; otherwise, on a laptop, written as files under var/mail/.
+EMAIL_HOST = os.environ.get("PERMIS_EMAIL_HOST", "")
+EMAIL_PORT = env_int("PERMIS_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("PERMIS_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("PERMIS_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("PERMIS_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("PERMIS_EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("PERMIS_EMAIL_FROM", "Permis de conduire <ne-pas-repondre@permis.example>")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "mail"
+# SMS: "file" writes each message under PERMIS_SMS_DIR (development); "http" posts to a provider's API.
+SMS_BACKEND = os.environ.get("PERMIS_SMS_BACKEND", "file")
+SMS_URL = os.environ.get("PERMIS_SMS_URL", "")
+SMS_TOKEN = os.environ.get("PERMIS_SMS_TOKEN", "")
+SMS_SENDER = os.environ.get("PERMIS_SMS_SENDER", "PERMIS")
+SMS_DIR = Path(os.environ.get("PERMIS_SMS_DIR") or VAR_DIR / "sms")
+# Post: one folder per day of PDFs and a manifest, collected by the print partner.
+PRINT_QUEUE_DIR = Path(os.environ.get("PERMIS_PRINT_QUEUE_DIR") or VAR_DIR / "print")
+# What one letter costs to post, in euro cents (a lettre verte in 2026), for the "postage saved" figure.
+POSTAGE_UNIT_COST_CENTS = env_int("PERMIS_POSTAGE_UNIT_COST_CENTS", 152)
+# Public address of the service, printed on letters and in emails and QR codes.
+PUBLIC_URL = os.environ.get("PERMIS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Document signatures (Ed25519). PERMIS_SIGNING_KEY: the current private key as "key-id:base64-of-32-bytes";
+# PERMIS_VERIFY_KEYS: every public key still accepted, "key-id:base64,key-id:base64" (old keys stay here
+# after a rotation so that old documents keep verifying). In debug mode a development key is derived from
+# the secret key when none is set; in production a missing key stops the start.
+SIGNING_KEY = os.environ.get("PERMIS_SIGNING_KEY", "")
+VERIFY_KEYS = env_list("PERMIS_VERIFY_KEYS")
+if not SIGNING_KEY and not DEBUG:
+    raise ImproperlyConfigured("PERMIS_SIGNING_KEY is required when PERMIS_DEBUG is false")
 
 LOGGING = {
     "version": 1,

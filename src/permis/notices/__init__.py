@@ -1,0 +1,1 @@
+"""Notices and documents: delivering the letters the law makes due, and the signed PDFs anyone can verify."""
