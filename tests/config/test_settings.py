@@ -3,9 +3,9 @@ deployment checks find clean."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
-import base64
 import secrets
 import subprocess
 import sys
