@@ -1,0 +1,194 @@
+"""Opting in and out of electronic notice and SMS alerts, with the exact text the holder accepted.
+
+L223-3 al. 3 and R223-3-1 let a holder ask for the letters to come electronically, after accepting the
+conditions and acknowledging how the appeal delays are then computed (RULES.md §6). Every choice, in or out, is
+recorded the same way: one ``NoticePreference`` row (append-only) with the text accepted, word for word, in the
+language it was shown, and the holder's row updated, in one transaction.
+
+The texts are versioned files, ``templates/notices/consent/<kind>@<n>.<language>.txt``: ``electronic@n`` to opt
+in, ``post@n`` to opt out. A published version is never edited: a change is a new version, and the portal
+shows ``current_version(kind)``. The texts name the R223-3-1 delay, taken from the legal parameter in force on
+the day of acceptance (``{deemed_after_days}`` in the file), so the stored text says exactly what was shown.
+
+Decision: SMS alerts go with electronic notice only. An SMS says that a letter is in the account; a holder who
+receives letters by post has nothing to be alerted about, and the law provides no notice by SMS. So ``sms=True``
+needs ``electronic=True`` and a phone number; opting out of electronic notice ends the SMS alerts too.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from permis.registry.models import Holder, NoticeChannel
+from permis.registry.services import RegistryError, today
+from permis.registry.services.holders import update_contact
+
+from .legal import LegalError, deemed_after_days
+from .models import NoticePreference
+
+TEXTS = Path(__file__).parent / "templates" / "notices" / "consent"
+LANGUAGES = ("fr", "en")
+KINDS = ("electronic", "post")
+_VERSION = re.compile(r"^(?P<kind>[a-z]+)@(?P<number>[1-9][0-9]*)$")
+
+
+class PreferenceError(LegalError):
+    """A choice of channels that is refused; `problems` names each field and says why."""
+
+
+@lru_cache(maxsize=64)
+def _raw_text(version: str, language: str) -> str:
+    path = TEXTS / f"{version}.{language}.txt"
+    return path.read_text(encoding="utf-8").strip() + "\n"
+
+
+def versions(kind: str) -> list[str]:
+    """The published versions of a kind of text, oldest first (e.g. ["electronic@1", "electronic@2"])."""
+    found = set()
+    for path in TEXTS.glob(f"{kind}@*.*.txt"):
+        version = path.name.split(".", 1)[0]
+        if _VERSION.match(version):
+            found.add(version)
+    return sorted(found, key=lambda v: int(v.split("@")[1]))
+
+
+def current_version(kind: str) -> str:
+    """The version the portal shows today: the latest one ("electronic" to opt in, "post" to opt out)."""
+    published = versions(kind)
+    if not published:
+        raise LookupError(f"no text of kind {kind!r} under {TEXTS}")
+    return published[-1]
+
+
+def consent_text(version: str, language: str = "fr", on=None) -> str:
+    """The text of `version` in `language` as shown on `on` (default today), the legal delay filled in."""
+    if language not in LANGUAGES:
+        raise PreferenceError([f"language: {language!r} is not one of {', '.join(LANGUAGES)}"])
+    match = _VERSION.match(version)
+    if match is None or match["kind"] not in KINDS or not (TEXTS / f"{version}.{language}.txt").is_file():
+        known = ", ".join(v for kind in KINDS for v in versions(kind))
+        raise PreferenceError(
+            [f"accepted_text_version: {version!r} is not a published text in {language!r} (known: {known})"]
+        )
+    return _raw_text(version, language).replace("{deemed_after_days}", str(deemed_after_days(on or today())))
+
+
+def normalise_phone(raw: str) -> str:
+    """A phone number in E.164, through the SMS channel's rule (ValueError with the reason otherwise)."""
+    try:
+        from .channels.sms import normalise_phone as channel_rule
+    except ImportError:  # the SMS channel is not installed: the same rule for French numbers
+        return _french_phone(raw)
+    return channel_rule(raw)
+
+
+def _french_phone(raw: str) -> str:
+    digits = re.sub(r"[\s.\-()]", "", raw)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    if re.fullmatch(r"0[1-9][0-9]{8}", digits):
+        return "+33" + digits[1:]
+    if re.fullmatch(r"\+33[1-9][0-9]{8}", digits):
+        return digits
+    raise ValueError(f"{raw!r} is not a French phone number (e.g. 06 12 34 56 78 or +33 6 12 34 56 78)")
+
+
+def set_preferences(
+    holder: Holder,
+    *,
+    electronic: bool,
+    sms: bool,
+    email: str | None,
+    phone: str | None,
+    accepted_text_version: str,
+    recorded_by: str,
+    language: str = "fr",
+) -> NoticePreference:
+    """Record the holder's choice of channels and the text accepted, and update the holder, in one transaction.
+
+    `email` and `phone` are the holder's contact details as they stand after the choice: a value replaces the
+    holder's, an empty string clears it, None keeps the one on file. `accepted_text_version` is the version of
+    the text the holder was shown and accepted (``electronic@n`` to opt in, ``post@n`` to opt out), in
+    `language`. `recorded_by` says who recorded it ("holder:<id>" from the portal, "agent:<login>" at a
+    préfecture counter). Raises PreferenceError naming every field that is not acceptable; nothing is written
+    then.
+    """
+    problems: list[str] = []
+    if not isinstance(electronic, bool):
+        problems.append(f"electronic: {electronic!r} is not true or false")
+    if not isinstance(sms, bool):
+        problems.append(f"sms: {sms!r} is not true or false")
+    if not recorded_by or not recorded_by.strip():
+        problems.append("recorded_by: say who records the choice (e.g. holder:<id> or agent:<login>)")
+    elif len(recorded_by) > NoticePreference._meta.get_field("recorded_by").max_length:
+        problems.append("recorded_by: at most 100 characters")
+    if language not in LANGUAGES:
+        problems.append(f"language: {language!r} is not one of {', '.join(LANGUAGES)}")
+
+    new_email = holder.email if email is None else email.strip()
+    if new_email:
+        try:
+            validate_email(new_email)
+        except ValidationError:
+            problems.append(f"email: {new_email!r} is not an email address")
+    if electronic is True and not new_email:
+        problems.append("email: electronic notice needs an email address (the alert that a letter is there)")
+
+    new_phone = holder.phone if phone is None else phone.strip()
+    if phone is not None and new_phone:
+        try:
+            new_phone = normalise_phone(new_phone)
+        except ValueError as error:
+            problems.append(f"phone: {error}")
+    if sms is True:
+        if not new_phone:
+            problems.append("phone: SMS alerts need a mobile phone number")
+        if electronic is not True:
+            problems.append(
+                "sms: SMS alerts go with electronic notice only (they say a letter is in the account)"
+            )
+
+    kind = "electronic" if electronic is True else "post"
+    text = ""
+    if language in LANGUAGES:
+        match = _VERSION.match(accepted_text_version or "")
+        if match is not None and match["kind"] in KINDS and match["kind"] != kind:
+            problems.append(
+                f"accepted_text_version: {accepted_text_version!r} is the text to "
+                f"{'opt in' if match['kind'] == 'electronic' else 'opt out'}; this choice needs a {kind}@n text"
+            )
+        else:
+            try:
+                text = consent_text(accepted_text_version, language)
+            except PreferenceError as error:
+                problems.extend(error.problems)
+    if problems:
+        raise PreferenceError(problems)
+
+    channel = NoticeChannel.ELECTRONIC if electronic else NoticeChannel.POST
+    with transaction.atomic():
+        try:
+            update_contact(holder, email=new_email, phone=new_phone, notice_channel=channel, sms_alerts=sms)
+        except RegistryError as error:
+            raise PreferenceError(error.problems) from None
+        return NoticePreference.objects.create(
+            holder=holder,
+            electronic=electronic,
+            sms=sms,
+            email=new_email,
+            phone=new_phone,
+            accepted_text=text,
+            text_version=accepted_text_version,
+            recorded_by=recorded_by.strip(),
+        )
+
+
+def history(holder: Holder) -> list[NoticePreference]:
+    """The holder's choices, oldest first."""
+    return list(NoticePreference.objects.filter(holder=holder).order_by("recorded_at", "pk"))
