@@ -18,6 +18,7 @@ from django.utils import timezone
 
 class Scope(models.TextChoices):
     FEED = "feed", "Flux des infractions (ANTAI, juridictions)"
+    POST = "post", "Avis de réception des lettres recommandées (partenaire postal)"
 
 
 KEY_PREFIX = "permis"

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from . import feed
+from . import feed, post
 
 api = NinjaAPI(
     title="permis: API des partenaires",
@@ -21,6 +21,7 @@ api = NinjaAPI(
     docs_url="/docs",
 )
 api.add_router("/feed/", feed.router)
+api.add_router("/post/", post.router)
 
 
 @api.exception_handler(AuthenticationError)
