@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 import time_machine
+from django.core.management import CommandError, call_command
 
 from permis.notices.legal import received_on
 from permis.notices.receipts import ReceiptError, find_registered, record_postal_receipt
@@ -141,3 +143,25 @@ def test_a_letter_is_found_by_its_id_or_its_printed_reference() -> None:
     assert find_registered("PRINT-7") == letter
     assert find_registered("nothing") is None
     assert find_registered(True) is None
+
+
+def test_an_agent_records_a_receipt_at_the_command_line() -> None:
+    lic, letter_48si = zero_balance_licence()
+    letter = delivery(letter_48si, "registered", sent_at=paris(2024, 4, 3, 9))
+    out = io.StringIO()
+    call_command(
+        "receipt", str(letter.pk), "--kind", "received", "--on", "2024-04-05", "--by", "jdupont", stdout=out
+    )
+    assert (
+        f"delivery {letter.pk} (letter 48SI): received on 2024-04-05 recorded by agent:jdupont"
+        in out.getvalue()
+    )
+    assert "invalidation notified on 2024-04-05" in out.getvalue()
+    assert Projection.objects.get(licence=lic).status == "invalidated"
+    out = io.StringIO()
+    call_command("receipt", str(letter.pk), "--kind", "received", "--on", "2024-04-05", stdout=out)
+    assert "already recorded" in out.getvalue()
+    with pytest.raises(CommandError, match="contradicts it"):
+        call_command("receipt", str(letter.pk), "--kind", "not_collected", "--on", "2024-04-05")
+    with pytest.raises(CommandError, match="no registered letter 'NOPE'"):
+        call_command("receipt", "NOPE", "--kind", "received", "--on", "2024-04-05")
