@@ -1,0 +1,702 @@
+"""Delivering the letters: the only writer of ``Delivery`` rows (ARCHITECTURE.md, rules 5 and 6).
+
+The life of a delivery::
+
+    plan_deliveries ──> pending ──claim──> sending ──send_claimed──> delivered
+                          ^  \\                │  \\
+                          │   (no address)     │   temporary_failure ──(backoff: next_attempt_at)──> claimed again
+                          │        v           │          │ (MAX_ATTEMPTS reached)
+                          │      failed <──────┴──────────┘ (or a permanent failure at once)
+                          └──── retry (an agent) ─┘
+
+1. ``plan_deliveries`` turns each pending ``registry.Notice`` (a letter the law made due) into one delivery per
+   channel, from the holder's choice *at that moment*: a postal letter by default; for a holder who opted in,
+   the letter in the personal account, an email saying it is there, and an SMS if asked; and for a 48N or a
+   48SI a registered letter whatever the choice (instead of the simple letter for a holder by post).
+2. Workers ``claim`` due rows atomically (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; one ``UPDATE ... RETURNING``
+   statement on SQLite, whose writers are serialised), so two workers never get the same row.
+3. ``send_claimed`` hands each row to its channel and writes the outcome right after: ``delivered`` with what
+   was sent exactly as sent; ``temporary_failure`` with the next attempt after a backoff; ``failed`` on a
+   permanent failure or after ``MAX_ATTEMPTS``. A delivered row is never claimed again.
+4. The notice follows its deliveries: ``delivered`` when all are, ``failed`` as soon as one is (agents see it
+   on /gestion/notifications/ and can put it back with ``retry``).
+
+**At least once, never twice in practice.** Between the moment a channel accepts a message (the SMTP server's
+250, the SMS provider's 200) and the moment the outcome is committed, a crash would leave the row ``sending``;
+after ``LEASE`` another worker claims it again and sends it a second time. That window is at most one flush
+(``FLUSH_EVERY`` messages of one worker, a fraction of a second); the lease is far longer than any flush so a
+slow worker is never overtaken. The SMS (``Idempotency-Key``) and the print queue (file named after the
+reference) are idempotent on the delivery's reference, so only an email can be duplicated, and only by a
+crash in that window. Outcomes are written only for rows the worker still owns (same ``claimed_by`` and
+``claimed_at``), so a worker that lost its lease never overwrites a newer attempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import random
+import smtplib
+import socket
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from email.utils import make_msgid
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.utils import DNS_NAME
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from permis.registry.models import Holder, Notice, NoticeChannel, NoticeStatus
+
+from . import messages
+from .channels.errors import PermanentFailure, TemporaryFailure
+from .models import Channel, Delivery, DeliveryStatus
+
+log = logging.getLogger(__name__)
+
+# The letters that go by registered post whatever the holder chose (the issue; R223-3 and R223-4 for the 48SI
+# and the 48N). The 48M is also described as registered in practice (RULES.md §6, no article found): add it
+# here if that is confirmed.
+REGISTERED_CODES = frozenset({"48N", "48SI"})
+
+# After attempt n fails for a reason that may pass, the next attempt is BACKOFF[n - 1] later (the last value
+# for every later attempt), give or take JITTER, so that a provider coming back is not hit by every row at once.
+BACKOFF = (
+    dt.timedelta(minutes=1),
+    dt.timedelta(minutes=5),
+    dt.timedelta(minutes=30),
+    dt.timedelta(hours=2),
+    dt.timedelta(hours=12),
+)
+JITTER = 0.2
+# A delivery still failing after this many attempts ends `failed` (about two days with the backoff above).
+MAX_ATTEMPTS = 8
+# A row claimed longer ago than this, still `sending`, belongs to a worker that died: it may be claimed again.
+LEASE = dt.timedelta(minutes=10)
+# Outcomes are written every FLUSH_EVERY messages: the at-least-once window (see the module's docstring).
+FLUSH_EVERY = 100
+PLAN_BATCH = 2000
+
+DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.TEMPORARY_FAILURE)
+RESULT_FIELDS = [
+    "status",
+    "address",
+    "last_error",
+    "next_attempt_at",
+    "template",
+    "subject",
+    "body",
+    "document_sha256",
+    "document_path",
+    "provider_ref",
+    "sent_at",
+    "made_available_at",
+    "deemed_received_on",
+]
+
+
+# -- planning ------------------------------------------------------------------------------------------------
+@dataclass
+class PlanSummary:
+    notices: int = 0
+    deliveries: Counter = field(default_factory=Counter)  # by channel
+    failed: Counter = field(default_factory=Counter)  # by channel: no usable address
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "notices": self.notices,
+            "deliveries": dict(self.deliveries),
+            "failed": dict(self.failed),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def postal_lines(holder: Holder) -> list[str]:
+    """The address block of a letter; ValueError naming the missing fields when it cannot be posted."""
+    missing = [
+        label
+        for label, value in (
+            ("adresse", holder.address),
+            ("code postal", holder.postal_code),
+            ("commune", holder.city),
+        )
+        if not value.strip()
+    ]
+    if missing:
+        raise ValueError(
+            f"titulaire {holder.pk} : adresse postale incomplète ({', '.join(missing)} manquant) ; "
+            "corriger l'adresse du titulaire puis relancer l'envoi"
+        )
+    return [
+        messages.holder_name(holder),
+        holder.address.strip(),
+        f"{holder.postal_code} {holder.city}".strip(),
+    ]
+
+
+def _address(channel: str, holder: Holder) -> str:
+    """Where a delivery on `channel` goes for this holder now; ValueError with the reason when nowhere."""
+    if channel in (Channel.POST, Channel.REGISTERED):
+        return ", ".join(postal_lines(holder))
+    if channel == Channel.EMAIL:
+        if not holder.email.strip():
+            raise ValueError(
+                f"titulaire {holder.pk} : aucune adresse électronique alors que la notification électronique "
+                "est choisie ; la lettre reste disponible dans l'espace personnel"
+            )
+        return holder.email.strip()
+    if channel == Channel.SMS:
+        from .channels.sms import normalise_phone
+
+        try:
+            return normalise_phone(holder.phone)
+        except ValueError as error:
+            raise ValueError(
+                f"titulaire {holder.pk} : téléphone inutilisable pour un SMS ({error})"
+            ) from None
+    return ""  # the account: the holder's own space, no address
+
+
+def channels_for(code: str, holder: Holder) -> list[str]:
+    """The channels of a letter with this code for this holder, from the holder's current choice."""
+    registered = code in REGISTERED_CODES
+    if holder.notice_channel == NoticeChannel.ELECTRONIC:
+        chosen = [Channel.ACCOUNT, Channel.EMAIL]
+        if holder.sms_alerts and holder.phone.strip():
+            chosen.append(Channel.SMS)
+        if registered:
+            chosen.append(Channel.REGISTERED)
+        return chosen
+    return [Channel.REGISTERED if registered else Channel.POST]
+
+
+def _plannable(today: dt.date):
+    return (
+        Notice.objects.filter(status=NoticeStatus.PENDING, due_on__lte=today)
+        .filter(~Exists(Delivery.objects.filter(notice=OuterRef("pk"))))
+        .order_by("pk")
+    )
+
+
+def plannable_count(now: dt.datetime | None = None) -> int:
+    return _plannable(timezone.localdate(now or timezone.now())).count()
+
+
+def plan_deliveries(
+    *, limit: int | None = None, now: dt.datetime | None = None, progress: Callable[[int], None] | None = None
+) -> PlanSummary:
+    """Create the deliveries of every pending notice that has none yet, and mark those notices `sending`.
+
+    In batches of PLAN_BATCH notices: one query reads the notices with their holders, one bulk insert writes
+    the deliveries (ignoring conflicts on the unique (notice, channel), so two planners running at once write
+    each delivery once), one update moves the notices to `sending`. A delivery that has nowhere to go (no
+    email, an incomplete postal address, an unusable phone number) is written `failed` with the reason, so
+    that agents see it: a letter is never silently dropped. Idempotent: a notice with deliveries is skipped.
+    """
+    start = time.perf_counter()
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    summary = PlanSummary()
+    last_pk = 0
+    while limit is None or summary.notices < limit:
+        size = PLAN_BATCH if limit is None else min(PLAN_BATCH, limit - summary.notices)
+        batch = list(_plannable(today).filter(pk__gt=last_pk).select_related("licence__holder")[:size])
+        if not batch:
+            break
+        last_pk = batch[-1].pk
+        rows = []
+        failed_notices = []
+        for notice in batch:
+            holder = notice.licence.holder
+            for channel in channels_for(notice.code, holder):
+                row = Delivery(notice_id=notice.pk, channel=channel, next_attempt_at=now, language="fr")
+                try:
+                    row.address = _address(channel, holder)
+                except ValueError as error:
+                    row.status = DeliveryStatus.FAILED
+                    row.last_error = str(error)
+                    summary.failed[channel] += 1
+                    failed_notices.append(notice.pk)
+                summary.deliveries[channel] += 1
+                rows.append(row)
+        with transaction.atomic():
+            Delivery.objects.bulk_create(rows, batch_size=PLAN_BATCH, ignore_conflicts=True)
+            ids = [notice.pk for notice in batch]
+            Notice.objects.filter(pk__in=ids, status=NoticeStatus.PENDING).update(status=NoticeStatus.SENDING)
+            _roll_up(failed_notices)  # a notice whose delivery failed at planning shows `failed` at once
+        summary.notices += len(batch)
+        if progress:
+            progress(len(batch))
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+# -- claiming ------------------------------------------------------------------------------------------------
+def _fail_exhausted_leases(now: dt.datetime) -> int:
+    """Rows stuck `sending` past the lease that have used every attempt end `failed` instead of going again."""
+    return Delivery.objects.filter(
+        status=DeliveryStatus.SENDING, claimed_at__lt=now - LEASE, attempts__gte=MAX_ATTEMPTS
+    ).update(
+        status=DeliveryStatus.FAILED,
+        last_error=f"le traitement s'est interrompu pendant l'envoi ({MAX_ATTEMPTS} tentatives) ; "
+        "vérifier si le message est parti avant de relancer",
+    )
+
+
+def _claim_sql(due: Any, limit: int, worker: str, now: dt.datetime) -> list[int]:
+    subquery = Delivery.objects.filter(due).order_by("next_attempt_at", "pk").values("pk")
+    if connection.features.has_select_for_update_skip_locked:
+        subquery = subquery.select_for_update(skip_locked=True)
+    sql, params = subquery[:limit].query.sql_with_params()
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    statement = (
+        f"UPDATE {table} SET status = %s, claimed_by = %s, claimed_at = %s, attempts = attempts + 1 "  # noqa: S608
+        f"WHERE id IN ({sql}) RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            [DeliveryStatus.SENDING, worker, connection.ops.adapt_datetimefield_value(now), *params],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def claim(
+    *, worker: str, limit: int, channels: Iterable[str] | None = None, now: dt.datetime | None = None
+) -> list[Delivery]:
+    """Claim up to `limit` due deliveries for `worker`: they become `sending`, with one more attempt.
+
+    Due: `pending` or `temporary_failure` whose next attempt has come, oldest first, and rows left `sending`
+    by a worker that died (claimed longer ago than LEASE). One statement per kind of row, each atomic: on
+    PostgreSQL the rows are picked with ``FOR UPDATE SKIP LOCKED`` (workers never wait on each other, never
+    share a row); on SQLite the single ``UPDATE ... WHERE id IN (SELECT ...) RETURNING`` runs under the
+    database's write lock. The rows come back with their notice, licence and holder.
+    """
+    now = now or timezone.now()
+    only = Q(channel__in=list(channels)) if channels else Q()
+    claimed: list[int] = []
+    with transaction.atomic():
+        _fail_exhausted_leases(now)
+        for due in (
+            Q(status=DeliveryStatus.TEMPORARY_FAILURE, next_attempt_at__lte=now),
+            Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now),
+            Q(status=DeliveryStatus.SENDING, claimed_at__lt=now - LEASE),
+        ):
+            if len(claimed) >= limit:
+                break
+            claimed += _claim_sql(due & only, limit - len(claimed), worker, now)
+    if not claimed:
+        return []
+    return list(
+        Delivery.objects.filter(pk__in=claimed).select_related("notice__licence__holder").order_by("pk")
+    )
+
+
+# -- sending -------------------------------------------------------------------------------------------------
+@dataclass
+class SendSummary:
+    outcomes: Counter = field(default_factory=Counter)  # (channel, status) -> count
+    seconds: float = 0.0
+
+    def add(self, other: SendSummary) -> None:
+        self.outcomes.update(other.outcomes)
+
+    @property
+    def total(self) -> int:
+        return sum(self.outcomes.values())
+
+    def count(self, status: str) -> int:
+        return sum(n for (_, s), n in self.outcomes.items() if s == status)
+
+    def as_dict(self) -> dict[str, Any]:
+        by_channel: dict[str, dict[str, int]] = defaultdict(dict)
+        for (channel, status), n in sorted(self.outcomes.items()):
+            by_channel[channel][status] = n
+        return {"deliveries": self.total, "by_channel": dict(by_channel), "seconds": round(self.seconds, 3)}
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """How long to wait after the `attempts`-th attempt failed for a reason that may pass (with jitter)."""
+    base = BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1]
+    return base * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 (spreading retries, not a secret)
+
+
+def _mail_domain() -> str:
+    """The right-hand side of our Message-IDs: the service's public host name (the machine's as a fallback)."""
+    return urlsplit(settings.PUBLIC_URL).hostname or str(DNS_NAME)
+
+
+def delivery_reference(delivery: Delivery) -> str:
+    """Our reference of one delivery, handed to the providers (idempotency key, print queue file name)."""
+    return f"permis-{delivery.pk}-{delivery.channel}"
+
+
+class _Outcome(Exception):
+    def __init__(self, message: str, *, temporary: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.temporary = temporary
+        self.retry_after = retry_after
+
+
+def _classify(error: BaseException) -> _Outcome:
+    """Temporary (try again later) or permanent (give up), with a message for agents."""
+    if isinstance(error, _Outcome):
+        return error
+    if isinstance(error, TemporaryFailure):
+        return _Outcome(str(error), temporary=True, retry_after=error.retry_after)
+    if isinstance(error, PermanentFailure):
+        return _Outcome(str(error), temporary=False)
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        answer = "; ".join(f"{to}: {code} {text!r}" for to, (code, text) in error.recipients.items())
+        return _Outcome(
+            f"serveur SMTP : destinataire refusé ({answer})", temporary=all(400 <= c < 500 for c in codes)
+        )
+    if isinstance(error, smtplib.SMTPResponseException):
+        code = error.smtp_code
+        text = (
+            error.smtp_error.decode(errors="replace")
+            if isinstance(error.smtp_error, bytes)
+            else error.smtp_error
+        )
+        return _Outcome(f"serveur SMTP : {code} {text}", temporary=not 500 <= code < 600)
+    if isinstance(error, smtplib.SMTPServerDisconnected | socket.timeout | TimeoutError | OSError):
+        return _Outcome(f"connexion ou écriture impossible : {type(error).__name__}: {error}", temporary=True)
+    if isinstance(error, ValueError):  # a malformed address or text: sending it again cannot help
+        return _Outcome(f"message refusé : {error}", temporary=False)
+    # Anything else is a bug or an unforeseen answer: retried, and after MAX_ATTEMPTS visible to agents.
+    return _Outcome(f"erreur inattendue : {type(error).__name__}: {error}", temporary=True)
+
+
+class _Sender:
+    """Sends one batch of claimed deliveries; one SMTP connection and one SMS backend for the whole batch."""
+
+    def __init__(self, now: dt.datetime):
+        self.now = now
+        self.today = timezone.localdate(now)
+        self._mail = None
+        self._mail_down: _Outcome | None = None
+        self._sms = None
+        self._queue = None
+
+    # Each method fills the row's "what was sent" fields or raises.
+    def email(self, row: Delivery) -> None:
+        if (
+            self._mail_down is not None
+        ):  # the server could not be reached in this batch: do not wait on it again
+            raise self._mail_down
+        notice, holder = row.notice, row.notice.licence.holder
+        rendered = messages.render_email(notice, holder, made_available_on=self.today, language=row.language)
+        message_id = make_msgid(idstring=str(row.pk), domain=_mail_domain())
+        message = EmailMessage(
+            subject=rendered.subject,
+            body=rendered.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[row.address],
+            headers={"Message-ID": message_id, "X-Permis-Reference": delivery_reference(row)},
+        )
+        if self._mail is None:
+            self._mail = get_connection(fail_silently=False)
+        try:
+            self._mail.open()  # a no-op while the connection is open: one connection for the whole batch
+        except Exception as error:
+            self._mail_down = _classify(error)
+            self.close_mail()
+            raise self._mail_down from error
+        try:
+            sent = self._mail.send_messages([message])
+        except Exception as error:
+            # The next message opens a new connection: the server may have dropped this one.
+            self.close_mail()
+            raise _classify(error) from error
+        if not sent:
+            raise _Outcome("le serveur de courriel n'a pas accepté le message", temporary=True)
+        row.template, row.subject, row.body = rendered.template, rendered.subject, rendered.body
+        row.provider_ref = message_id[:100]
+
+    def sms(self, row: Delivery) -> None:
+        from .channels.sms import SmsMessage, get_sms_backend
+
+        notice, holder = row.notice, row.notice.licence.holder
+        rendered = messages.render_sms(notice, holder, made_available_on=self.today, language=row.language)
+        if self._sms is None:
+            self._sms = get_sms_backend()
+        provider_id = self._sms.send(
+            SmsMessage(to=row.address, text=rendered.body, reference=delivery_reference(row))
+        )
+        row.template, row.body, row.provider_ref = rendered.template, rendered.body, str(provider_id)[:100]
+
+    def letter(self, row: Delivery) -> None:
+        from .channels.post import PrintQueue
+        from .documents import render_letter
+
+        notice, holder = row.notice, row.notice.licence.holder
+        lines = postal_lines(holder)  # the address now: a holder who moved since planning gets it at home
+        pdf = render_letter(notice, language=row.language)
+        if self._queue is None:
+            self._queue = PrintQueue()
+        path = self._queue.add(
+            day=self.today,
+            reference=delivery_reference(row),
+            pdf=pdf,
+            recipient=lines,
+            registered=row.channel == Channel.REGISTERED,
+            code=notice.code,
+        )
+        row.address = ", ".join(lines)
+        row.template = f"letter/{notice.code}.{messages.language_of(row.language)}"
+        row.document_sha256 = hashlib.sha256(pdf).hexdigest()
+        row.document_path = str(path)[:300]
+        row.provider_ref = delivery_reference(row)
+
+    def close_mail(self) -> None:
+        if self._mail is not None:
+            try:
+                self._mail.close()
+            except Exception:
+                log.debug("closing the SMTP connection failed", exc_info=True)
+            self._mail = None
+
+
+def _make_available(rows: list[Delivery], at: dt.datetime) -> None:
+    """``legal.make_available`` for a batch: the same rule (legal day of `at` plus the delay in force that day),
+    the same conditional update (the first date stands), one statement instead of three per row."""
+    from . import legal
+
+    if not rows:
+        return
+    day = legal.legal_day(at)
+    deemed = day + dt.timedelta(days=legal.deemed_after_days(day))
+    ids = [row.pk for row in rows]
+    Delivery.objects.filter(pk__in=ids, made_available_at__isnull=True).update(
+        made_available_at=at, deemed_received_on=deemed
+    )
+    dates = {
+        pk: (made, deemed)
+        for pk, made, deemed in Delivery.objects.filter(pk__in=ids).values_list(
+            "pk", "made_available_at", "deemed_received_on"
+        )
+    }
+    for row in rows:
+        row.made_available_at, row.deemed_received_on = dates[row.pk]
+
+
+def _record_failure(row: Delivery, outcome: _Outcome, now: dt.datetime) -> None:
+    row.last_error = str(outcome)[:2000]
+    if outcome.temporary and row.attempts < MAX_ATTEMPTS:
+        row.status = DeliveryStatus.TEMPORARY_FAILURE
+        delay = backoff(row.attempts)
+        if outcome.retry_after:
+            delay = max(delay, dt.timedelta(seconds=outcome.retry_after))
+        row.next_attempt_at = now + delay
+    else:
+        row.status = DeliveryStatus.FAILED
+        if outcome.temporary:
+            row.last_error = f"{row.last_error} (abandon après {row.attempts} tentatives)"[:2000]
+
+
+def send_claimed(deliveries: Sequence[Delivery], *, now: dt.datetime | None = None) -> SendSummary:
+    """Send deliveries claimed by one worker and write each outcome; returns the counts by channel and outcome.
+
+    Rows are sent channel by channel (emails through one SMTP connection), and their outcomes written every
+    FLUSH_EVERY rows, in one transaction that also rolls the notices' statuses up. See the module's docstring
+    for the failure rules and the at-least-once window.
+    """
+    start = time.perf_counter()
+    summary = SendSummary()
+    fixed_now = now
+    sender = _Sender(now or timezone.now())
+    by_channel: dict[str, list[Delivery]] = defaultdict(list)
+    for row in deliveries:
+        if row.status != DeliveryStatus.SENDING:
+            raise ValueError(f"delivery {row.pk} is {row.status}, not claimed: claim() it first")
+        by_channel[row.channel].append(row)
+    try:
+        for channel in (Channel.ACCOUNT, Channel.EMAIL, Channel.SMS, Channel.REGISTERED, Channel.POST):
+            rows = by_channel.get(channel, [])
+            for first in range(0, len(rows), FLUSH_EVERY):
+                chunk = rows[first : first + FLUSH_EVERY]
+                at = fixed_now or timezone.now()
+                sender.now = at
+                _send_chunk(sender, channel, chunk, at)
+                _write(chunk)
+                summary.outcomes.update((row.channel, row.status) for row in chunk)
+    finally:
+        sender.close_mail()
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _send_chunk(sender: _Sender, channel: str, rows: list[Delivery], at: dt.datetime) -> None:
+    if channel == Channel.ACCOUNT:
+        try:
+            _make_available(rows, at)
+        except Exception as error:  # noqa: BLE001 (recorded on every row of the chunk, for agents)
+            from .legal import LegalError
+
+            outcome = (
+                _Outcome(str(error), temporary=False) if isinstance(error, LegalError) else _classify(error)
+            )
+            for row in rows:
+                _record_failure(row, outcome, at)
+            return
+        for row in rows:
+            row.status, row.sent_at, row.last_error = DeliveryStatus.DELIVERED, at, ""
+        return
+    send = {
+        Channel.EMAIL: sender.email,
+        Channel.SMS: sender.sms,
+        Channel.POST: sender.letter,
+        Channel.REGISTERED: sender.letter,
+    }[channel]
+    for row in rows:
+        try:
+            send(row)
+        except Exception as error:  # noqa: BLE001 (every failure is classified and kept on the row)
+            _record_failure(row, _classify(error), at)
+            log.info("delivery %s (%s) attempt %d: %s", row.pk, row.channel, row.attempts, row.last_error)
+            continue
+        row.status, row.sent_at, row.last_error = DeliveryStatus.DELIVERED, at, ""
+
+
+def _write(rows: list[Delivery]) -> None:
+    """Write the outcomes of rows this worker still owns, then roll their notices up, in one transaction."""
+    if not rows:
+        return
+    with transaction.atomic():
+        groups: dict[tuple[str, Any], list[int]] = defaultdict(list)
+        for row in rows:
+            groups[(row.claimed_by, row.claimed_at)].append(row.pk)
+        still_ours = Q()
+        for (worker, claimed_at), ids in groups.items():
+            still_ours |= Q(pk__in=ids, claimed_by=worker, claimed_at=claimed_at)
+        owned = set(
+            Delivery.objects.select_for_update()
+            .filter(still_ours, status=DeliveryStatus.SENDING)
+            .values_list("pk", flat=True)
+        )
+        mine = [row for row in rows if row.pk in owned]
+        lost = len(rows) - len(mine)
+        if lost:
+            log.warning("%d deliveries were claimed again by another worker before this one wrote them", lost)
+        Delivery.objects.bulk_update(mine, RESULT_FIELDS, batch_size=FLUSH_EVERY)
+        _roll_up(sorted({row.notice_id for row in mine}))
+
+
+def _roll_up(notice_ids: Sequence[int]) -> None:
+    """Bring each notice's status in line with its deliveries, a few bulk updates for the whole batch.
+
+    ``failed`` as soon as one delivery failed (agents must see it), ``delivered`` when all are, otherwise
+    ``temporary_failure`` when one is waiting for a retry, and ``sending`` while work remains. The notices are
+    locked first (in id order, so two workers cannot deadlock), so that two workers finishing the two
+    deliveries of the same notice at the same time cannot both read the other's as unfinished.
+    """
+    if not notice_ids:
+        return
+    ids = sorted(notice_ids)
+    list(Notice.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    statuses: dict[int, set[str]] = defaultdict(set)
+    for notice_id, status in Delivery.objects.filter(notice_id__in=ids).values_list("notice_id", "status"):
+        statuses[notice_id].add(status)
+    targets: dict[str, list[int]] = defaultdict(list)
+    for notice_id, found in statuses.items():
+        if DeliveryStatus.FAILED in found:
+            target = NoticeStatus.FAILED
+        elif found == {DeliveryStatus.DELIVERED}:
+            target = NoticeStatus.DELIVERED
+        elif DeliveryStatus.TEMPORARY_FAILURE in found:
+            target = NoticeStatus.TEMPORARY_FAILURE
+        else:
+            target = NoticeStatus.SENDING
+        targets[target].append(notice_id)
+    for target, members in targets.items():
+        Notice.objects.filter(pk__in=members).exclude(status=target).update(status=target)
+
+
+def deliver_due(
+    *,
+    worker: str,
+    batch: int = 500,
+    now: dt.datetime | None = None,
+    channels: Iterable[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SendSummary:
+    """Claim and send until nothing is due; the summary counts every outcome by channel."""
+    start = time.perf_counter()
+    summary = SendSummary()
+    channels = list(channels) if channels else None
+    while True:
+        rows = claim(worker=worker, limit=batch, channels=channels, now=now)
+        if not rows:
+            break
+        summary.add(send_claimed(rows, now=now))
+        if progress:
+            progress(len(rows))
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def due_count(now: dt.datetime | None = None) -> int:
+    now = now or timezone.now()
+    return Delivery.objects.filter(
+        Q(status__in=DUE_STATUSES, next_attempt_at__lte=now)
+        | Q(status=DeliveryStatus.SENDING, claimed_at__lt=now - LEASE)
+    ).count()
+
+
+# -- agents --------------------------------------------------------------------------------------------------
+def retry(delivery: Delivery, *, by: str, now: dt.datetime | None = None) -> Delivery:
+    """Put a failed delivery back to `pending` (an agent's decision, after fixing the cause).
+
+    The address is taken again from the holder (the usual cause of a failure is a wrong or missing address,
+    fixed in the file before retrying); attempts start again from zero. Refuses a delivery that is not
+    `failed`: a delivered letter is never sent twice, and one in progress is the worker's.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = (
+            Delivery.objects.select_for_update().select_related("notice__licence__holder").get(pk=delivery.pk)
+        )
+        if row.status != DeliveryStatus.FAILED:
+            raise ValueError(
+                f"envoi {row.pk} : seul un envoi en échec peut être relancé (état : {row.status})"
+            )
+        holder = row.notice.licence.holder
+        try:
+            address = _address(row.channel, holder)
+        except ValueError as error:
+            row.last_error = f"{error} (relance refusée par {by} le {timezone.localtime(now):%d/%m/%Y %H:%M})"
+            row.save(update_fields=["last_error"])
+            raise
+        row.address = address
+        row.status = DeliveryStatus.PENDING
+        row.attempts = 0
+        row.next_attempt_at = now
+        row.claimed_by = ""
+        row.claimed_at = None
+        row.last_error = (
+            f"relancé par {by} le {timezone.localtime(now):%d/%m/%Y %H:%M} ; erreur : {row.last_error}"[:2000]
+        )
+        row.save(
+            update_fields=[
+                "address",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "claimed_by",
+                "claimed_at",
+                "last_error",
+            ]
+        )
+        _roll_up([row.notice_id])
+    log.info("delivery %s (%s) put back to pending by %s", row.pk, row.channel, by)
+    return row
