@@ -156,6 +156,9 @@ def test_sms_alerts_need_a_phone_number_and_electronic_notice(person: Holder) ->
     with pytest.raises(PreferenceError) as error:
         opt_in(person, sms=True, phone="12")
     assert len(error.value.problems) == 1 and error.value.problems[0].startswith("phone: ")
+    with pytest.raises(PreferenceError, match=r"phone: \+33142765432 is not a mobile number"):
+        opt_in(person, sms=True, phone="01 42 76 54 32")
+    assert opt_in(person, phone="01 42 76 54 32").phone == "+33142765432"  # a fixed line, without SMS
 
 
 def test_the_text_must_be_a_published_version_of_the_right_kind(person: Holder) -> None:

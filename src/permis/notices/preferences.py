@@ -29,6 +29,7 @@ from permis.registry.models import Holder, NoticeChannel
 from permis.registry.services import RegistryError, today
 from permis.registry.services.holders import update_contact
 
+from .channels.sms import is_mobile, normalise_phone
 from .legal import LegalError, deemed_after_days
 from .models import NoticePreference
 
@@ -77,26 +78,6 @@ def consent_text(version: str, language: str = "fr", on=None) -> str:
             [f"accepted_text_version: {version!r} is not a published text in {language!r} (known: {known})"]
         )
     return _raw_text(version, language).replace("{deemed_after_days}", str(deemed_after_days(on or today())))
-
-
-def normalise_phone(raw: str) -> str:
-    """A phone number in E.164, through the SMS channel's rule (ValueError with the reason otherwise)."""
-    try:
-        from .channels.sms import normalise_phone as channel_rule
-    except ImportError:  # the SMS channel is not installed: the same rule for French numbers
-        return _french_phone(raw)
-    return channel_rule(raw)
-
-
-def _french_phone(raw: str) -> str:
-    digits = re.sub(r"[\s.\-()]", "", raw)
-    if digits.startswith("00"):
-        digits = "+" + digits[2:]
-    if re.fullmatch(r"0[1-9][0-9]{8}", digits):
-        return "+33" + digits[1:]
-    if re.fullmatch(r"\+33[1-9][0-9]{8}", digits):
-        return digits
-    raise ValueError(f"{raw!r} is not a French phone number (e.g. 06 12 34 56 78 or +33 6 12 34 56 78)")
 
 
 def set_preferences(
@@ -149,6 +130,10 @@ def set_preferences(
     if sms is True:
         if not new_phone:
             problems.append("phone: SMS alerts need a mobile phone number")
+        elif new_phone.startswith("+") and not is_mobile(new_phone):
+            problems.append(
+                f"phone: {new_phone} is not a mobile number (06 or 07): it cannot receive SMS alerts"
+            )
         if electronic is not True:
             problems.append(
                 "sms: SMS alerts go with electronic notice only (they say a letter is in the account)"
