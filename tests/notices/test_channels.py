@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import send_mail
+from django.utils import translation
 from pypdf import PdfWriter
 
 from permis.notices.channels import PermanentFailure, TemporaryFailure
@@ -94,6 +95,14 @@ def test_it_writes_french_numbers_in_e164(raw, expected):
 def test_it_refuses_what_is_not_a_french_number_and_says_why(raw, why):
     with pytest.raises(ValueError, match=why):
         normalise_phone(raw)
+
+
+def test_the_reason_is_given_in_the_holder_s_language():
+    with (
+        translation.override("en"),
+        pytest.raises(ValueError, match="is a number of Guadeloupe: its country code"),
+    ):
+        normalise_phone("+33 6 90 12 34 56")
 
 
 def test_it_tells_mobiles_from_fixed_lines():

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from permis.notices.channels.errors import PermanentFailure, TemporaryFailure
 from permis.notices.channels.references import check_reference
@@ -65,11 +66,11 @@ OVERSEAS_PREFIXES: dict[str, str] = {
 }
 COUNTRY_CODES = ("33", "262", "590", "594", "596")
 COUNTRY_NAMES = {
-    "33": "France métropolitaine",
-    "262": "La Réunion et Mayotte",
-    "590": "Guadeloupe",
-    "594": "Guyane",
-    "596": "Martinique",
+    "33": _("France métropolitaine"),
+    "262": _("La Réunion et Mayotte"),
+    "590": _("Guadeloupe"),
+    "594": _("Guyane"),
+    "596": _("Martinique"),
 }
 # What people put between digits: spaces (also the non-breaking ones of word processors), dots, dashes,
 # slashes and the parentheses of "+33 (0)6 ...".
