@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from permis.notices import services
 from permis.notices.models import Delivery, DeliveryStatus
@@ -370,7 +369,3 @@ def test_a_send_of_unclaimed_rows_is_refused() -> None:
     planned(1)
     with pytest.raises(ValueError, match="not claimed"):
         services.send_claimed(list(Delivery.objects.all()))
-
-
-def test_times_are_the_given_clock() -> None:
-    assert timezone.is_aware(NOW)
