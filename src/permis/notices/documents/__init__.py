@@ -1,0 +1,39 @@
+"""The documents the service issues, as signed and tagged PDFs (docs/documents.md).
+
+- ``render_letter(notice)``: the letter a Notice makes due (48, 48M, 48N, 48SI, 46, 47), RULES.md §6;
+- ``render_attestation(licence, on)``: the attestation of driving rights (no points: L223-7), valid 4 months;
+- ``render_rii(licence, on)``: the relevé d'information intégral (the holder's full record, L225-3).
+
+Each returns the complete PDF bytes, signed (``permis.notices.signing``), with a QR code that ``/verifier/`` and
+``permis verify-document`` check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from permis.registry.models import Licence, Notice
+
+__all__ = ["render_attestation", "render_letter", "render_rii"]
+
+
+def render_letter(notice: Notice, *, language: str = "fr") -> bytes:
+    """The signed PDF of a letter. Letters are administrative acts written in French (loi n° 94-665); the
+    ``language`` argument is accepted for the callers' sake and only "fr" is produced."""
+    from .builders import letter
+
+    return letter(notice)
+
+
+def render_attestation(licence: Licence, on: dt.date) -> bytes:
+    from .builders import attestation
+
+    return attestation(licence, on)
+
+
+def render_rii(licence: Licence, on: dt.date) -> bytes:
+    from .builders import rii
+
+    return rii(licence, on)
