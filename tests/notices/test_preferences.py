@@ -7,6 +7,7 @@ from unittest import mock
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from permis.notices import preferences
 from permis.notices.models import NoticePreference
@@ -129,17 +130,19 @@ def test_every_choice_is_kept_in_order(person: Holder) -> None:
 def test_electronic_notice_needs_an_email_address(person: Holder) -> None:
     with pytest.raises(PreferenceError) as error:
         opt_in(person, email="")
-    assert error.value.problems == [
-        "email: electronic notice needs an email address (the alert that a letter is there)"
-    ]
-    with pytest.raises(PreferenceError, match="email: 'camille@' is not an email address"):
+    assert error.value.by_field == {
+        "email": [
+            "La notification électronique demande une adresse électronique : un courriel signale chaque lettre."
+        ]
+    }
+    with pytest.raises(PreferenceError, match="email: « camille@ » n’est pas une adresse électronique"):
         opt_in(person, email="camille@")
 
 
-def test_sms_alerts_need_a_phone_number_and_electronic_notice(person: Holder) -> None:
+def test_sms_alerts_need_a_mobile_number_and_electronic_notice(person: Holder) -> None:
     with pytest.raises(PreferenceError) as error:
         opt_in(person, sms=True, phone="")
-    assert error.value.problems == ["phone: SMS alerts need a mobile phone number"]
+    assert error.value.problems == ["phone: Les alertes par SMS demandent un numéro de téléphone mobile."]
     with pytest.raises(PreferenceError) as error:
         set_preferences(
             person,
@@ -150,15 +153,25 @@ def test_sms_alerts_need_a_phone_number_and_electronic_notice(person: Holder) ->
             accepted_text_version="post@1",
             recorded_by="agent:jdupont",
         )
-    assert error.value.problems == [
-        "sms: SMS alerts go with electronic notice only (they say a letter is in the account)"
-    ]
+    assert list(error.value.by_field) == ["sms"]
+    assert "vont avec la notification électronique" in error.value.problems[0]
     with pytest.raises(PreferenceError) as error:
         opt_in(person, sms=True, phone="12")
     assert len(error.value.problems) == 1 and error.value.problems[0].startswith("phone: ")
-    with pytest.raises(PreferenceError, match=r"phone: \+33142765432 is not a mobile number"):
+    with pytest.raises(
+        PreferenceError, match=r"phone: Le numéro \+33142765432 n’est pas un numéro de mobile"
+    ):
         opt_in(person, sms=True, phone="01 42 76 54 32")
     assert opt_in(person, phone="01 42 76 54 32").phone == "+33142765432"  # a fixed line, without SMS
+
+
+def test_the_holders_reasons_are_in_english_too(person: Holder) -> None:
+    with translation.override("en"), pytest.raises(PreferenceError) as error:
+        opt_in(person, email="camille@", sms=True, phone="01 42 76 54 32")
+    assert error.value.problems == [
+        "email: “camille@” is not an email address.",
+        "phone: +33142765432 is not a mobile number (06 or 07): it cannot receive SMS.",
+    ]
 
 
 def test_the_text_must_be_a_published_version_of_the_right_kind(person: Holder) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from permis.registry.models import Holder, NoticeChannel
 from permis.registry.services import RegistryError, today
@@ -40,7 +41,19 @@ _VERSION = re.compile(r"^(?P<kind>[a-z]+)@(?P<number>[1-9][0-9]*)$")
 
 
 class PreferenceError(LegalError):
-    """A choice of channels that is refused; `problems` names each field and says why."""
+    """A choice of channels that is refused; `problems` names each field and says why ("field: reason").
+
+    The reasons a holder can fix (email, phone, SMS) are in the active language, French or English, ready for
+    the portal's form (`by_field`); the others are the caller's mistakes and stay in English, like the API's.
+    """
+
+    @property
+    def by_field(self) -> dict[str, list[str]]:
+        fields: dict[str, list[str]] = {}
+        for problem in self.problems:
+            name, _sep, reason = problem.partition(": ")
+            fields.setdefault(name, []).append(reason)
+        return fields
 
 
 @lru_cache(maxsize=64)
@@ -117,9 +130,16 @@ def set_preferences(
         try:
             validate_email(new_email)
         except ValidationError:
-            problems.append(f"email: {new_email!r} is not an email address")
+            problems.append(
+                "email: " + _("« %(email)s » n’est pas une adresse électronique.") % {"email": new_email}
+            )
     if electronic is True and not new_email:
-        problems.append("email: electronic notice needs an email address (the alert that a letter is there)")
+        problems.append(
+            "email: "
+            + _(
+                "La notification électronique demande une adresse électronique : un courriel signale chaque lettre."
+            )
+        )
 
     new_phone = holder.phone if phone is None else phone.strip()
     if phone is not None and new_phone:
@@ -129,14 +149,22 @@ def set_preferences(
             problems.append(f"phone: {error}")
     if sms is True:
         if not new_phone:
-            problems.append("phone: SMS alerts need a mobile phone number")
+            problems.append("phone: " + _("Les alertes par SMS demandent un numéro de téléphone mobile."))
         elif new_phone.startswith("+") and not is_mobile(new_phone):
             problems.append(
-                f"phone: {new_phone} is not a mobile number (06 or 07): it cannot receive SMS alerts"
+                "phone: "
+                + _(
+                    "Le numéro %(phone)s n’est pas un numéro de mobile (06 ou 07) : il ne peut pas recevoir de SMS."
+                )
+                % {"phone": new_phone}
             )
         if electronic is not True:
             problems.append(
-                "sms: SMS alerts go with electronic notice only (they say a letter is in the account)"
+                "sms: "
+                + _(
+                    "Les alertes par SMS vont avec la notification électronique : elles signalent qu’une lettre "
+                    "est dans votre espace personnel."
+                )
             )
 
     kind = "electronic" if electronic is True else "post"
