@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import logging
 import secrets
 import threading
 import time
@@ -62,6 +63,9 @@ class _SmtpHandler:
         refusal = self.server._take_refusal("data")
         if refusal:
             return refusal
+        if not self.server.keep:
+            self.server._store(None)
+            return "250 Message accepted for delivery"
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
@@ -82,14 +86,18 @@ class _Controller(Controller):
 class SmtpServer:
     """An SMTP server on 127.0.0.1 (random port) that keeps what it receives.
 
-    ``messages`` (a copy, in arrival order), ``wait_for(count, timeout)``, ``clear()``;
+    ``messages`` (a copy, in arrival order), ``count`` (accepted so far), ``wait_for(count, timeout)``,
+    ``clear()``; ``SmtpServer(keep=False)`` only counts (for benchmarks: no parsing, no memory);
     ``refuse_next(n, code=451, at="rcpt")`` answers a temporary refusal to the next ``n`` messages, at RCPT TO
     (smtplib raises ``SMTPRecipientsRefused``) or at DATA (``SMTPDataError``); a 5xx code makes it permanent.
     """
 
     host = "127.0.0.1"
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = True) -> None:
+        # keep=False (a benchmark sending 100,000 emails): only count them, keep and parse nothing.
+        self.keep = keep
+        self.count = 0
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._messages: list[ReceivedEmail] = []
@@ -97,6 +105,8 @@ class SmtpServer:
         self._refusal_code = 451
         self._refusal_at = "rcpt"
         self.refused = 0
+        # aiosmtpd logs every command at INFO: thousands of lines, and half the server's time, per 1,000 emails.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self._controller = _Controller(_SmtpHandler(self), hostname=self.host, port=0)
         self.port = 0
 
@@ -124,6 +134,7 @@ class SmtpServer:
     def clear(self) -> None:
         with self._lock:
             self._messages.clear()
+            self.count = 0
 
     def refuse_next(self, count: int, code: int = 451, *, at: str = "rcpt") -> None:
         if at not in {"rcpt", "data"}:
@@ -135,11 +146,11 @@ class SmtpServer:
         """Wait until at least ``count`` messages arrived; AssertionError after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         with self._arrived:
-            while len(self._messages) < count:
+            while self.count < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(
-                        f"SMTP server: {len(self._messages)} messages after {timeout} s, expected {count}"
+                        f"SMTP server: {self.count} messages after {timeout} s, expected {count}"
                     )
                 self._arrived.wait(left)
             return list(self._messages)
@@ -156,9 +167,11 @@ class SmtpServer:
         enhanced = "4.7.1" if code < 500 else "5.7.1"
         return f"{code} {enhanced} Refused by the test server, try again later"
 
-    def _store(self, received: ReceivedEmail) -> None:
+    def _store(self, received: ReceivedEmail | None) -> None:
         with self._arrived:
-            self._messages.append(received)
+            self.count += 1
+            if received is not None:
+                self._messages.append(received)
             self._arrived.notify_all()
 
 

@@ -596,3 +596,54 @@ def test_the_servers_stop_cleanly():
     while threading.active_count() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert threading.active_count() <= before
+
+
+def test_only_folders_named_like_a_day_are_days(tmp_path):
+    queue = PrintQueue(tmp_path)
+    queue.add(day=DAY, reference="delivery-1", pdf=_pdf(), recipient=ADDRESS, registered=False, code="48")
+    for name in ("20261124", "2026-02-30", "2026-11-25.old", "archive"):
+        (tmp_path / name).mkdir()
+    assert queue.days() == [DAY]
+
+
+def test_the_manifest_can_be_read_while_letters_are_added(tmp_path):
+    queue = PrintQueue(tmp_path)
+    stop = threading.Event()
+    counts: list[int] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            counts.append(len(queue.manifest(DAY)))  # parses every line: a half-written one would fail
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        _add_many(str(tmp_path), 0, 30)
+    finally:
+        stop.set()
+        reader.join()
+    assert counts == sorted(counts)
+    assert len(queue.manifest(DAY)) == 30
+
+
+def test_an_smtp_server_that_keeps_nothing_still_counts():
+    from django.core.mail import get_connection
+
+    from tests.notices.servers import SmtpServer
+
+    with SmtpServer(keep=False) as server:
+        connection = get_connection(
+            "django.core.mail.backends.smtp.EmailBackend", host=server.host, port=server.port, timeout=5
+        )
+        with connection:
+            for number in range(5):
+                send_mail(
+                    "Objet",
+                    "Texte",
+                    "permis@permis.example",
+                    [f"t{number}@example.org"],
+                    connection=connection,
+                )
+        server.wait_for(5)
+        assert server.count == 5
+        assert server.messages == []

@@ -35,6 +35,7 @@ import fcntl
 import hashlib
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -50,6 +51,7 @@ from permis.notices.channels.references import check_reference
 MANIFEST = "manifest.csv"
 LOCK = ".lock"
 RECIPIENT_LINES = 7
+DAY_FOLDER = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 COLUMNS = [
     "reference",
     "code",
@@ -165,7 +167,7 @@ class PrintQueue:
             if target.exists():
                 self._same_or_conflict(target, reference, sha256)
                 # Same letter: a worker may have died between writing the PDF and its manifest line.
-                if not any(line.reference == reference for line in self.manifest(day)):
+                if not any(line.reference == reference for line in _read_manifest(folder)):  # locked already
                     self._append(folder, entry)
                 return target
             _write_atomically(target, pdf)
@@ -200,12 +202,12 @@ class PrintQueue:
             _fsync_directory(folder)
 
     @contextmanager
-    def _locked(self, folder: Path) -> Iterator[None]:
-        """An exclusive lock on the day's folder, between threads and processes alike (flock locks an open
-        file description, so two opens in one process exclude each other too)."""
+    def _locked(self, folder: Path, *, shared: bool = False) -> Iterator[None]:
+        """A lock on the day's manifest, between threads and processes alike (flock locks an open file
+        description, so two opens in one process exclude each other too): exclusive to write, shared to read."""
         descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            fcntl.flock(descriptor, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             yield
         finally:
             os.close(descriptor)  # closing releases the lock
@@ -223,20 +225,24 @@ class PrintQueue:
         for child in self.root.iterdir():
             if not child.is_dir():
                 continue
+            if not DAY_FOLDER.fullmatch(child.name):
+                continue  # not a day's folder (the partner may keep its own things here)
             try:
                 found.append(date.fromisoformat(child.name))
             except ValueError:
-                continue  # not a day's folder (the partner may keep its own things here)
+                continue  # 2026-02-30 and the like
         return sorted(found)
 
     def manifest(self, day: date) -> list[ManifestEntry]:
         """The lines of ``day``'s manifest, in the order they were added (empty when there is none)."""
-        path = self.folder(day) / MANIFEST
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        folder = self.folder(day)
+        if not (folder / MANIFEST).exists():
             return []
-        return [ManifestEntry.from_row(row) for row in csv.DictReader(io.StringIO(text, newline=""))]
+        try:
+            with self._locked(folder, shared=True):  # never half of a line being appended
+                return _read_manifest(folder)
+        except PermissionError:  # a reader without write access to the folder (cannot open the lock)
+            return _read_manifest(folder)
 
     def find(self, reference: str) -> Path | None:
         """The queued PDF of ``reference``, on whichever day it was added, or None."""
@@ -246,6 +252,14 @@ class PrintQueue:
             if path.exists():
                 return path
         return None
+
+
+def _read_manifest(folder: Path) -> list[ManifestEntry]:
+    try:
+        text = (folder / MANIFEST).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    return [ManifestEntry.from_row(row) for row in csv.DictReader(io.StringIO(text, newline=""))]
 
 
 def _check_recipient(reference: str, recipient: list[str]) -> tuple[str, ...]:
