@@ -35,10 +35,6 @@ from .models import Channel, Delivery
 # The parameter that sets the delay (permis/rules/parameters/notices/e_notice_deemed_after_days.yaml).
 DEEMED_AFTER = "notices.e_notice_deemed_after_days"
 
-# The letters that the law wants as registered letters: for them the registered letter's receipt is the
-# notification, even when the holder also has the letter in the account (R223-3 and R223-4, RULES.md §6, §9).
-REGISTERED_CODES = frozenset({"48N", "48SI"})
-
 
 class LegalError(Exception):
     """A change to a letter's legal dates that is refused; `problems` says which letter, which field and why."""
@@ -148,6 +144,10 @@ def received_on(item: Delivery | Notice) -> dt.date | None:
         if item.channel == Channel.REGISTERED:
             return item.receipt_on
         return None
+    # The letters that go by registered post whatever the holder chose (the planner's list, one source): for them
+    # the receipt is the notification, even when the holder also has the letter in the account (R223-3, R223-4).
+    from .services import REGISTERED_CODES  # here: services imports this module through its messages
+
     channel = Channel.REGISTERED if item.code in REGISTERED_CODES else Channel.ACCOUNT
     delivery = Delivery.objects.filter(notice=item, channel=channel).first()
     return received_on(delivery) if delivery is not None else None
