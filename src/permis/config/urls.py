@@ -16,5 +16,6 @@ urlpatterns = [
 # French pages at /simulateur/, English ones at /en/simulateur/.
 urlpatterns += i18n_patterns(
     path("", include("permis.portal.urls")),
+    path("", include("permis.notices.urls_public")),
     prefix_default_language=False,
 )
