@@ -62,7 +62,10 @@ CSRF_TRUSTED_ORIGINS = env_list("PERMIS_CSRF_TRUSTED_ORIGINS")
 VAR_DIR = Path(os.environ.get("PERMIS_VAR_DIR") or Path.cwd() / "var").resolve()
 
 INSTALLED_APPS = [
+    "django.contrib.auth",  # agents' accounts and permissions (the back office; /gestion/connexion/)
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
     "django.contrib.staticfiles",
     "dsfr",
     "django_tasks",
@@ -77,10 +80,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Agents sign in here before any page under /gestion/ (django.contrib.auth; roles come with the back office).
+LOGIN_URL = "agent:login"
 
 ROOT_URLCONF = "permis.config.urls"
 WSGI_APPLICATION = "permis.config.wsgi.application"
@@ -95,6 +103,8 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
                 "permis.config.context_processors.deployment",
             ],
         },

@@ -17,5 +17,6 @@ urlpatterns = [
 urlpatterns += i18n_patterns(
     path("", include("permis.portal.urls")),
     path("", include("permis.notices.urls_public")),
+    path("gestion/", include("permis.notices.agent_urls")),
     prefix_default_language=False,
 )

@@ -1,0 +1,117 @@
+"""/gestion/notifications/: the delivery figures and the failed deliveries, for agents.
+
+Thin views (ARCHITECTURE.md, rule 8): they check who asks, read the figures from ``stats`` and hand a retry to
+``services.retry``. Access is declared on each view: signed in (else the login page) and the model permission
+``notices.view_delivery`` (else 403); retrying needs ``notices.change_delivery`` as well. Roles that grant these
+permissions come with the back office; until then an administrator grants them (``permis createsuperuser``,
+then the permissions to each agent's account).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_POST
+
+from permis.notices import services
+from permis.notices.models import Channel, Delivery, DeliveryStatus
+from permis.notices.stats import delivery_stats, failed_deliveries
+
+CHART_WIDTH, BAR_HEIGHT, BAR_GAP, CHART_LEFT, CHART_RIGHT, CHART_TOP = 640, 26, 14, 250, 70, 8
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(label=_("Du"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("Au"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise forms.ValidationError(_("La date de début doit précéder la date de fin."))
+        return data
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int
+    y: float
+    width: float
+    text_y: float
+
+
+@dataclass(frozen=True)
+class BarChart:
+    width: int
+    height: int
+    left: int
+    bars: tuple[Bar, ...]
+
+
+def bar_chart(items: list[tuple[str, int]]) -> BarChart:
+    """Horizontal bars, one per channel, their length proportional to the volume (geometry only)."""
+    top = max((value for _, value in items), default=0) or 1
+    plot = CHART_WIDTH - CHART_LEFT - CHART_RIGHT
+    bars = []
+    for index, (label, value) in enumerate(items):
+        y = CHART_TOP + index * (BAR_HEIGHT + BAR_GAP)
+        bars.append(Bar(str(label), value, y, round(plot * value / top, 1), y + BAR_HEIGHT / 2))
+    height = CHART_TOP * 2 + len(items) * (BAR_HEIGHT + BAR_GAP) - BAR_GAP
+    return BarChart(CHART_WIDTH, height, CHART_LEFT, tuple(bars))
+
+
+@require_GET
+@login_required
+@permission_required("notices.view_delivery", raise_exception=True)
+def notices(request: HttpRequest) -> HttpResponse:
+    form = PeriodForm(request.GET or None)
+    start = end = None
+    if form.is_bound and form.is_valid():
+        start, end = form.cleaned_data.get("start"), form.cleaned_data.get("end")
+    figures = delivery_stats(start, end)
+    channels = [(Channel(value).label, value) for value in Channel.values]
+    statuses = [(DeliveryStatus(value).label, value) for value in DeliveryStatus.values]
+    rows = [
+        (
+            label,
+            [figures.by_channel.get(value, {}).get(status, 0) for _, status in statuses],
+            figures.channel_total(value),
+        )
+        for label, value in channels
+    ]
+    chart = bar_chart([(label, total) for label, _, total in rows])
+    description = "; ".join(f"{label} : {total}" for label, _, total in rows)
+    return render(
+        request,
+        "notices/agent/notices.html",
+        {
+            "form": form,
+            "figures": figures,
+            "statuses": [label for label, _ in statuses],
+            "rows": rows,
+            "chart": chart,
+            "chart_description": description,
+            "failed": failed_deliveries(),
+            "can_retry": request.user.has_perm("notices.change_delivery"),
+        },
+    )
+
+
+@require_POST
+@login_required
+@permission_required(["notices.view_delivery", "notices.change_delivery"], raise_exception=True)
+def retry(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = get_object_or_404(Delivery, pk=pk)
+    try:
+        services.retry(delivery, by=request.user.get_username())
+    except ValueError as error:
+        messages.error(request, _("Envoi %(pk)s non relancé : %(reason)s") % {"pk": pk, "reason": error})
+    else:
+        messages.success(request, _("Envoi %(pk)s remis dans la file d’envoi.") % {"pk": pk})
+    return redirect("agent:notices")
