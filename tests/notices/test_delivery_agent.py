@@ -113,5 +113,5 @@ def test_every_page_under_gestion_but_the_login_requires_a_signed_in_agent(clien
 
 def test_the_bars_are_proportional() -> None:
     chart = bar_chart([("a", 10), ("b", 5), ("c", 0)])
-    assert [bar.width for bar in chart.bars] == [320.0, 160.0, 0.0]
+    assert [bar.width for bar in chart.bars] == [410.0, 205.0, 0.0]
     assert bar_chart([("a", 0)]).bars[0].width == 0

@@ -23,7 +23,15 @@ from permis.notices import services
 from permis.notices.models import Channel, Delivery, DeliveryStatus
 from permis.notices.stats import delivery_stats, failed_deliveries
 
-CHART_WIDTH, BAR_HEIGHT, BAR_GAP, CHART_LEFT, CHART_RIGHT, CHART_TOP = 640, 26, 14, 250, 70, 8
+# Short names for the chart's labels (the table beside it gives the full ones).
+SHORT_LABELS = {
+    Channel.POST: _("Lettre simple"),
+    Channel.REGISTERED: _("Recommandé AR"),
+    Channel.ACCOUNT: _("Espace personnel"),
+    Channel.EMAIL: _("Courriel"),
+    Channel.SMS: _("SMS"),
+}
+CHART_WIDTH, BAR_HEIGHT, BAR_GAP, CHART_LEFT, CHART_RIGHT, CHART_TOP = 640, 26, 14, 160, 70, 8
 
 
 class PeriodForm(forms.Form):
@@ -85,7 +93,7 @@ def notices(request: HttpRequest) -> HttpResponse:
         )
         for label, value in channels
     ]
-    chart = bar_chart([(label, total) for label, _, total in rows])
+    chart = bar_chart([(SHORT_LABELS[value], figures.channel_total(value)) for value in Channel.values])
     description = "; ".join(f"{label} : {total}" for label, _, total in rows)
     return render(
         request,
