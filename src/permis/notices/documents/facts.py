@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import DatabaseError
 from django.utils.formats import date_format
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from permis.registry.models import Category, Licence, Movement, Notice
@@ -130,9 +130,9 @@ def licence_state(licence: Licence, on: dt.date) -> State:
 def holder_name(licence: Licence) -> str:
     holder = licence.holder
     name = holder.used_name or holder.birth_name
-    born = f" ({_g('née')} {holder.birth_name})" if holder.used_name and holder.sex == "female" else ""
+    born = f" ({gettext('née')} {holder.birth_name})" if holder.used_name and holder.sex == "female" else ""
     if holder.used_name and holder.sex != "female":
-        born = f" ({_g('né')} {holder.birth_name})"
+        born = f" ({gettext('né')} {holder.birth_name})"
     return f"{holder.given_names} {name.upper()}{born}"
 
 
@@ -154,7 +154,7 @@ def offence_description(offence: Offence) -> str:
         return offence.label
     if offence.speeding:
         limit, retained = offence.speeding
-        return _g(
+        return gettext(
             "Excès de vitesse : %(retained)s km/h retenus pour une vitesse maximale de %(limit)s km/h"
         ) % {
             "retained": retained,
@@ -184,19 +184,21 @@ def event_description(event: Any, raw: Mapping[str, Any]) -> str:
     if isinstance(event, Offence):
         return offence_description(event)
     if isinstance(event, Course):
-        return _g("Stage de sensibilisation à la sécurité routière (%(type)s) du %(first)s au %(last)s") % {
+        return gettext(
+            "Stage de sensibilisation à la sécurité routière (%(type)s) du %(first)s au %(last)s"
+        ) % {
             "type": COURSE_LABELS.get(event.type, event.type),
             "first": day(event.first_day),
             "last": day(event.last_day),
         }
     kind = getattr(event, "kind", "")
     labels = {
-        "offence_cancelled": _g("Annulation du retrait lié à l’infraction %(offence)s"),
-        "invalidation_notified": _g("Lettre 48SI reçue ou présentée (invalidation)"),
-        "licence_surrendered": _g("Permis remis à la préfecture"),
-        "annulment": _g("Annulation judiciaire du permis"),
-        "suspension": _g("Suspension du droit de conduire"),
-        "new_licence": _g("Nouveau permis obtenu"),
+        "offence_cancelled": gettext("Annulation du retrait lié à l’infraction %(offence)s"),
+        "invalidation_notified": gettext("Lettre 48SI reçue ou présentée (invalidation)"),
+        "licence_surrendered": gettext("Permis remis à la préfecture"),
+        "annulment": gettext("Annulation judiciaire du permis"),
+        "suspension": gettext("Suspension du droit de conduire"),
+        "new_licence": gettext("Nouveau permis obtenu"),
     }
     text = labels.get(kind, kind)
     return text % {"offence": raw.get("offence", "")} if "%(" in text else text
@@ -326,41 +328,43 @@ def rii_payload(state: State, issued: dt.date, entries: int) -> dict[str, Any]:
 def payload_facts(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The payload's facts as (label, value) lines for a person; never points for an attestation."""
     doc = payload.get("doc", "")
-    lines: list[tuple[str, str]] = [(_g("Document"), str(DOC_LABELS.get(doc, doc)))]
+    lines: list[tuple[str, str]] = [(gettext("Document"), str(DOC_LABELS.get(doc, doc)))]
     if doc == "letter":
-        lines.append((_g("Lettre"), str(payload.get("code", ""))))
+        lines.append((gettext("Lettre"), str(payload.get("code", ""))))
     lines += [
-        (_g("Titulaire"), str(payload.get("name", ""))),
-        (_g("Date de naissance"), _safe_day(payload.get("born"))),
-        (_g("Numéro de permis"), str(payload.get("licence", ""))),
-        (_g("Émis le"), _safe_day(payload.get("issued"))),
+        (gettext("Titulaire"), str(payload.get("name", ""))),
+        (gettext("Date de naissance"), _safe_day(payload.get("born"))),
+        (gettext("Numéro de permis"), str(payload.get("licence", ""))),
+        (gettext("Émis le"), _safe_day(payload.get("issued"))),
     ]
     if payload.get("valid_until"):
-        lines.append((_g("Valable jusqu’au"), _safe_day(payload.get("valid_until"))))
+        lines.append((gettext("Valable jusqu’au"), _safe_day(payload.get("valid_until"))))
     if doc == "attestation":
         status = payload.get("status", "")
-        lines.append((_g("État du permis"), str(PUBLIC_STATUS_LABELS.get(status, status))))
+        lines.append((gettext("État du permis"), str(PUBLIC_STATUS_LABELS.get(status, status))))
         for code, obtained, expires, restrictions in payload.get("cats", []):
-            text = _g("obtenue le %(date)s") % {"date": _safe_day(obtained)}
+            text = gettext("obtenue le %(date)s") % {"date": _safe_day(obtained)}
             if expires:
-                text += ", " + _g("valable jusqu’au %(date)s") % {"date": _safe_day(expires)}
+                text += ", " + gettext("valable jusqu’au %(date)s") % {"date": _safe_day(expires)}
             if restrictions:
-                text += ", " + _g("mentions : %(codes)s") % {"codes": restrictions}
-            lines.append((_g("Catégorie %(code)s") % {"code": code}, text))
+                text += ", " + gettext("mentions : %(codes)s") % {"codes": restrictions}
+            lines.append((gettext("Catégorie %(code)s") % {"code": code}, text))
     elif doc == "letter":
-        lines.append((_g("Date de la lettre"), _safe_day(payload.get("due"))))
+        lines.append((gettext("Date de la lettre"), _safe_day(payload.get("due"))))
         if payload.get("final"):
-            lines.append((_g("Infraction commise le"), _safe_day(payload.get("committed"))))
-            lines.append((_g("Date de valeur"), _safe_day(payload.get("final"))))
+            lines.append((gettext("Infraction commise le"), _safe_day(payload.get("committed"))))
+            lines.append((gettext("Date de valeur"), _safe_day(payload.get("final"))))
         change = payload.get("change", 0)
         if change:
-            lines.append((_g("Points retirés") if change < 0 else _g("Points restitués"), str(abs(change))))
-        lines.append((_g("Nouveau solde"), str(payload.get("balance", ""))))
+            lines.append(
+                (gettext("Points retirés") if change < 0 else gettext("Points restitués"), str(abs(change)))
+            )
+        lines.append((gettext("Nouveau solde"), str(payload.get("balance", ""))))
     elif doc == "rii":
         status = payload.get("status", "")
-        lines.append((_g("État du permis"), str(PUBLIC_STATUS_LABELS.get(status, status))))
-        lines.append((_g("Solde de points"), str(payload.get("balance", ""))))
-        lines.append((_g("Lignes du relevé"), str(payload.get("entries", ""))))
+        lines.append((gettext("État du permis"), str(PUBLIC_STATUS_LABELS.get(status, status))))
+        lines.append((gettext("Solde de points"), str(payload.get("balance", ""))))
+        lines.append((gettext("Lignes du relevé"), str(payload.get("entries", ""))))
     return lines
 
 
@@ -376,7 +380,7 @@ def registry_check(payload: Mapping[str, Any], on: dt.date) -> tuple[bool, str]:
     try:
         licence = Licence.objects.select_related("holder").filter(number=payload.get("licence", "")).first()
         if licence is None:
-            return True, _g("ce numéro de permis n’est plus dans le fichier national")
+            return True, gettext("ce numéro de permis n’est plus dans le fichier national")
         if payload.get("doc") == "letter":
             exists = Notice.objects.filter(
                 licence=licence,
@@ -385,7 +389,7 @@ def registry_check(payload: Mapping[str, Any], on: dt.date) -> tuple[bool, str]:
                 due_on=payload.get("due"),
             ).exists()
             if not exists:
-                return True, _g("cette lettre n’est plus dans le dossier du permis")
+                return True, gettext("cette lettre n’est plus dans le dossier du permis")
             events = list(licence.events.order_by("seq"))
             cause = payload.get("cause")
             if cause and payload.get("code") in WITHDRAWAL_CODES:
@@ -396,7 +400,7 @@ def registry_check(payload: Mapping[str, Any], on: dt.date) -> tuple[bool, str]:
                     for item in document["events"]
                 )
                 if cause not in ids or cancelled:
-                    return True, _g("l’infraction a été annulée depuis")
+                    return True, gettext("l’infraction a été annulée depuis")
             return True, ""
         state = licence_state(licence, on)
         if state.fingerprint == payload.get("st"):
@@ -404,7 +408,7 @@ def registry_check(payload: Mapping[str, Any], on: dt.date) -> tuple[bool, str]:
         signed_status = payload.get("status")
         now = state.public_status if payload.get("doc") == "attestation" else state.evaluation.status
         if signed_status and signed_status != now:
-            return True, _g("état du permis : %(now)s") % {"now": PUBLIC_STATUS_LABELS.get(now, now)}
-        return True, _g("les catégories, leur validité ou une suspension ont changé")
+            return True, gettext("état du permis : %(now)s") % {"now": PUBLIC_STATUS_LABELS.get(now, now)}
+        return True, gettext("les catégories, leur validité ou une suspension ont changé")
     except DatabaseError:
         return False, ""
