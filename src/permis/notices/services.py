@@ -77,7 +77,7 @@ BACKOFF = (
     dt.timedelta(hours=12),
 )
 JITTER = 0.2
-# A delivery still failing after this many attempts ends `failed` (about two days with the backoff above).
+# A delivery still failing after this many attempts ends `failed` (about 39 hours after the first, with the backoff above).
 MAX_ATTEMPTS = 8
 # A row claimed longer ago than this, still `sending`, belongs to a worker that died: it may be claimed again.
 LEASE = dt.timedelta(minutes=10)
