@@ -194,6 +194,34 @@ def test_on_postgresql_concurrent_claimers_never_share_a_row() -> None:
     assert set(Delivery.objects.values_list("attempts", flat=True)) == {1}
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_two_planners_at_once_write_each_delivery_once() -> None:
+    lic = person("electronic")
+    for n in range(300):
+        due(lic, "48", f"e{n}")
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def work() -> None:
+        try:
+            barrier.wait()
+            services.plan_deliveries(now=NOW)
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert Delivery.objects.count() == 600
+    assert set(Notice.objects.values_list("status", flat=True)) == {NoticeStatus.SENDING}
+
+
 # -- sending -------------------------------------------------------------------------------------------------
 def test_an_electronic_letter_is_made_available_and_announced_by_one_email(smtp_server) -> None:
     lic = person("electronic", email="camille@example.fr")
