@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
+from django.utils import translation
 
 from permis.notices import signing
 from permis.notices.documents import render_attestation, render_letter
@@ -128,8 +129,9 @@ def test_csrf_is_required() -> None:
 
 
 def test_the_english_page() -> None:
-    body = Client().get("/en/verifier/").content.decode()
-    assert '<html lang="en"' in body
+    with translation.override("fr"):  # the middleware activates English for the thread; put French back after
+        body = Client().get("/en/verifier/").content.decode()
+    assert '<html lang="en"' in body and "Check a document" in body
 
 
 # -- the command ---------------------------------------------------------------------------------------------------

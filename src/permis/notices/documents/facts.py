@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import DatabaseError
 from django.utils.formats import date_format
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from permis.registry.models import Category, Licence, Movement, Notice
@@ -66,7 +66,8 @@ def day(value: dt.date | str | None) -> str:
     if isinstance(value, str):
         value = dt.date.fromisoformat(value)
     text = date_format(value, "j F Y")
-    return "1er" + text[1:] if value.day == 1 and text.startswith("1 ") else text
+    french_first = value.day == 1 and text.startswith("1 ") and get_language() in (None, "fr")
+    return "1er" + text[1:] if french_first else text
 
 
 def add_months(start: dt.date, months: int) -> dt.date:

@@ -11,7 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
 
 from permis.notices import signing
 
@@ -40,6 +42,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
     def handle(self, *args, document: str, on: dt.date | None, offline: bool, json: bool, **options) -> None:
+        with translation.override(settings.LANGUAGE_CODE):
+            self.report(document, on, offline, json)
+
+    def report(self, document: str, on: dt.date | None, offline: bool, json: bool) -> None:
         verdict = self.verdict_of(document, on, not offline)
         if json:
             self.stdout.write(_dumps(verdict))
