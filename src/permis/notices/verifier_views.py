@@ -8,9 +8,11 @@ genuine, in date and still true, and shows the signed facts. An attestation's fa
 from __future__ import annotations
 
 from django import forms
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from permis.notices import signing
@@ -49,8 +51,9 @@ class VerifyForm(DsfrFormMixin, forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, too_large: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.too_large = too_large  # the request's size, when it was refused before being read
         self.fields["qr_text"].widget.attrs["class"] = "fr-input"
         self.fields["document"].widget.attrs["class"] = "fr-upload"
 
@@ -82,6 +85,13 @@ class VerifyForm(DsfrFormMixin, forms.Form):
 
     def clean(self):
         data = super().clean()
+        if self.too_large:
+            self.add_error(
+                "document",
+                _("Ce fichier pèse %(size)s Mo ; la limite est de 5 Mo.")
+                % {"size": f"{self.too_large / 1048576:.1f}"},
+            )
+            return data
         if not self.errors and not data.get("qr_text") and not data.get("document"):
             raise forms.ValidationError(
                 _("Collez le texte du code QR ou déposez le fichier PDF du document."), code="empty"
@@ -93,12 +103,42 @@ class VerifyForm(DsfrFormMixin, forms.Form):
         return data
 
 
+class LimitedUpload(FileUploadHandler):
+    """Drops an uploaded file as soon as it exceeds MAX_UPLOAD, and notes its size on the request."""
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        if start + len(raw_data) > MAX_UPLOAD:
+            self.request.upload_too_large = max(
+                start + len(raw_data), int(self.request.META.get("CONTENT_LENGTH") or 0)
+            )
+            raise SkipFile
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the next handlers (memory or temporary file) keep the file
+
+
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
     """Check a document; the answer comes on the same page, above the form, and works without JavaScript."""
-    verdict = None
     if request.method == "POST":
-        form = VerifyForm(request.POST, request.FILES)
+        # Installed before anything reads the body (hence csrf_exempt outside, csrf_protect inside, as Django's
+        # documentation on upload handlers says): a file over the limit is dropped as it arrives, never stored.
+        request.upload_handlers.insert(0, LimitedUpload(request))
+    return _verify(request)
+
+
+@csrf_protect
+def _verify(request: HttpRequest) -> HttpResponse:
+    verdict = None
+    posted = request.POST if request.method == "POST" else None  # parse the body (LimitedUpload runs now)
+    too_large = getattr(request, "upload_too_large", 0)
+    if request.method == "POST" and too_large:
+        form = VerifyForm({}, {}, too_large=too_large)
+        form.is_valid()
+    elif request.method == "POST":
+        form = VerifyForm(posted, request.FILES)
         if form.is_valid():
             upload = form.cleaned_data.get("document")
             if upload:
