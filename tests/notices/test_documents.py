@@ -249,3 +249,30 @@ def test_letters_on_every_notice_of_a_licence_render() -> None:
     lic = licence_with("48SI")
     for notice in Notice.objects.filter(licence=lic):
         assert signing.verify_pdf(render_letter(notice), on=notice.due_on).valid
+
+
+def test_an_offence_named_by_natinf_or_speeding_gets_its_label_code_and_article() -> None:
+    lic = licence_with("48")
+    record(
+        lic,
+        "offence",
+        {"committed_on": "2024-05-01", "final_on": "2024-05-10", "natinf": "25386"},
+        "2024-05-11",
+    )
+    record(
+        lic,
+        "offence",
+        {
+            "committed_on": "2024-06-01",
+            "final_on": "2024-06-10",
+            "speeding": {"limit_kmh": 80, "retained_kmh": 93},
+        },
+        "2024-06-11",
+    )
+    by_natinf = Notice.objects.get(licence=lic, due_on=dt.date(2024, 5, 10))
+    text = text_of(render_letter(by_natinf))
+    assert "Excès de vitesse de 5 à moins de 20 km/h" in text
+    assert "Code NATINF 25386" in text and "R413-14" in text
+    speeding = Notice.objects.get(licence=lic, due_on=dt.date(2024, 6, 10))
+    text = text_of(render_letter(speeding))
+    assert "Nature" in text and "Excès de vitesse" in text
