@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pypdf
 import pytest
+import segno
 
 from permis.notices import signing
 from permis.notices.documents import render_attestation, render_letter, render_rii
@@ -145,6 +146,11 @@ def test_the_qr_text_is_in_the_metadata_and_verifies_alone() -> None:
     verdict = signing.verify(text, on=notice.due_on)
     assert verdict.valid and verdict.payload["balance"] == 6
     assert verdict.payload["final"] == "2024-03-20"
+    # The QR code printed is that text: its image (one pixel per module) is the QR matrix of the text.
+    images = [image.image for page in pypdf.PdfReader(io.BytesIO(pdf)).pages for image in page.images]
+    qr = next(image.convert("1") for image in images if image.size[0] == image.size[1])
+    modules = [[0 if qr.getpixel((x, y)) else 1 for x in range(qr.size[0])] for y in range(qr.size[1])]
+    assert modules == [[1 if dark else 0 for dark in row] for row in segno.make(text, error="m").matrix]
 
 
 def test_a_letter_whose_offence_was_cancelled_is_revoked() -> None:
