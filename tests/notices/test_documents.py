@@ -42,6 +42,7 @@ EXPECTED = {
         "Date de valeur",
         "20 mars 2024",
         "Points retirés : 3",
+        "Enregistrée au fichier national le",
         "Nouveau solde : 9",
     ],
     "48M": ["Lettre 48M", "Nouveau solde : 6", "stage de sensibilisation", "une fois par an", "R223-8"],
