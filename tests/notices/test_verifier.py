@@ -226,3 +226,12 @@ def test_the_document_command_writes_each_kind(tmp_path: Path) -> None:
         call_command("document", "letter", "999999", "--out", str(tmp_path / "x.pdf"))
     with pytest.raises(CommandError, match="no licence numbered 'NOPE1'"):
         call_command("document", "rii", "NOPE1", "--out", str(tmp_path / "x.pdf"))
+
+
+def test_the_command_refuses_a_huge_file_unread(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.pdf"
+    with huge.open("wb") as file:
+        file.write(b"%PDF-1.7\n")
+        file.truncate(21 * 1024 * 1024)  # sparse: nothing is written
+    code, _, err = run(str(huge))
+    assert code == 2 and "larger than 20 MB" in err
