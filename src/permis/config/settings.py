@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "permis.registry",
     "permis.api",
     "permis.notices",
+    "permis.accounts",
     "ninja",  # the API documentation page with its own static files, no CDN
 ]
 
