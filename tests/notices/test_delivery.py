@@ -397,3 +397,12 @@ def test_a_send_of_unclaimed_rows_is_refused() -> None:
     planned(1)
     with pytest.raises(ValueError, match="not claimed"):
         services.send_claimed(list(Delivery.objects.all()))
+
+
+def test_the_planner_fills_every_column_a_new_delivery_needs() -> None:
+    for model_field in Delivery._meta.concrete_fields:
+        if model_field.primary_key or model_field.null:
+            continue
+        assert model_field.attname in services.INSERT_COLUMNS, (
+            f"{model_field.attname}: add it to INSERT_COLUMNS"
+        )

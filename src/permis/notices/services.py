@@ -84,6 +84,7 @@ LEASE = dt.timedelta(minutes=10)
 # Outcomes are written every FLUSH_EVERY messages: the at-least-once window (see the module's docstring).
 FLUSH_EVERY = 100
 PLAN_BATCH = 2000
+ANALYZE_AFTER = 20_000  # deliveries planned in one go after which PostgreSQL's statistics are refreshed
 
 DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.TEMPORARY_FAILURE)
 RESULT_FIELDS = [
@@ -229,15 +230,66 @@ def plan_deliveries(
                 summary.deliveries[channel] += 1
                 rows.append(row)
         with transaction.atomic():
-            Delivery.objects.bulk_create(rows, batch_size=PLAN_BATCH, ignore_conflicts=True)
+            _insert(rows, now)
             ids = [notice.pk for notice in batch]
             Notice.objects.filter(pk__in=ids, status=NoticeStatus.PENDING).update(status=NoticeStatus.SENDING)
             _roll_up(failed_notices)  # a notice whose delivery failed at planning shows `failed` at once
         summary.notices += len(batch)
         if progress:
             progress(len(batch))
+    if connection.vendor == "postgresql" and sum(summary.deliveries.values()) >= ANALYZE_AFTER:
+        # Fresh statistics after a large insert, so that the workers' queries are planned on the real table.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Delivery._meta.db_table)}")
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+# Every column a new delivery row needs (the others are NULL until the delivery happens).
+INSERT_COLUMNS = (
+    "notice_id", "channel", "status", "address", "language", "attempts", "next_attempt_at", "claimed_by",
+    "last_error", "template", "subject", "body", "document_sha256", "document_path", "provider_ref", "created_at",
+    "receipt_kind", "receipt_source",
+)  # fmt: skip
+
+
+def _insert(rows: list[Delivery], now: dt.datetime) -> None:
+    """Insert new deliveries, skipping those that exist (the unique (notice, channel)): ``bulk_create`` with
+    ``ignore_conflicts``, without its per-value preparation (a third of the planning time at 100,000 letters)."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        quote(Delivery._meta.get_field(name.removesuffix("_id")).column) for name in INSERT_COLUMNS
+    )
+    statement = (
+        f"INSERT INTO {quote(Delivery._meta.db_table)} ({columns}) "  # noqa: S608 (names from the model)
+        f"VALUES ({', '.join(['%s'] * len(INSERT_COLUMNS))}) ON CONFLICT DO NOTHING"
+    )
+    at = connection.ops.adapt_datetimefield_value(now)
+    params = [
+        (
+            row.notice_id,
+            str(row.channel),
+            str(row.status),
+            row.address,
+            row.language,
+            0,
+            at,
+            "",
+            row.last_error,
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            at,
+            "",
+            "",
+        )
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, params)
 
 
 # -- claiming ------------------------------------------------------------------------------------------------
@@ -468,26 +520,18 @@ class _Sender:
 
 
 def _make_available(rows: list[Delivery], at: dt.datetime) -> None:
-    """``legal.make_available`` for a batch: the same rule (legal day of `at` plus the delay in force that day),
-    the same conditional update (the first date stands), one statement instead of three per row."""
+    """``legal.make_available`` for a batch: the same rule (the legal day of `at` plus the delay in force that
+    day, from ``permis.notices.legal``), set on the rows and written with their outcome by ``_write``, which
+    keeps a date already there (the first date stands). One statement per row instead of four."""
     from . import legal
 
     if not rows:
         return
     day = legal.legal_day(at)
     deemed = day + dt.timedelta(days=legal.deemed_after_days(day))
-    ids = [row.pk for row in rows]
-    Delivery.objects.filter(pk__in=ids, made_available_at__isnull=True).update(
-        made_available_at=at, deemed_received_on=deemed
-    )
-    dates = {
-        pk: (made, deemed)
-        for pk, made, deemed in Delivery.objects.filter(pk__in=ids).values_list(
-            "pk", "made_available_at", "deemed_received_on"
-        )
-    }
     for row in rows:
-        row.made_available_at, row.deemed_received_on = dates[row.pk]
+        if row.made_available_at is None:
+            row.made_available_at, row.deemed_received_on = at, deemed
 
 
 def _record_failure(row: Delivery, outcome: _Outcome, now: dt.datetime) -> None:
@@ -582,7 +626,13 @@ def _write(rows: list[Delivery]) -> None:
     claimed_at = Delivery._meta.get_field("claimed_at")
     quote = connection.ops.quote_name
     table = quote(Delivery._meta.db_table)
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    first_stands = {"made_available_at", "deemed_received_on"}  # legal dates: never moved once set
+    assignments = ", ".join(
+        f"{quote(f.column)} = COALESCE({quote(f.column)}, %s)"
+        if f.name in first_stands
+        else f"{quote(f.column)} = %s"
+        for f in fields
+    )
     statement = (
         f"UPDATE {table} SET {assignments} "  # noqa: S608 (names from the model, values as parameters)
         f"WHERE id = %s AND status = %s AND claimed_by = %s AND claimed_at = %s"
