@@ -16,7 +16,7 @@ A what-if is an evaluation of the same history with hypothetical events added:
 from __future__ import annotations
 
 from permis.rules.engine import Timeline, evaluate, evaluate_many, timeline, what_if
-from permis.rules.io import InputError, evaluation_to_json, parse_history
+from permis.rules.io import InputError, evaluation_to_json, parse_history, trusted_history
 from permis.rules.model import Evaluation, History, Letter, Movement, Options
 
 __all__ = [
@@ -32,5 +32,6 @@ __all__ = [
     "evaluation_to_json",
     "parse_history",
     "timeline",
+    "trusted_history",
     "what_if",
 ]

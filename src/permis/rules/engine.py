@@ -95,6 +95,37 @@ class _Params:
         self.waiting = p("invalidation.waiting_months")
         self.letter_48m = p("notices.letter_48m_threshold")
         self.letter_48n = p("notices.letter_48n_min_points")
+        # What the replay derives again and again from the same few thousand days, computed once per day.
+        self._after_final: dict[dt.date, tuple] = {}
+        self._full_windows: dict[dt.date, tuple[int, int]] = {}
+
+    def after_final(self, final_on: dt.date) -> tuple:
+        """The recovery dates that hang on an offence's final date: (one-point delay in months or None, the
+        one-point window's end, its ordinal, the 10-year rule's classes, the 10-year date)."""
+        facts = self._after_final.get(final_on)
+        if facts is None:
+            delay = self.one_point_delay.at(final_on)
+            one_point_end = add_months(final_on, delay) if delay is not None else None
+            ten = self.ten_year.at(final_on)
+            facts = self._after_final[final_on] = (
+                delay,
+                one_point_end,
+                one_point_end.toordinal() if one_point_end is not None else None,
+                ten["classes"],
+                add_years(final_on, ten["years"]),
+            )
+        return facts
+
+    def full_windows(self, anchor: dt.date) -> tuple[int, int]:
+        """The ends of the full-restoration windows from `anchor` (short, long), as ordinals."""
+        ends = self._full_windows.get(anchor)
+        if ends is None:
+            years = self.full_years.at(anchor)
+            ends = self._full_windows[anchor] = (
+                add_years(anchor, years["short"]).toordinal(),
+                add_years(anchor, years["long"]).toordinal(),
+            )
+        return ends
 
 
 _PARAMS: _Params | None = None
@@ -388,18 +419,17 @@ class _Replay:
             final_on = w.offence.final_on
             # A group cut by the cap removed the cap as a whole: none of its members removed exactly one
             # point on its own (L223-6 al. 3), so the 6-month rule gives nothing back to them.
+            _, one_point_end, _, ten_classes, ten_day = params.after_final(final_on)
             if (
                 w.share == 1
                 and not w.capped
                 and (options.one_point_simultaneous == "each" or w.group_total == 1)
+                and one_point_end is not None
             ):
-                delay = params.one_point_delay.at(final_on)
-                if delay is not None:
-                    due = max(add_months(final_on, delay), w.on)
-                    actions.append((due.toordinal(), O_RESTORATION, seq, 2, w))
-            ten = params.ten_year.at(final_on)
-            if w.offence.offence_class in ten["classes"]:
-                due = max(add_years(final_on, ten["years"]), w.on)
+                due = one_point_end if one_point_end > w.on else w.on
+                actions.append((due.toordinal(), O_RESTORATION, seq, 2, w))
+            if w.offence.offence_class in ten_classes:
+                due = ten_day if ten_day > w.on else w.on
                 actions.append((due.toordinal(), O_RESTORATION, seq, 3, w))
             cancellation = cancellations.get(w.offence.id)
             if cancellation is not None:
@@ -602,9 +632,7 @@ class _Replay:
         params = self.params
         if self.raw <= 0:
             code = "48SI"
-        elif (
-            w.in_probation and params.letter_48n.at(day) is not None and w.share >= params.letter_48n.at(day)
-        ):
+        elif w.in_probation and (minimum := params.letter_48n.at(day)) is not None and w.share >= minimum:
             code = "48N"
         else:
             code = "48"
@@ -660,19 +688,19 @@ class _Replay:
             return
         anchor = max(w.offence.final_on for w in active)
         serious = any(w.offence.offence_class in LONG_TRACK_CLASSES for w in active)
-        years = self.params.full_years.at(anchor)
-        delay = years["long"] if serious else years["short"]
+        short_end, long_end = self.params.full_windows(anchor)
+        window_end = long_end if serious else short_end
         prob_end_ord = self.prob_end_ord
-        in_probation = prob_end_ord is not None and anchor.toordinal() < prob_end_ord
+        anchor_ord = anchor.toordinal()
+        in_probation = prob_end_ord is not None and anchor_ord < prob_end_ord
         if in_probation and self.options.probation_full_restoration == "reading_b":
-            delay = years["long"]
-        window_end = add_years(anchor, delay).toordinal()
+            window_end = long_end
         due, order = window_end, O_RESTORATION
         if prob_end_ord is not None and window_end <= prob_end_ord:
             due, order = prob_end_ord, O_DEFERRED_FULL  # L223-1: al. 1 of L223-6 does not apply in probation
         if (due, order) < (now_ord, now_order):
             due, order = now_ord, now_order
-        self.pending = (due, order, anchor.toordinal(), window_end)
+        self.pending = (due, order, anchor_ord, window_end)
 
     def full_restoration(self) -> None:
         due, _, anchor, window_end = self.pending
@@ -704,8 +732,7 @@ class _Replay:
         if self.status is not VALID and self.status is not ZERO_BALANCE:
             return
         final_on = w.offence.final_on
-        delay = self.params.one_point_delay.at(final_on)
-        window_end = add_months(final_on, delay).toordinal()
+        delay, _, window_end, _, _ = self.params.after_final(final_on)
         if self.blocked(final_on.toordinal(), window_end):
             return  # only a full restoration or the 10-year rule can bring this point back
         w.restored = True

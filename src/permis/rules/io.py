@@ -408,8 +408,13 @@ def _event(
     return maker(ident, on, recorded_on)
 
 
-def parse_history(data: Any) -> History:
-    """Build a History from ENGINE-IO.md's input, or raise InputError listing every problem."""
+def parse_history(data: Any, *, trusted: int = 0) -> History:
+    """Build a History from ENGINE-IO.md's input, or raise InputError listing every problem.
+
+    `trusted`: how many of the first events were already checked, within this same history, by an earlier call
+    (a registry appending records to a history it stored after checking it): they are built without their
+    checks (`trusted_history`), the others are checked as usual, against them too.
+    """
     problems = _Problems()
     if not isinstance(data, Mapping):
         raise InputError(["(document): must be a JSON object with licence, events and options"])
@@ -433,7 +438,10 @@ def parse_history(data: Any) -> History:
                     problems.add(f"events[{index}].id", f"{key!r} is already used by events[{seen[key]}]")
                 else:
                     seen[key] = index
-        event = _event(item, index, options, licence, problems)
+        if index < trusted:
+            event = _trusted_event(item, index, options)
+        else:
+            event = _event(item, index, options, licence, problems)
         if event is not None:
             events.append(event)
             parsed[index] = event
@@ -446,6 +454,9 @@ def parse_history(data: Any) -> History:
     cancelled: dict[str, int] = {}
     for index, item in enumerate(raw_events):
         if not isinstance(item, Mapping) or item.get("kind") != "offence_cancelled":
+            continue
+        if index < trusted:  # checked before; its target counts as cancelled for the others
+            cancelled[str(item["offence"])] = index
             continue
         target = item.get("offence")
         if not isinstance(target, str | int) or isinstance(target, bool):
@@ -468,6 +479,141 @@ def parse_history(data: Any) -> History:
     if problems.items or licence is None:
         raise InputError(problems.items or ["licence: missing"])
     return History(licence, tuple(events), options)
+
+
+# -- the trusted path --------------------------------------------------------------------------------------------
+# A history the registry stored was checked by `parse_history` when each of its events was written, and nothing
+# the checks depend on (the licence, the shipped barème and parameters) changes afterwards. Re-evaluating it
+# (the daily run, `permis verify`, a replay) needs the same objects, not the checks again: these functions build
+# them straight from the document, as `parse_history` would for a valid one (a property test holds them equal).
+# Never for outside input: a document that `parse_history` would refuse gives a wrong result or an exception.
+_DAYS: dict[
+    Any, dt.date
+] = {}  # "YYYY-MM-DD" (or a date) -> the date: a file has a few tens of thousands of days
+
+
+def _new_day(value: Any) -> dt.date:
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+    if len(_DAYS) < 200_000:
+        _DAYS[value] = day
+    return day
+
+
+def _day(value: Any) -> dt.date:
+    day = _DAYS.get(value)
+    return _new_day(value) if day is None else day
+
+
+def _day_or_none(value: Any) -> dt.date | None:
+    if value is None:
+        return None
+    day = _DAYS.get(value)
+    return _new_day(value) if day is None else day
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _trusted_offence(
+    data: Mapping[str, Any], ident: str, recorded_on: dt.date | None, options: Options
+) -> Offence:
+    days = _DAYS
+    committed_on = days.get(data["committed_on"]) or _new_day(data["committed_on"])
+    final_on = days.get(data["final_on"]) or _new_day(data["final_on"])
+    group = data.get("simultaneous_group")
+    label = article = natinf = speeding = None
+    if "points" in data:
+        points, offence_class = data["points"], data.get("class")
+    elif "speeding" in data:
+        value = data["speeding"]
+        limit_kmh, retained = value["limit_kmh"], value["retained_kmh"]
+        resolved = bareme.resolve_speeding(
+            limit_kmh, retained, committed_on, final_on, options.lt5_basis, options.harsher_basis
+        )
+        points, offence_class = resolved.points, resolved.offence_class
+        label, article, speeding = resolved.label, resolved.article, (limit_kmh, retained)
+    else:
+        code = data["natinf"]
+        natinf = (str(code) if _is_int(code) else code).strip()
+        resolved = bareme.resolve_natinf(
+            natinf, committed_on, final_on, options.lt5_basis, options.harsher_basis
+        )
+        points, offence_class = resolved.points, resolved.offence_class
+        label, article = resolved.label, resolved.article
+    return Offence(
+        ident,
+        committed_on,
+        final_on,
+        points,
+        offence_class,
+        _day_or_none(data.get("decided_on")),
+        data.get("how"),
+        None if group is None else str(group),
+        recorded_on,
+        label,
+        article,
+        natinf,
+        speeding,
+    )
+
+
+def _trusted_event(data: Mapping[str, Any], index: int, options: Options) -> Event:
+    kind = data["kind"]
+    ident = data.get("id")
+    if ident is None:
+        ident = f"events[{index}]"
+    elif not isinstance(ident, str):
+        ident = str(ident)
+    recorded = data.get("recorded_on")
+    recorded_on = None if recorded is None else (_DAYS.get(recorded) or _new_day(recorded))
+    if kind == "offence":
+        return _trusted_offence(data, ident, recorded_on, options)
+    if kind == "course":
+        return Course(
+            ident,
+            _day(data["first_day"]),
+            _day(data["last_day"]),
+            _or(data.get("type"), "voluntary"),
+            recorded_on,
+        )
+    if kind == "offence_cancelled":
+        return OffenceCancelled(ident, str(data["offence"]), _day(data["on"]), recorded_on)
+    if kind == "suspension":
+        return Suspension(ident, _day(data["from"]), _day(data["to"]), recorded_on)
+    if kind == "annulment":
+        return Annulment(ident, _day(data["on"]), _day_or_none(data.get("ban_until")), recorded_on)
+    if kind == "new_licence":
+        return NewLicence(
+            ident, _day(data["obtained_on"]), _or(data.get("route"), "traditional"), recorded_on
+        )
+    if kind == "invalidation_notified":
+        return InvalidationNotified(ident, _day(data["on"]), recorded_on)
+    if kind == "licence_surrendered":
+        return LicenceSurrendered(ident, _day(data["on"]), recorded_on)
+    raise ValueError(f"events[{index}].kind: {kind!r} is not a known kind")
+
+
+_DEFAULT_OPTIONS = Options()
+
+
+def trusted_history(data: Mapping[str, Any]) -> History:
+    """The History of a document that `parse_history` accepted before (stored by the registry), without the
+    checks: the same History `parse_history` returns for it, several times cheaper. Not for outside input."""
+    licence = data["licence"]
+    options = data.get("options")
+    options = _DEFAULT_OPTIONS if not options else Options(**options)
+    events = data.get("events")
+    return History(
+        Licence(
+            _day(licence["obtained_on"]),
+            _or(licence.get("route"), "traditional"),
+            _day_or_none(licence.get("complementary_training_on")),
+            _or(licence.get("regained"), False),
+        ),
+        tuple(_trusted_event(item, index, options) for index, item in enumerate(events)) if events else (),
+        options,
+    )
 
 
 def _iso(value: dt.date | None) -> str | None:

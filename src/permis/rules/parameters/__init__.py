@@ -94,7 +94,7 @@ class Parameter:
     unit: str
     history: tuple[DatedValue, ...]
     _starts: tuple[int, ...]
-    _memo: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
+    _memo: dict[dt.date, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def entry(self, on: dt.date) -> DatedValue:
         index = bisect.bisect_right(self._starts, on.toordinal()) - 1
@@ -106,11 +106,10 @@ class Parameter:
 
     def at(self, on: dt.date) -> Any:
         """The value in force on `on` (memoised by day: the engine asks the same few dates again and again)."""
-        day = on.toordinal()
         try:
-            return self._memo[day]
+            return self._memo[on]  # keyed by the date itself: a date caches its hash, no ordinal to compute
         except KeyError:
-            value = self._memo[day] = self.entry(on).value
+            value = self._memo[on] = self.entry(on).value
             return value
 
     def reference(self, on: dt.date) -> str:
