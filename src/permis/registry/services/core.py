@@ -18,7 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from permis.rules import History, InputError, Timeline, parse_history
+from permis.rules import History, InputError, Timeline, parse_history, trusted_history
 from permis.rules.model import Evaluation, Suspension
 
 from ..models import (
@@ -90,6 +90,21 @@ def history_of(licence: Licence, events: Iterable[Event] | None = None) -> Histo
     if events is None:
         events = licence.events.order_by("seq")
     return parse_history(engine_document(licence, events))
+
+
+def stored_history_of(licence: Licence, events: Iterable[Event]) -> History:
+    """The history of events as stored, for re-evaluating it (the daily run, `permis verify`, a replay).
+
+    Every stored event was written through `parse_history` with the whole history before it (``record_event``,
+    the bulk paths), and what that check depends on never changes afterwards: the engine's trusted path builds
+    the same History without checking it again. A document it cannot even read (a row changed by hand) goes
+    through the checking parse, which says what is wrong (InputError).
+    """
+    document = engine_document(licence, events)
+    try:
+        return trusted_history(document)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return parse_history(document)
 
 
 # -- the hash chain -----------------------------------------------------------------------------------------------

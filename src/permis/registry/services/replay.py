@@ -20,7 +20,7 @@ from typing import Any
 from django.db import connection, connections
 
 from ..models import Event, Licence
-from .core import Derived, genesis_hash, history_of
+from .core import Derived, genesis_hash, stored_history_of
 from .core import derive as core_derive
 
 # A movement as stored: (on, kind, change, balance, raw_balance, cap, cause, basis), in position order.
@@ -215,7 +215,7 @@ _WITHOUT_EVENTS_MAX = 20_000  # a few tens of MiB at most
 
 
 def _derive(licence: LicenceRow | Licence, events: Sequence[EventRow | Event], on: dt.date) -> Derived:
-    history = history_of(licence, events)  # type: ignore[arg-type]
+    history = stored_history_of(licence, events)  # type: ignore[arg-type]
     last_hash = events[-1].hash if events else genesis_hash(licence)  # type: ignore[arg-type]
     derived = core_derive(history, on, len(events), last_hash)
     notices_from = licence.notices_from
