@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "permis.api",
     "permis.notices",
     "permis.accounts",
+    "permis.audit",  # the access log (hash-chained) and share codes
+    "permis.courses",  # approved course centres, sessions, attendance
     "ninja",  # the API documentation page with its own static files, no CDN
 ]
 
@@ -85,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "permis.accounts.middleware.SessionActivityMiddleware",  # idle expiry of sessions (docs/accounts.md)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -207,3 +210,43 @@ LOGGING = {
 # The name the header shows; translated so that the English pages say the same thing in English.
 SERVICE_NAME = "permis"
 SERVICE_TAGLINE = _("Le permis à points, expliqué")
+
+# Holders' accounts (src/permis/accounts/, docs/accounts.md): FranceConnect over OpenID Connect and local accounts.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # agents, and holders' local accounts (email + password)
+    "permis.accounts.oidc.FranceConnectBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# A signed-in session ends after this many minutes without a request (and at "log out everywhere").
+SESSION_COOKIE_AGE = 60 * env_int("PERMIS_SESSION_IDLE_MINUTES", 30)
+LOGIN_REDIRECT_URL = "accounts:home"
+# FranceConnect: PERMIS_FC_ISSUER is the provider's base address; its endpoints are <issuer>/authorize, /token,
+# /userinfo, /jwks and /logout (FranceConnect v2's layout). In debug mode the defaults point to the development
+# provider `permis fcdev` on 127.0.0.1:8001; outside it, FranceConnect is off until PERMIS_FC_ISSUER is set.
+FRANCECONNECT = {
+    "ISSUER": os.environ.get("PERMIS_FC_ISSUER", "http://127.0.0.1:8001" if DEBUG else "").rstrip("/"),
+    "CLIENT_ID": os.environ.get("PERMIS_FC_CLIENT_ID", "permis-dev" if DEBUG else ""),
+    "CLIENT_SECRET": os.environ.get("PERMIS_FC_CLIENT_SECRET", "permis-dev-secret" if DEBUG else ""),
+}
+if FRANCECONNECT["ISSUER"] and not (FRANCECONNECT["CLIENT_ID"] and FRANCECONNECT["CLIENT_SECRET"]):
+    raise ImproperlyConfigured("PERMIS_FC_ISSUER is set: PERMIS_FC_CLIENT_ID and PERMIS_FC_CLIENT_SECRET are required")
+OIDC_RP_CLIENT_ID = FRANCECONNECT["CLIENT_ID"]
+OIDC_RP_CLIENT_SECRET = FRANCECONNECT["CLIENT_SECRET"]
+OIDC_RP_SIGN_ALGO = os.environ.get("PERMIS_FC_SIGN_ALGO", "RS256")
+OIDC_OP_AUTHORIZATION_ENDPOINT = f"{FRANCECONNECT['ISSUER']}/authorize"
+OIDC_OP_TOKEN_ENDPOINT = f"{FRANCECONNECT['ISSUER']}/token"
+OIDC_OP_USER_ENDPOINT = f"{FRANCECONNECT['ISSUER']}/userinfo"
+OIDC_OP_JWKS_ENDPOINT = f"{FRANCECONNECT['ISSUER']}/jwks"
+OIDC_OP_LOGOUT_ENDPOINT = f"{FRANCECONNECT['ISSUER']}/logout"
+OIDC_RP_SCOPES = "openid given_name family_name preferred_username birthdate gender birthplace birthcountry email"
+OIDC_AUTH_REQUEST_EXTRA_PARAMS = {"acr_values": "eidas1"}
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:fc_callback"
+OIDC_STORE_ID_TOKEN = True  # the hint FranceConnect's logout needs
+OIDC_TIMEOUT = 10
+OIDC_CALLBACK_CLASS = "permis.accounts.oidc.CallbackView"
+LOGIN_REDIRECT_URL_FAILURE = "accounts:fc_failed"

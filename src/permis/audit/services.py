@@ -1,0 +1,417 @@
+"""The only writer of the access log and of share codes.
+
+- ``log_access``: append one read of a holder's file to the hash-chained log. Every door that shows a file to
+  anyone but its holder (back office, API, share code) calls it in the same transaction as the read.
+- ``verify_chain``: recompute the chain and say what was changed, deleted, inserted or reordered.
+- ``create_share`` / ``revoke_share`` / ``check_share``: the holder's share codes and their use by a third party,
+  who learns the existence, categories and validity of the licence, never its points (L225-5, L223-7).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from permis.registry.models import Holder, Licence, Status
+
+from .models import AccessLog, ChainHead, Channel, Purpose, Role, ShareCode
+
+GENESIS = hashlib.sha256(b"permis:access-log:genesis").hexdigest()
+
+
+class AuditError(ValueError):
+    """A request the audit services refuse; `field` names the input at fault, the message says why."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+# -- the access log -----------------------------------------------------------------------------------------------
+def _canonical(row: AccessLog) -> bytes:
+    """The row as hashed: every field but the hashes, in a fixed order and format."""
+    at = row.at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    payload = [
+        row.seq,
+        at,
+        row.actor,
+        row.actor_label,
+        row.role,
+        row.holder_id,
+        row.licence_id,
+        row.purpose,
+        row.purpose_detail,
+        list(row.shown),
+        row.channel,
+        row.request_id,
+    ]
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def row_hash(prev_hash: str, row: AccessLog) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(row)).hexdigest()
+
+
+def _head_for_update() -> ChainHead:
+    """The chain head, locked until the end of the transaction (SELECT … FOR UPDATE on PostgreSQL; SQLite
+    serialises writers itself)."""
+    head = ChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        ChainHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS})
+        head = ChainHead.objects.select_for_update().get(pk=1)
+    return head
+
+
+def log_access(
+    *,
+    actor: str,
+    actor_label: str,
+    role: str,
+    holder: Holder | int,
+    licence: Licence | int | None = None,
+    purpose: str,
+    shown: Sequence[str],
+    channel: str,
+    purpose_detail: str = "",
+    request_id: str = "",
+) -> AccessLog:
+    """Append one read of `holder`'s file to the log and return the entry.
+
+    `actor` identifies the reader for machines ("user:12", "key:ab12cd34", "share:7", "system"), `actor_label`
+    for the holder ("Agent Martin, préfecture du Rhône"). `purpose` is one of ``Purpose`` and
+    ``Purpose.OTHER`` needs `purpose_detail`. `shown` lists what was displayed ("identité", "catégories",
+    "solde"…). Call it inside the transaction that reads the file: if the read fails, so does the entry.
+    """
+    if role not in Role.values:
+        raise AuditError("role", f"{role!r} is not one of {', '.join(Role.values)}")
+    if purpose not in Purpose.values:
+        raise AuditError("purpose", f"{purpose!r} is not one of {', '.join(Purpose.values)}")
+    if channel not in Channel.values:
+        raise AuditError("channel", f"{channel!r} is not one of {', '.join(Channel.values)}")
+    if purpose == Purpose.OTHER and not purpose_detail.strip():
+        raise AuditError("purpose_detail", "the purpose 'other' must say what the file is read for")
+    if not actor or not actor_label.strip():
+        raise AuditError("actor", "every entry names its reader (actor and actor_label)")
+    if isinstance(shown, str) or not all(isinstance(item, str) for item in shown):
+        raise AuditError("shown", "a list of short texts, e.g. ['identité', 'catégories']")
+    holder_id = holder.pk if isinstance(holder, Holder) else holder
+    licence_id = licence.pk if isinstance(licence, Licence) else licence
+    with transaction.atomic():
+        head = _head_for_update()
+        row = AccessLog(
+            seq=head.seq + 1,
+            at=timezone.now(),
+            actor=actor[:64],
+            actor_label=actor_label[:200],
+            role=role,
+            holder_id=holder_id,
+            licence_id=licence_id,
+            purpose=purpose,
+            purpose_detail=purpose_detail[:300],
+            shown=list(shown),
+            channel=channel,
+            request_id=request_id[:64],
+            prev_hash=head.hash,
+        )
+        row.hash = row_hash(head.hash, row)
+        row.save(force_insert=True)
+        ChainHead.objects.filter(pk=1).update(seq=row.seq, hash=row.hash)
+    return row
+
+
+def verify_chain(batch: int = 5000) -> list[str]:
+    """Every discrepancy of the access log, one sentence each (empty when the chain is intact).
+
+    Reads the log in `seq` order, in batches, and checks: numbers follow each other (a gap is a deleted row),
+    each row links to the hash of the one before (a broken link: a row inserted, deleted or moved), each row's
+    hash matches its content (a changed row), times never go backwards (rows reordered), and the head names
+    the last row (rows deleted at the end, or appended without the service).
+    """
+    problems: list[str] = []
+    prev_seq, prev_hash, prev_at = 0, GENESIS, None
+    fields = [f.attname for f in AccessLog._meta.concrete_fields]
+    last = 0
+    while True:
+        rows = list(AccessLog.objects.filter(seq__gt=last).order_by("seq").only(*fields)[:batch])
+        if not rows:
+            break
+        for row in rows:
+            if row.seq != prev_seq + 1:
+                problems.append(
+                    f"access log: entries #{prev_seq + 1} to #{row.seq - 1} are missing (deleted rows)"
+                    if row.seq > prev_seq + 1
+                    else f"access log entry #{row.seq}: numbered out of order after #{prev_seq}"
+                )
+            if row.prev_hash != prev_hash:
+                problems.append(
+                    f"access log entry #{row.seq}: broken link, its previous hash is not the hash of "
+                    f"entry #{prev_seq} (a row inserted, deleted or moved)"
+                )
+            if row_hash(row.prev_hash, row) != row.hash:
+                problems.append(
+                    f"access log entry #{row.seq}: changed, its content no longer matches its hash"
+                )
+            if prev_at is not None and row.at < prev_at:
+                problems.append(
+                    f"access log entry #{row.seq}: dated {row.at.isoformat()}, before entry #{prev_seq} "
+                    "(reordered)"
+                )
+            prev_seq, prev_hash, prev_at = row.seq, row.hash, row.at
+        last = rows[-1].seq
+    head = ChainHead.objects.filter(pk=1).first()
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    if head_seq != prev_seq or head_hash != prev_hash:
+        if head_seq > prev_seq:
+            problems.append(
+                f"access log: the chain head names entry #{head_seq} but the last entry is #{prev_seq} "
+                "(entries deleted at the end)"
+            )
+        elif head_seq < prev_seq:
+            problems.append(
+                f"access log: entries #{head_seq + 1} to #{prev_seq} were added without the service "
+                f"(the chain head names entry #{head_seq})"
+            )
+        else:
+            problems.append(f"access log: the chain head's hash does not match entry #{prev_seq}")
+    return problems
+
+
+def entry_count() -> int:
+    return AccessLog.objects.count()
+
+
+def accesses_of(holder: Holder | int) -> QuerySet[AccessLog]:
+    """The holder's own view of who read their file, newest first (the portal's "Consultations" page)."""
+    holder_id = holder.pk if isinstance(holder, Holder) else holder
+    return AccessLog.objects.filter(holder_id=holder_id).order_by("-at", "-seq")
+
+
+# -- share codes --------------------------------------------------------------------------------------------------
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no I, L, O, 0, 1: nothing to misread when dictated
+CODE_LENGTH = 10
+MAX_SHARE_DAYS = 30
+INVALID = _("Code de partage invalide ou expiré.")
+# What a third party is shown: never the points (L225-5, L223-7).
+SHARE_SHOWN = ("identité", "numéro de permis", "catégories", "validité")
+
+
+def _pepper() -> bytes:
+    return hashlib.sha256(b"permis.audit.share-code:" + settings.SECRET_KEY.encode()).digest()
+
+
+def normalise_code(code: str) -> str:
+    """The code as typed, without spaces or dashes, upper-cased (what is hashed)."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def hash_code(code: str) -> str:
+    return hmac.new(_pepper(), normalise_code(code).encode(), hashlib.sha256).hexdigest()
+
+
+def format_code(raw: str) -> str:
+    """'ABCDEFGHJK' → 'ABCD-EFGH-JK'."""
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def create_share(holder: Holder | int, days: int, label: str = "") -> tuple[ShareCode, str]:
+    """A new share code for `holder`, valid `days` days (1 to 30). Returns the row and the code, formatted
+    "ABCD-EFGH-JK": the only time the code exists in clear; only its keyed hash is stored."""
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise AuditError("days", "a whole number of days")
+    if days < 1 or days > MAX_SHARE_DAYS:
+        raise AuditError("days", f"{days} days: a share code lasts from 1 to {MAX_SHARE_DAYS} days")
+    holder_id = holder.pk if isinstance(holder, Holder) else holder
+    now = timezone.now()
+    while True:
+        raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+        digest = hash_code(raw)
+        if not ShareCode.objects.filter(code_hash=digest).exists():
+            break
+    share = ShareCode.objects.create(
+        holder_id=holder_id,
+        code_hash=digest,
+        hint=raw[-2:],
+        label=label.strip()[:100],
+        created_at=now,
+        expires_at=now + dt.timedelta(days=days),
+    )
+    return share, format_code(raw)
+
+
+def revoke_share(holder: Holder | int, share_id: int) -> ShareCode:
+    """Revoke one of `holder`'s own codes (idempotent). Another holder's code, or none, raises AuditError
+    without saying which: a holder cannot learn that someone else's code exists."""
+    holder_id = holder.pk if isinstance(holder, Holder) else holder
+    with transaction.atomic():
+        share = ShareCode.objects.select_for_update().filter(pk=share_id, holder_id=holder_id).first()
+        if share is None:
+            raise AuditError("share_id", f"no share code {share_id} among this holder's codes")
+        if share.revoked_at is None:
+            share.revoked_at = timezone.now()
+            share.save(update_fields=["revoked_at"])
+    return share
+
+
+@dataclass(frozen=True)
+class ShareCategory:
+    code: str
+    obtained_on: dt.date
+    expires_on: dt.date | None
+    restrictions: str
+
+
+@dataclass(frozen=True)
+class ShareCheck:
+    """What a third party learns from a share code (L225-5): who, which licence, which categories, whether
+    it is valid on the day. Deliberately no balance, no history, no address."""
+
+    holder_name: str
+    licence_number: str
+    status: str  # "valid", "suspended", "invalidated", "annulled": never "zero_balance" (it tells the points)
+    status_label: str
+    valid: bool
+    categories: tuple[ShareCategory, ...]
+    checked_on: dt.date
+    share_expires_at: dt.datetime
+
+
+STATUS_LABELS = {
+    "valid": _("Valide"),
+    "suspended": _("Suspendu"),
+    "invalidated": _("Invalidé"),
+    "annulled": _("Annulé"),
+}
+
+
+def driving_status(licence: Licence, on: dt.date) -> str:
+    """The licence's state for someone who may not see points: a zero balance before the 48SI is notified is
+    still a valid licence (RULES.md §9), so it reads "valid"."""
+    from permis.registry.services.core import history_of
+    from permis.rules import Timeline
+
+    evaluation = Timeline(history_of(licence)).at(max(on, licence.obtained_on))
+    if evaluation.status == Status.ANNULLED:
+        return "annulled"
+    if evaluation.status == Status.INVALIDATED:
+        return "invalidated"
+    if evaluation.suspended:
+        return "suspended"
+    return "valid"
+
+
+def current_licence(holder_id: int) -> Licence | None:
+    return Licence.objects.filter(holder_id=holder_id).order_by("-obtained_on", "-pk").first()
+
+
+def find_share(code: str, at: dt.datetime | None = None) -> ShareCode | None:
+    """The live share code for `code` (not expired, not revoked), found by its keyed hash: the lookup costs
+    the same whatever the code, and nothing about a near miss leaks."""
+    at = at or timezone.now()
+    digest = hash_code(code)
+    share = ShareCode.objects.filter(code_hash=digest).select_related("holder").first()
+    if share is None or not hmac.compare_digest(share.code_hash, digest):
+        return None
+    if share.revoked_at is not None or share.expires_at <= at:
+        return None
+    return share
+
+
+def check_share(
+    code: str, *, requester_label: str, purpose: str = "", request_id: str = ""
+) -> ShareCheck | None:
+    """What the holder of `code` lets a third party see, or None ("invalid or expired", nothing more) when the
+    code is unknown, expired or revoked. Each answered check is logged on the holder's access log, as read by
+    the share code, with the requester's name and purpose as they typed them."""
+    if len(normalise_code(code)) != CODE_LENGTH:
+        return None
+    if not requester_label.strip():
+        raise AuditError("requester_label", "the person or company checking the code must give their name")
+    with transaction.atomic():
+        share = find_share(code)
+        if share is None:
+            return None
+        holder = share.holder
+        licence = current_licence(holder.pk)
+        if licence is None:
+            return None
+        on = timezone.localdate()
+        status = driving_status(licence, on)
+        categories = tuple(
+            ShareCategory(c.code, c.obtained_on, c.expires_on, c.restrictions)
+            for c in licence.categories.order_by("obtained_on", "code")
+        )
+        name = " ".join(part for part in (holder.used_name or holder.birth_name, holder.given_names) if part)
+        log_access(
+            actor=share.actor,
+            actor_label=f"{requester_label.strip()} (code …{share.hint})",
+            role=Role.THIRD_PARTY,
+            holder=holder,
+            licence=licence,
+            purpose=Purpose.DRIVING_RIGHTS_CHECK,
+            purpose_detail=purpose.strip(),
+            shown=SHARE_SHOWN,
+            channel=Channel.SHARE_CODE,
+            request_id=request_id,
+        )
+    return ShareCheck(
+        holder_name=name,
+        licence_number=licence.number,
+        status=status,
+        status_label=str(STATUS_LABELS[status]),
+        valid=status == "valid",
+        categories=categories,
+        checked_on=on,
+        share_expires_at=share.expires_at,
+    )
+
+
+@dataclass(frozen=True)
+class ShareSummary:
+    """One of the holder's codes as the portal lists it."""
+
+    share: ShareCode
+    state: str  # "active", "expired", "revoked"
+    uses: int
+    last_used_at: dt.datetime | None
+
+
+def shares_of(holder: Holder | int, at: dt.datetime | None = None) -> list[ShareSummary]:
+    """The holder's codes, newest first, with their state and how often they were used (from the log)."""
+    holder_id = holder.pk if isinstance(holder, Holder) else holder
+    at = at or timezone.now()
+    shares = list(ShareCode.objects.filter(holder_id=holder_id))
+    usage = {
+        row["actor"]: (row["n"], row["last"])
+        for row in AccessLog.objects.filter(
+            holder_id=holder_id, channel=Channel.SHARE_CODE, actor__in=[s.actor for s in shares]
+        )
+        .values("actor")
+        .annotate(n=Count("pk"), last=Max("at"))
+        .order_by()
+    }
+    out = []
+    for share in shares:
+        state = "revoked" if share.revoked_at else ("expired" if share.expires_at <= at else "active")
+        n, last = usage.get(share.actor, (0, None))
+        out.append(ShareSummary(share, state, n, last))
+    return out
+
+
+def share_uses(holder: Holder | int, share_id: int) -> QuerySet[AccessLog]:
+    """The log entries of one of the holder's codes (empty for someone else's code)."""
+    holder_id = holder.pk if isinstance(holder, Holder) else holder
+    return AccessLog.objects.filter(
+        Q(holder_id=holder_id), channel=Channel.SHARE_CODE, actor=f"share:{share_id}"
+    ).order_by("-at", "-seq")
