@@ -7,6 +7,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from permis.courses.demo import seed_courses
 from permis.registry.demo import Population, named_people
 from permis.registry.models import Licence, Projection
 from permis.registry.progress import Progress
@@ -60,6 +61,9 @@ class Command(BaseCommand):
             count = summary.balances.get(points, 0)
             out(f"  {points:>2} pts {'█' * round(50 * count / total):<50} {count / total:6.1%}")
         out("Statuts : " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.statuses.items())))
+        # Course centres and their sessions (permis.courses), small and apart from the bulk path above.
+        seeded = seed_courses(on, seed)
+        out(f"Stages : {seeded.centres} centres agréés, {seeded.sessions} sessions à venir.")
         out("\nTitulaires de démonstration (identité FranceConnect, numéro de permis, numéro de dossier) :")
         for person in named:
             h, lic = person.holder, person.licence

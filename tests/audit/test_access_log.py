@@ -1,0 +1,250 @@
+"""The access log: appended only by the service, chained, and any change behind its back is found."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections
+
+from permis.audit import services as audit
+from permis.audit.models import AccessLog, ChainHead
+from tests.registry import factories
+
+TABLE = AccessLog._meta.db_table
+
+
+def _entry(holder, n: int = 0, **extra) -> AccessLog:
+    values = {
+        "actor": f"user:{n}",
+        "actor_label": f"Agent n° {n}, préfecture du Rhône",
+        "role": "agent",
+        "holder": holder,
+        "purpose": "licence_management",
+        "shown": ["identité", "catégories", "solde"],
+        "channel": "back_office",
+    }
+    values.update(extra)
+    return audit.log_access(**values)
+
+
+def _sql(statement: str, params: list | None = None) -> None:
+    """Raw SQL on the log's table ({t}): what a forger with database access would do."""
+    with connection.cursor() as cursor:
+        cursor.execute(statement.replace("{t}", TABLE), params or [])
+
+
+@pytest.fixture
+def logged(db):
+    lic = factories.licence()
+    entries = [_entry(lic.holder, n, licence=lic if n % 2 else None) for n in range(5)]
+    return lic, entries
+
+
+def test_entries_are_numbered_and_chained_from_the_genesis(logged) -> None:
+    _, entries = logged
+    assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
+    assert entries[0].prev_hash == audit.GENESIS
+    for before, after in itertools.pairwise(entries):
+        assert after.prev_hash == before.hash
+    head = ChainHead.objects.get(pk=1)
+    assert (head.seq, head.hash) == (5, entries[-1].hash)
+    assert audit.verify_chain() == []
+
+
+def test_an_empty_log_verifies(db) -> None:
+    assert audit.verify_chain() == []
+
+
+def test_the_stored_row_hashes_as_it_was_written(logged) -> None:
+    _, entries = logged
+    stored = AccessLog.objects.get(seq=3)
+    assert audit.row_hash(stored.prev_hash, stored) == entries[2].hash
+
+
+def test_the_orm_refuses_to_update_or_delete_entries(logged) -> None:
+    _, entries = logged
+    with pytest.raises(PermissionError):
+        AccessLog.objects.filter(seq=1).update(purpose="audit")
+    with pytest.raises(PermissionError):
+        AccessLog.objects.filter(seq=1).delete()
+    row = AccessLog.objects.get(seq=2)
+    row.purpose = "audit"
+    with pytest.raises(PermissionError):
+        row.save()
+    with pytest.raises(PermissionError):
+        row.delete()
+    assert audit.verify_chain() == []
+
+
+def test_a_row_changed_behind_the_service_is_found(logged) -> None:
+    _sql("UPDATE {t} SET purpose = %s WHERE seq = 3", ["audit"])
+    problems = audit.verify_chain()
+    assert problems == ["access log entry #3: changed, its content no longer matches its hash"]
+
+
+def test_a_row_whose_shown_list_is_trimmed_is_found(logged) -> None:
+    _sql("UPDATE {t} SET shown = %s WHERE seq = 2", ['["identité"]'])
+    assert any("#2: changed" in p for p in audit.verify_chain())
+
+
+def test_a_careful_forger_who_rehashes_the_row_breaks_the_next_link(logged) -> None:
+    row = AccessLog.objects.get(seq=3)
+    row.actor_label = "Quelqu'un d'autre"
+    forged = audit.row_hash(row.prev_hash, row)
+    _sql("UPDATE {t} SET actor_label = %s, hash = %s WHERE seq = 3", [row.actor_label, forged])
+    problems = audit.verify_chain()
+    assert len(problems) == 1
+    assert problems[0].startswith("access log entry #4: broken link")
+
+
+def test_a_deleted_row_is_found(logged) -> None:
+    _sql("DELETE FROM {t} WHERE seq = 2")
+    problems = audit.verify_chain()
+    assert "access log: entries #2 to #2 are missing (deleted rows)" in problems
+    assert any(p.startswith("access log entry #3: broken link") for p in problems)
+
+
+def test_the_last_rows_deleted_are_found_through_the_head(logged) -> None:
+    _sql("DELETE FROM {t} WHERE seq >= 4")
+    problems = audit.verify_chain()
+    assert problems == [
+        "access log: the chain head names entry #5 but the last entry is #3 (entries deleted at the end)"
+    ]
+
+
+def test_a_row_inserted_at_the_end_without_the_service_is_found(logged) -> None:
+    lic, entries = logged
+    forged = AccessLog(
+        seq=6,
+        at=entries[-1].at + dt.timedelta(seconds=1),
+        actor="user:99",
+        actor_label="Faux",
+        role="agent",
+        holder_id=lic.holder_id,
+        purpose="audit",
+        shown=[],
+        channel="back_office",
+        prev_hash=entries[-1].hash,
+    )
+    forged.hash = audit.row_hash(forged.prev_hash, forged)
+    forged.save(
+        force_insert=True
+    )  # the ORM allows inserts: only the head can tell this one was not the service's
+    problems = audit.verify_chain()
+    assert problems == [
+        "access log: entries #6 to #6 were added without the service (the chain head names entry #5)"
+    ]
+
+
+def test_a_row_inserted_in_the_middle_is_found(logged) -> None:
+    lic, entries = logged
+    # Make room by renumbering the tail (what a forger would have to do), then insert a row as #3.
+    for seq in (5, 4, 3):
+        _sql("UPDATE {t} SET seq = %s WHERE seq = %s", [seq + 1, seq])
+    forged = AccessLog(
+        seq=3,
+        at=entries[1].at,
+        actor="user:99",
+        actor_label="Faux",
+        role="agent",
+        holder_id=lic.holder_id,
+        purpose="audit",
+        shown=[],
+        channel="back_office",
+        prev_hash=entries[1].hash,
+    )
+    forged.hash = audit.row_hash(forged.prev_hash, forged)
+    forged.save(force_insert=True)
+    problems = audit.verify_chain()
+    assert any(p.startswith("access log entry #4: broken link") for p in problems)
+    assert any("#4: changed" in p for p in problems)
+
+
+def test_reordered_rows_are_found(logged) -> None:
+    # Swap entries 2 and 3 by renumbering them.
+    _sql("UPDATE {t} SET seq = 1000 WHERE seq = 2")
+    _sql("UPDATE {t} SET seq = 2 WHERE seq = 3")
+    _sql("UPDATE {t} SET seq = 3 WHERE seq = 1000")
+    problems = audit.verify_chain()
+    assert any(p.startswith("access log entry #2: broken link") for p in problems)
+    assert any("reordered" in p for p in problems)
+
+
+def test_the_service_refuses_incomplete_entries(db) -> None:
+    lic = factories.licence()
+    with pytest.raises(audit.AuditError, match="role"):
+        _entry(lic.holder, role="neighbour")
+    with pytest.raises(audit.AuditError, match="purpose_detail"):
+        _entry(lic.holder, purpose="other")
+    with pytest.raises(audit.AuditError, match="channel"):
+        _entry(lic.holder, channel="carrier pigeon")
+    with pytest.raises(audit.AuditError, match="shown"):
+        _entry(lic.holder, shown="solde")
+    assert _entry(lic.holder, purpose="other", purpose_detail="Demande du procureur").seq == 1
+
+
+def test_the_holder_sees_their_own_entries_newest_first(db) -> None:
+    mine = factories.licence()
+    other = factories.licence(holder=factories.holder(birth_name="DURAND"))
+    _entry(mine.holder, 1)
+    _entry(other.holder, 2)
+    _entry(mine.holder, 3)
+    assert [e.actor for e in audit.accesses_of(mine.holder)] == ["user:3", "user:1"]
+
+
+def _verify_command() -> tuple[int, list[str]]:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("verify", "--quiet", "--jobs", "1", stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code)
+    return code, out.getvalue().splitlines() + err.getvalue().splitlines()
+
+
+def test_permis_verify_checks_the_access_log(logged) -> None:
+    code, lines = _verify_command()
+    assert code == 0, lines
+    assert "5 access log entries" in lines[-1]
+    assert lines[-1].endswith("no discrepancy")
+    _sql("UPDATE {t} SET role = %s WHERE seq = 1", ["police"])
+    code, lines = _verify_command()
+    assert code == 1
+    assert "access log entry #1: changed, its content no longer matches its hash" in lines
+    assert lines[-1].endswith("1 discrepancy")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appends_keep_one_valid_chain() -> None:
+    if connection.vendor != "postgresql":
+        pytest.fail("run with DATABASE_URL=postgres://… (the lock on the chain head is PostgreSQL's)")
+    lic = factories.licence()
+    threads, per_thread = 6, 15
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(threads)
+
+    def work(n: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(per_thread):
+                _entry(lic.holder_id, n * 100 + i)
+        except BaseException as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert errors == []
+    assert AccessLog.objects.count() == threads * per_thread
+    assert list(AccessLog.objects.values_list("seq", flat=True)) == list(range(1, threads * per_thread + 1))
+    assert audit.verify_chain() == []
