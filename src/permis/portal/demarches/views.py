@@ -1,0 +1,251 @@
+"""The holder's errands in the personal space: letters, how they arrive, documents, courses, share codes, and
+who consulted the file.
+
+Every view is declared ``@holder_required`` and reads ``request.holder``'s data only: an id in the URL (a
+letter, a licence, a share code) is looked up *within* the holder's rows, so another holder's id is a 404 that
+says nothing about whether it exists (ARCHITECTURE.md, rule 8).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from permis.accounts.access import holder_required
+from permis.notices import legal, preferences
+from permis.notices.documents import render_attestation, render_letter, render_rii
+from permis.notices.models import Channel, Delivery
+from permis.notices.services import REGISTERED_CODES
+from permis.portal.labels import letter_label
+from permis.registry.models import Holder, Licence, Notice
+from permis.registry.services import today
+
+from .forms import PreferencesForm
+
+NOTICES_PER_PAGE = 20
+ACCESS_PER_PAGE = 25
+
+
+def _pdf(content: bytes, filename: str, *, download: bool) -> HttpResponse:
+    """A PDF for the holder only: never cached by a shared cache or kept by the browser, named safely."""
+    response = HttpResponse(content, content_type="application/pdf")
+    disposition = "attachment" if download else "inline"
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in filename)
+    response["Content-Disposition"] = f'{disposition}; filename="{safe}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _language() -> str:
+    language = (get_language() or "fr")[:2]
+    return language if language in preferences.LANGUAGES else "fr"
+
+
+# -- letters ---------------------------------------------------------------------------------------------------
+@dataclass
+class Letter:
+    """A letter as the holder sees it: what it is about, how it came, and the dates the law reads."""
+
+    notice: Notice
+    label: str
+    deliveries: list[Delivery]
+    account: Delivery | None = None
+    registered: Delivery | None = None
+    received_on: dt.date | None = None
+    legal_channel: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def filename(self) -> str:
+        return f"lettre-{self.notice.code}-{self.notice.due_on.isoformat()}-{self.notice.pk}.pdf"
+
+
+def _letter(notice: Notice) -> Letter:
+    deliveries = sorted(notice.deliveries.all(), key=lambda d: list(Channel.values).index(d.channel))
+    by_channel = {d.channel: d for d in deliveries}
+    legal_channel = Channel.REGISTERED if notice.code in REGISTERED_CODES else Channel.ACCOUNT
+    legal_delivery = by_channel.get(legal_channel)
+    return Letter(
+        notice=notice,
+        label=letter_label(notice.code),
+        deliveries=deliveries,
+        account=by_channel.get(Channel.ACCOUNT),
+        registered=by_channel.get(Channel.REGISTERED),
+        received_on=legal.received_on(legal_delivery) if legal_delivery is not None else None,
+        legal_channel=legal_channel if legal_delivery is not None else "",
+    )
+
+
+def _holder_notices(holder: Holder):
+    """The holder's letters that exist (due today or before), whatever licence of the holder they concern."""
+    return (
+        Notice.objects.filter(licence__holder=holder, due_on__lte=today())
+        .select_related("licence")
+        .prefetch_related("deliveries")
+        .order_by("-due_on", "-pk")
+    )
+
+
+def _own_notice(request: HttpRequest, notice_id: int) -> Notice:
+    return get_object_or_404(_holder_notices(request.holder), pk=notice_id)  # type: ignore[attr-defined]
+
+
+def _record_opening(notice: Notice) -> None:
+    """The holder opened the letter in the account: the first opening is its notification (R223-3-1)."""
+    delivery = Delivery.objects.filter(
+        notice=notice, channel=Channel.ACCOUNT, made_available_at__isnull=False, first_opened_at__isnull=True
+    ).first()
+    if delivery is None:
+        return
+    try:
+        legal.open_notice(delivery, timezone.now())
+    except legal.LegalError:
+        # Only a clock behind the worker's makes "now" earlier than the making available; the letter is shown
+        # anyway, and the next opening records it.
+        return
+
+
+@require_GET
+@holder_required
+def notices(request: HttpRequest) -> HttpResponse:
+    page = Paginator(_holder_notices(request.holder), NOTICES_PER_PAGE).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
+    letters = [_letter(notice) for notice in page.object_list]
+    return render(
+        request,
+        "portal/demarches/notices.html",
+        {"letters": letters, "page": page, "holder": request.holder},  # type: ignore[attr-defined]
+    )
+
+
+@require_GET
+@holder_required
+def notice(request: HttpRequest, notice_id: int) -> HttpResponse:
+    item = _own_notice(request, notice_id)
+    _record_opening(item)
+    item = _own_notice(request, notice_id)  # the dates as they stand after the opening
+    return render(request, "portal/demarches/notice.html", {"letter": _letter(item)})
+
+
+@require_GET
+@holder_required
+def notice_pdf(request: HttpRequest, notice_id: int) -> HttpResponse:
+    item = _own_notice(request, notice_id)
+    _record_opening(item)
+    letter = _letter(item)
+    return _pdf(
+        render_letter(item, language=_language()), letter.filename, download="download" in request.GET
+    )
+
+
+# -- preferences -----------------------------------------------------------------------------------------------
+def _recorded_by_label(recorded_by: str) -> str:
+    if recorded_by.startswith("holder"):
+        return _("Vous, dans votre espace personnel")
+    if recorded_by.startswith("agent"):
+        return _("Un agent de la préfecture, à votre demande")
+    return _("Le service")
+
+
+@require_http_methods(["GET", "POST"])
+@holder_required
+def preferences_view(request: HttpRequest) -> HttpResponse:
+    holder: Holder = request.holder  # type: ignore[attr-defined]
+    language = _language()
+    versions = {kind: preferences.current_version(kind) for kind in preferences.KINDS}
+    texts = {kind: preferences.consent_text(versions[kind], language) for kind in preferences.KINDS}
+    initial = {
+        "channel": holder.notice_channel,
+        "email": holder.email,
+        "sms": holder.sms_alerts,
+        "phone": holder.phone,
+    }
+    if request.method == "POST":
+        form = PreferencesForm(request.POST, initial=initial)
+        if form.is_valid():
+            data = form.cleaned_data
+            electronic = data["channel"] == "electronic"
+            try:
+                preferences.set_preferences(
+                    holder,
+                    electronic=electronic,
+                    sms=bool(data["sms"]),
+                    email=data["email"],
+                    phone=data["phone"],
+                    accepted_text_version=versions["electronic" if electronic else "post"],
+                    recorded_by=f"holder:{holder.pk}",
+                    language=language,
+                )
+            except preferences.PreferenceError as error:
+                form.add_problems(error.by_field)
+            else:
+                if electronic:
+                    messages.success(
+                        request,
+                        _(
+                            "Votre choix est enregistré : vos prochaines lettres arriveront dans votre espace personnel."
+                        ),
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("Votre choix est enregistré : vos prochaines lettres arriveront par la poste."),
+                    )
+                return redirect("demarches:preferences")
+    else:
+        form = PreferencesForm(initial=initial)
+    history = [
+        {"row": row, "by": _recorded_by_label(row.recorded_by)}
+        for row in reversed(preferences.history(holder))
+    ]
+    return render(
+        request,
+        "portal/demarches/preferences.html",
+        {
+            "form": form,
+            "holder": holder,
+            "texts": texts,
+            "versions": versions,
+            "history": history,
+            "deemed_after_days": legal.deemed_after_days(today()),
+        },
+    )
+
+
+# -- documents -------------------------------------------------------------------------------------------------
+def _holder_licences(holder: Holder):
+    return Licence.objects.filter(holder=holder).order_by("-obtained_on", "-pk")
+
+
+@require_GET
+@holder_required
+def documents(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "portal/demarches/documents.html",
+        {"licences": list(_holder_licences(request.holder)), "today": today()},  # type: ignore[attr-defined]
+    )
+
+
+@require_GET
+@holder_required
+def document_pdf(request: HttpRequest, licence_id: int, kind: str) -> HttpResponse:
+    licence = get_object_or_404(_holder_licences(request.holder), pk=licence_id)  # type: ignore[attr-defined]
+    on = today()
+    if kind == "attestation":
+        content, name = render_attestation(licence, on), "attestation-droits-a-conduire"
+    elif kind == "rii":
+        content, name = render_rii(licence, on), "releve-integral"
+    else:
+        raise Http404
+    return _pdf(content, f"{name}-{licence.number}-{on.isoformat()}.pdf", download=True)
