@@ -1,0 +1,437 @@
+"""What the holder's pages read from the national file: the licence, its state today, its history and forecast.
+
+Read-only: nothing here writes a row (every change goes through ``permis.registry.services``).
+
+The fast path: the Projection is the engine's answer as of ``as_of``, and nothing changes before its
+``next_change_on`` (an upcoming movement or a suspension boundary), while any new event rewrites it at once. So
+when ``as_of <= today < next_change_on`` the Projection *is* today's state and the dashboard needs no engine
+run. Otherwise (the daily run has not passed yet) the state is computed from the history on the spot: the portal
+never shows yesterday's balance.
+
+The pages that need the whole timeline (history, forecast) run the engine once per licence, day and history:
+the evaluation is kept in the cache under the history's last hash, so a new event changes the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.utils.translation import gettext as _
+
+from permis.notices.documents.facts import add_months, offence_description
+from permis.portal.dates import long_date
+from permis.registry.models import Category, Event, FeedRecord, Licence, Movement, Notice, Projection
+from permis.registry.services.core import engine_document, genesis_hash, stored_history_of
+from permis.rules import Evaluation, History, Timeline
+from permis.rules.engine import add_years
+from permis.rules.model import Course, Offence
+from permis.rules.parameters import parameter
+
+CACHE_SECONDS = 6 * 3600
+COURSE_48N_MONTHS = 4  # R223-4: the mandatory course within four months of the 48N's receipt
+
+
+def licence_of(holder: Any) -> Licence | None:
+    """The holder's current licence (the most recent one), with its projection, in one query."""
+    return (
+        Licence.objects.select_related("projection")
+        .filter(holder=holder)
+        .order_by("-obtained_on", "-pk")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The licence's state today."""
+
+    on: dt.date
+    balance: int
+    raw_balance: int
+    cap: int
+    status: str
+    suspended: bool
+    probation_end: dt.date | None
+    next_change_on: dt.date | None
+    computed_on: dt.date  # the date of the stored calculation, or today when computed on the spot
+    fresh: bool  # True when read from the projection
+
+
+def projection_is_fresh(projection: Projection | None, today: dt.date) -> bool:
+    if projection is None:
+        return False
+    return projection.as_of <= today and (
+        projection.next_change_on is None or projection.next_change_on > today
+    )
+
+
+def snapshot(licence: Licence, today: dt.date) -> tuple[Snapshot, Evaluation | None]:
+    """Today's state: from the projection when it holds today, else from the engine (returned too)."""
+    projection = getattr(licence, "projection", None)
+    if projection is not None and projection_is_fresh(projection, today):
+        return (
+            Snapshot(
+                today,
+                projection.balance,
+                projection.raw_balance,
+                projection.cap,
+                projection.status,
+                projection.suspended,
+                projection.probation_end,
+                projection.next_change_on,
+                projection.as_of,
+                True,
+            ),
+            None,
+        )
+    line = timeline_of(licence)
+    evaluation = line.evaluation_at(today)
+    upcoming = evaluation.upcoming[0].on if evaluation.upcoming else None
+    return (
+        Snapshot(
+            today,
+            evaluation.balance,
+            evaluation.raw_balance,
+            evaluation.cap,
+            evaluation.status,
+            evaluation.suspended,
+            evaluation.probation.end if evaluation.probation else None,
+            upcoming,
+            today,
+            False,
+        ),
+        evaluation,
+    )
+
+
+# -- the whole timeline ------------------------------------------------------------------------------------------
+@dataclass
+class FileTimeline:
+    """A licence's stored events, the engine's history of them, and the evaluations asked for."""
+
+    licence: Licence
+    events: list[Event]
+    document: dict[str, Any]
+    history: History
+    _line: Timeline | None = None
+    _evaluations: dict[dt.date, Evaluation] = field(default_factory=dict)
+
+    def evaluation_at(self, on: dt.date) -> Evaluation:
+        if on not in self._evaluations:
+            key = f"dossier:eval:{self.licence.pk}:{self.last_hash}:{on.isoformat()}"
+            evaluation = cache.get(key)
+            if evaluation is None:
+                if self._line is None:
+                    self._line = Timeline(self.history)
+                evaluation = self._line.at(max(on, self._line.first_day))
+                cache.set(key, evaluation, CACHE_SECONDS)
+            self._evaluations[on] = evaluation
+        return self._evaluations[on]
+
+    @property
+    def last_hash(self) -> str:
+        return self.events[-1].hash if self.events else genesis_hash(self.licence)
+
+    def engine_events(self) -> dict[str, Any]:
+        """Engine id -> the engine's event (offences with their barème facts resolved)."""
+        return {event.id: event for event in self.history.events}
+
+
+def timeline_of(licence: Licence) -> FileTimeline:
+    events = list(Event.objects.filter(licence=licence).order_by("seq"))
+    document = engine_document(licence, events)
+    return FileTimeline(licence, events, document, stored_history_of(licence, events))
+
+
+# -- history rows ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OffenceDetails:
+    description: str
+    committed_on: dt.date
+    final_on: dt.date
+    place: str
+    points: int
+    natinf: str
+    article: str
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    on: dt.date
+    change: int
+    balance: int
+    cap: int
+    kind: str
+    label: str
+    reason: str
+    basis: str
+    offence: OffenceDetails | None
+
+
+def places_of(licence: Licence, document: dict[str, Any]) -> dict[str, str]:
+    """Engine id -> the place of the offence, from the event or else from the feed record that brought it."""
+    places = {item["id"]: item["place"] for item in document["events"] if item.get("place")}
+    missing = [
+        int(item["id"][1:])
+        for item in document["events"]
+        if item["kind"] == "offence" and item["id"] not in places
+    ]
+    if missing:
+        rows = FeedRecord.objects.filter(
+            event__licence=licence, event__seq__in=missing, outcome=FeedRecord.Outcome.ACCEPTED
+        ).values_list("event__seq", "payload")
+        for seq, payload in rows:
+            if isinstance(payload, dict) and payload.get("place"):
+                places[f"e{seq}"] = str(payload["place"])
+    return places
+
+
+def reason_of(movement: Any, engine_events: dict[str, Any]) -> str:
+    """Why a movement happened, in plain words."""
+    event = engine_events.get(movement.cause or "")
+    kind = movement.kind
+    if isinstance(event, Offence):
+        if kind == "withdrawal":
+            return _("Infraction du %(date)s devenue définitive le %(final)s") % {
+                "date": long_date(event.committed_on),
+                "final": long_date(event.final_on),
+            }
+        if kind == "withdrawal_cancelled":
+            return _("L’infraction du %(date)s a été annulée : les points sont rendus") % {
+                "date": long_date(event.committed_on)
+            }
+        if kind == "one_point_restoration":
+            return _("Six mois sans nouvelle infraction après celle du %(date)s (infraction de 1 point)") % {
+                "date": long_date(event.committed_on)
+            }
+        if kind == "ten_year_restoration":
+            return _("Dix ans après l’infraction du %(date)s (délit ou contravention de 4e ou 5e classe)") % {
+                "date": long_date(event.committed_on)
+            }
+    if isinstance(event, Course) and kind == "course_credit":
+        return _("Stage de sensibilisation suivi du %(first)s au %(last)s") % {
+            "first": long_date(event.first_day),
+            "last": long_date(event.last_day),
+        }
+    words = {
+        "initial": _("Points attribués à l’obtention du permis"),
+        "full_restoration": _("Période sans nouvelle infraction : le capital est reconstitué"),
+        "probation_increment": _("Une année du permis probatoire sans infraction"),
+        "probation_end": _("Fin du permis probatoire : le maximum passe à 12 points"),
+        "invalidation": _("Lettre 48SI : le permis est invalidé pour solde nul"),
+        "annulment": _("Un juge a annulé le permis"),
+        "new_licence": _("Un nouveau permis a été obtenu"),
+    }
+    return str(words.get(kind, ""))
+
+
+def history_rows(line: FileTimeline, movements: Sequence[Any]) -> list[HistoryRow]:
+    engine_events = line.engine_events()
+    places = places_of(line.licence, line.document) if movements else {}
+    from permis.portal.labels import kind_label
+
+    rows = []
+    for movement in movements:
+        event = engine_events.get(movement.cause or "")
+        details = None
+        if isinstance(event, Offence) and movement.kind in ("withdrawal", "withdrawal_cancelled"):
+            details = OffenceDetails(
+                offence_description(event),
+                event.committed_on,
+                event.final_on,
+                places.get(event.id, ""),
+                event.points,
+                event.natinf or "",
+                event.article or "",
+            )
+        rows.append(
+            HistoryRow(
+                movement.on,
+                movement.change,
+                movement.balance,
+                movement.cap,
+                movement.kind,
+                kind_label(movement.kind),
+                reason_of(movement, engine_events),
+                movement.basis or "",
+                details,
+            )
+        )
+    return rows
+
+
+# -- the dashboard's warnings -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Alert:
+    level: str  # "error" | "warning" | "info"
+    title: str
+    text: str
+
+
+def next_course_from(licence: Licence, state: Snapshot) -> dt.date | None:
+    """From which day a voluntary course would give points (L223-6 al. 4, R223-8), as the engine says it.
+
+    The engine's rule (``Timeline._next_course``, the default reading: a year from the last course that gave
+    points), read from the stored movements so that the dashboard needs no engine run.
+    """
+    today = state.on
+    if state.status in ("invalidated", "annulled") or state.raw_balance >= state.cap:
+        return None
+    ceiling = parameter("course.ceiling").at(today)
+    if ceiling is not None and state.raw_balance >= ceiling:
+        return None
+    rows = list(
+        Movement.objects.filter(licence=licence, kind__in=("course_credit", "new_licence"), on__lte=today)
+        .order_by("position")
+        .values_list("kind", "on")
+    )
+    epoch_start = licence.obtained_on
+    previous = None
+    for kind, on in rows:
+        if kind == "new_licence":
+            epoch_start, previous = on, None
+        elif on > epoch_start:
+            previous = on
+    if previous is None:
+        return today
+    interval = parameter("course.min_interval_years")
+    candidate = max(today, add_years(previous, interval.at(today)))
+    return max(today, add_years(previous, interval.at(candidate)))
+
+
+def course_deadline(licence: Licence, today: dt.date) -> tuple[Notice, dt.date | None] | None:
+    """The latest 48N of the last year and the end of its four months (None while its receipt is unknown)."""
+    from permis.notices.legal import received_on
+
+    notice = (
+        Notice.objects.filter(licence=licence, code="48N", due_on__gte=today - dt.timedelta(days=365))
+        .order_by("-due_on")
+        .first()
+    )
+    if notice is None:
+        return None
+    if Movement.objects.filter(licence=licence, kind="course_credit", on__gte=notice.due_on).exists():
+        return None  # the course has been followed
+    received = received_on(notice)
+    deadline = add_months(received, COURSE_48N_MONTHS) if received else None
+    if deadline is not None and deadline < today:
+        return None
+    return notice, deadline
+
+
+def warnings(licence: Licence, state: Snapshot) -> tuple[list[Alert], dt.date | None]:
+    """What the holder should know and do, most urgent first; and the date from which a course would count."""
+    items: list[Alert] = []
+    course_from = next_course_from(licence, state)
+    if state.status == "annulled":
+        items.append(
+            Alert(
+                "error",
+                _("Votre permis a été annulé par un juge"),
+                _(
+                    "Vous ne pouvez plus conduire. Pour conduire de nouveau, il faudra repasser le permis après la "
+                    "fin de l’interdiction fixée par le jugement."
+                ),
+            )
+        )
+    elif state.status == "invalidated":
+        items.append(
+            Alert(
+                "error",
+                _("Votre permis est invalidé"),
+                _(
+                    "Vous ne pouvez plus conduire. Remettez votre permis à la préfecture dans les 10 jours qui "
+                    "suivent la réception de la lettre 48SI ; vous pourrez repasser le permis après un délai de "
+                    "6 mois."
+                ),
+            )
+        )
+    elif state.status == "zero_balance":
+        items.append(
+            Alert(
+                "error",
+                _("Votre solde est nul"),
+                _(
+                    "Votre permis sera invalidé à la réception de la lettre recommandée 48SI. Un stage suivi "
+                    "avant cette réception peut encore rendre des points."
+                ),
+            )
+        )
+    if state.suspended:
+        items.append(
+            Alert(
+                "error",
+                _("Votre permis est suspendu"),
+                _("Vous ne pouvez pas conduire pendant la suspension, quel que soit votre solde de points."),
+            )
+        )
+    if state.status in ("valid", "zero_balance"):
+        deadline = course_deadline(licence, state.on)
+        if deadline is not None:
+            _notice, end = deadline
+            if end is not None:
+                text = _(
+                    "Votre permis probatoire a perdu au moins 3 points : suivez un stage de sensibilisation avant "
+                    "le %(date)s (4 mois après la réception de la lettre 48N). Sans ce stage, vous risquez une "
+                    "amende et la suspension du permis."
+                ) % {"date": long_date(end)}
+            else:
+                text = _(
+                    "Votre permis probatoire a perdu au moins 3 points : vous devez suivre un stage de "
+                    "sensibilisation dans les 4 mois qui suivent la réception de la lettre recommandée 48N."
+                )
+            items.append(Alert("error", _("Stage obligatoire (lettre 48N)"), text))
+        if state.status == "valid" and state.balance <= 3:
+            items.append(
+                Alert(
+                    "error",
+                    _("Il vous reste %(n)s points ou moins") % {"n": 3},
+                    _(
+                        "Une seule infraction peut suffire à annuler votre solde. Un stage de sensibilisation "
+                        "rend jusqu’à 4 points ; conduisez avec une prudence particulière."
+                    ),
+                )
+            )
+        elif state.status == "valid" and state.balance <= 6:
+            items.append(
+                Alert(
+                    "warning",
+                    _("Il vous reste %(n)s points ou moins") % {"n": 6},
+                    _(
+                        "Pensez à un stage de sensibilisation : il rend jusqu’à 4 points, sans dépasser le "
+                        "maximum de votre permis."
+                    ),
+                )
+            )
+        if course_from is not None and state.balance < state.cap:
+            if course_from <= state.on:
+                text = _(
+                    "Un stage suivi dès aujourd’hui vous rendrait des points (au plus 4, une fois par an)."
+                )
+            else:
+                text = _(
+                    "Vous avez déjà suivi un stage cette année : un nouveau stage ne rendra des points qu’à "
+                    "partir du %(date)s."
+                ) % {"date": long_date(course_from)}
+            items.append(Alert("info", _("Stage de récupération de points"), text))
+    if state.probation_end is not None and state.probation_end > state.on:
+        items.append(
+            Alert(
+                "info",
+                _("Permis probatoire"),
+                _(
+                    "Votre période probatoire se termine le %(date)s. Sans infraction d’ici là, votre permis "
+                    "atteindra alors 12 points."
+                )
+                % {"date": long_date(state.probation_end)},
+            )
+        )
+    return items, course_from
+
+
+def categories_of(licence: Licence) -> list[Category]:
+    return list(Category.objects.filter(licence=licence).order_by("obtained_on", "code"))

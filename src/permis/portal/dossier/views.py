@@ -1,0 +1,232 @@
+"""The holder's own file: dashboard, history, forecast (and its calendar), simulator, digital licence.
+
+Every view is declared ``@holder_required`` and reads ``request.holder``'s licence only: no URL here takes an id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import segno
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from permis.accounts.access import holder_required
+from permis.portal.dates import long_date
+from permis.portal.dossier import calendar, state
+from permis.portal.dossier.forms import SimulatorForm, YearForm
+from permis.portal.dossier.simulate import compare
+from permis.portal.labels import status_label
+from permis.portal.simulation import present, unless_in_words
+
+DIGITAL_LICENCE_MINUTES = 10
+
+
+def _no_licence(request: HttpRequest, title: str) -> HttpResponse:
+    return render(request, "portal/dossier/no_licence.html", {"page_title": title}, status=200)
+
+
+def _base_context(request: HttpRequest, licence: Any, snap: state.Snapshot | None = None) -> dict[str, Any]:
+    holder = request.holder  # type: ignore[attr-defined]
+    return {
+        "holder": holder,
+        "holder_name": f"{holder.given_names} {(holder.used_name or holder.birth_name).upper()}",
+        "licence": licence,
+        "snap": snap,
+        "today": timezone.localdate(),
+    }
+
+
+@never_cache
+@require_GET
+@holder_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The balance, large, with the cap, the status, the categories, and what to do now."""
+    today = timezone.localdate()
+    licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
+    if licence is None:
+        return _no_licence(request, _("Mon solde de points"))
+    snap, _evaluation = state.snapshot(licence, today)
+    alerts, course_from = state.warnings(licence, snap)
+    context = _base_context(request, licence, snap)
+    context.update(
+        {
+            "status_label": status_label(snap.status),
+            "alerts": alerts,
+            "course_from": course_from,
+            "categories": state.categories_of(licence),
+        }
+    )
+    return render(request, "portal/dossier/dashboard.html", context)
+
+
+def _causes(line: state.FileTimeline) -> dict[str, str]:
+    """Engine id -> how the chart's text names an event."""
+    names = {}
+    for event in line.history.events:
+        if event.kind == "offence":
+            names[event.id] = _("infraction du %(date)s") % {"date": long_date(event.committed_on)}
+        elif event.kind == "course":
+            names[event.id] = _("stage du %(date)s") % {"date": long_date(event.first_day)}
+    return names
+
+
+@never_cache
+@require_GET
+@holder_required
+def history(request: HttpRequest) -> HttpResponse:
+    """Every movement with its reason, its offence and its article; the chart of the balance; a year filter."""
+    today = timezone.localdate()
+    licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
+    if licence is None:
+        return _no_licence(request, _("Historique"))
+    line = state.timeline_of(licence)
+    evaluation = line.evaluation_at(today)
+    rows = state.history_rows(line, evaluation.movements)
+    years = sorted({row.on.year for row in rows}, reverse=True)
+    form = YearForm(request.GET or None, years=years)
+    year = form.cleaned_data.get("annee") if form.is_bound and form.is_valid() else None
+    shown = [row for row in rows if year is None or row.on.year == int(year)]
+    result = present(evaluation, (), {"events": []}, _causes(line))
+    snap, _ev = state.snapshot(licence, today)
+    context = _base_context(request, licence, snap)
+    context.update(
+        {
+            "rows": list(reversed(shown)),
+            "year": year,
+            "form": form,
+            "result": result,
+            "chart": result.chart,
+            "compact_chart": result.compact_chart,
+            "chart_description": result.chart_description,
+            "chart_rows": result.chart_rows,
+        }
+    )
+    return render(request, "portal/dossier/history.html", context)
+
+
+def _forecast_items(line: state.FileTimeline, evaluation: Any) -> list[dict[str, Any]]:
+    """The upcoming changes, each with its reason, its article and what would cancel it."""
+    engine_events = line.engine_events()
+    from permis.portal.labels import kind_label
+
+    return [
+        {
+            "on": movement.on,
+            "change": movement.change,
+            "balance": movement.balance,
+            "cap": movement.cap,
+            "kind": movement.kind,
+            "label": kind_label(movement.kind),
+            "reason": state.reason_of(movement, engine_events),
+            "basis": movement.basis or "",
+            "unless": unless_in_words(movement),
+            "cause": movement.cause or "",
+        }
+        for movement in evaluation.upcoming
+    ]
+
+
+@never_cache
+@require_GET
+@holder_required
+def forecast(request: HttpRequest) -> HttpResponse:
+    """The dated restorations to come, with what would cancel each."""
+    today = timezone.localdate()
+    licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
+    if licence is None:
+        return _no_licence(request, _("Prévisions"))
+    line = state.timeline_of(licence)
+    evaluation = line.evaluation_at(today)
+    snap, _ev = state.snapshot(licence, today)
+    context = _base_context(request, licence, snap)
+    context["items"] = _forecast_items(line, evaluation)
+    return render(request, "portal/dossier/forecast.html", context)
+
+
+@never_cache
+@require_GET
+@holder_required
+def forecast_ics(request: HttpRequest) -> HttpResponse:
+    """The forecast as an iCalendar file (RFC 5545), one all-day event per upcoming change."""
+    today = timezone.localdate()
+    licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
+    items: list[dict[str, Any]] = []
+    if licence is not None:
+        line = state.timeline_of(licence)
+        items = _forecast_items(line, line.evaluation_at(today))
+    body = calendar.forecast_calendar(
+        licence, items, request.get_host(), stamp=timezone.now().astimezone(dt.UTC)
+    )
+    response = HttpResponse(body.encode("utf-8"), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="previsions-points.ics"'
+    return response
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@holder_required
+def simulator(request: HttpRequest) -> HttpResponse:
+    """What if: an offence and/or a course added to the holder's own file. Nothing is stored."""
+    today = timezone.localdate()
+    licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
+    if licence is None:
+        return _no_licence(request, _("Simuler une infraction ou un stage"))
+    form = SimulatorForm(request.POST if request.method == "POST" else None, today=today)
+    comparison = None
+    if request.method == "POST" and form.is_valid():
+        comparison = compare(licence, form, today)
+    snap, _ev = state.snapshot(licence, today)
+    context = _base_context(request, licence, snap)
+    context.update({"form": form, "comparison": comparison})
+    return render(request, "portal/dossier/simulator.html", context)
+
+
+def digital_payload(licence: Any, now: dt.datetime) -> dict[str, Any]:
+    """The signed facts of the driving rights: identity, categories, status; never the points."""
+    from permis.notices.documents.facts import attestation_payload, licence_state
+
+    today = timezone.localdate(now)
+    payload = attestation_payload(licence_state(licence, today), today)
+    payload.pop("valid_until", None)
+    expires = now + dt.timedelta(minutes=DIGITAL_LICENCE_MINUTES)
+    # The verifier compares valid_until with the day; the minute of expiry is signed too (exp).
+    payload["valid_until"] = timezone.localdate(expires).isoformat()
+    payload["exp"] = expires.astimezone(dt.UTC).isoformat(timespec="seconds")
+    payload["use"] = "digital_licence"
+    return payload
+
+
+@never_cache
+@require_GET
+@holder_required
+def digital_licence(request: HttpRequest) -> HttpResponse:
+    """The signed QR of the holder's driving rights, valid a few minutes, refreshed while the page is open."""
+    from permis.notices.documents.facts import PUBLIC_STATUS_LABELS
+    from permis.notices.signing import sign_payload
+
+    licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
+    if licence is None:
+        return _no_licence(request, _("Mon permis numérique"))
+    now = timezone.now()
+    payload = digital_payload(licence, now)
+    text = sign_payload(payload)
+    qr = segno.make(text, error="m")
+    expires = now + dt.timedelta(minutes=DIGITAL_LICENCE_MINUTES)
+    context = _base_context(request, licence)
+    context.update(
+        {
+            "qr_text": text,
+            "qr_uri": qr.svg_data_uri(scale=4, border=4),
+            "payload": payload,
+            "expires": timezone.localtime(expires),
+            "refresh_seconds": DIGITAL_LICENCE_MINUTES * 60 - 30,
+            "status_label": PUBLIC_STATUS_LABELS.get(payload["status"], payload["status"]),
+        }
+    )
+    return render(request, "portal/dossier/digital_licence.html", context)

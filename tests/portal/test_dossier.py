@@ -1,0 +1,407 @@
+"""The holder's own file (/mon-espace/): what each page says, who may see it, and that nothing is written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
+
+from permis.accounts.models import HolderLink
+from permis.notices import signing
+from permis.portal.dossier import state
+from permis.registry import services
+from permis.registry.models import Event, FeedRecord, Holder, Licence, Movement, Notice, Projection
+from permis.registry.services.core import history_of
+from permis.rules import Timeline
+from tests.registry.factories import holder as make_holder
+from tests.registry.factories import licence as make_licence
+from tests.registry.factories import offence
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.portal.dossier_urls")]
+
+TODAY = dt.date(2025, 6, 2)
+PAGES = [
+    "dossier:dashboard",
+    "dossier:history",
+    "dossier:forecast",
+    "dossier:forecast_ics",
+    "dossier:simulator",
+    "dossier:digital_licence",
+]
+
+
+@pytest.fixture(autouse=True)
+def _today():
+    with time_machine.travel(dt.datetime(2025, 6, 2, 10, 0, tzinfo=dt.UTC), tick=False):
+        yield
+
+
+def _sign_in(client: Client, holder: Holder, username: str = "camille") -> Client:
+    user = get_user_model().objects.create_user(username, password="x")
+    HolderLink.objects.create(user=user, holder=holder, method="licence_form")
+    client.force_login(user)
+    return client
+
+
+def _camille() -> Licence:
+    """A licence of 2015 with two offences (6 points left at most), the first one from the feed with a place."""
+    lic = make_licence(dt.date(2015, 3, 1), on=dt.date(2024, 1, 1), holder=make_holder())
+    outcome = services.record_event(
+        lic,
+        "offence",
+        offence("2024-03-01", "2024-03-20", 4, "C4"),
+        source="feed",
+        sender="ANTAI",
+        source_ref="A-1",
+        on=dt.date(2024, 3, 21),
+    )
+    FeedRecord.objects.create(
+        sender="ANTAI",
+        source_ref="A-1",
+        payload={"place": "Dijon (21231)"},
+        outcome="accepted",
+        event=outcome.event,
+    )
+    services.record_event(
+        lic,
+        "offence",
+        offence("2025-01-10", "2025-02-01", 3, "C4"),
+        source="feed",
+        sender="ANTAI",
+        source_ref="A-2",
+        on=dt.date(2025, 2, 2),
+    )
+    services.refresh(lic, TODAY)
+    return lic
+
+
+def _other() -> Licence:
+    return make_licence(
+        dt.date(2012, 5, 1),
+        on=dt.date(2024, 1, 1),
+        holder=make_holder(birth_name="DURAND", given_names="Lucien", email="l@example.fr"),
+        number="OTHER0000001",
+        dossier_number="OTHERDOS0001",
+    )
+
+
+def test_anonymous_visitors_go_to_the_login_page() -> None:
+    client = Client()
+    for name in PAGES:
+        response = client.get(reverse(name))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("accounts:login")), name
+
+
+def test_an_account_without_a_file_goes_to_the_linking_page() -> None:
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("nolink", password="x"))
+    for name in PAGES:
+        response = client.get(reverse(name))
+        assert response.status_code == 302 and response["Location"] == reverse("accounts:link"), name
+
+
+def test_no_url_of_the_space_takes_an_id() -> None:
+    from permis.portal.dossier.urls import urlpatterns
+
+    for pattern in urlpatterns:
+        assert "<" not in str(pattern.pattern), pattern
+        assert getattr(pattern.callback, "permis_access", None) == "holder"
+
+
+def test_the_dashboard_shows_the_balance_the_status_the_categories_and_what_to_do() -> None:
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    response = client.get(reverse("dossier:dashboard"))
+    html = response.content.decode()
+    assert re.search(r'id="balance">5<', html) and re.search(r'id="cap">12<', html)
+    assertContains(response, "Permis valide")
+    assertContains(response, "Données à jour au 2 juin 2025")
+    assertContains(response, "Il vous reste 6 points ou moins")
+    assertContains(response, "Un stage suivi dès aujourd’hui")
+    assertContains(response, lic.number)
+    assertContains(response, "<td>B</td>", html=False)
+    assertContains(response, "Camille MARTIN")
+    # The side menu lists the space's pages that exist.
+    assertContains(response, f'href="{reverse("dossier:history")}"')
+
+
+def test_a_holder_never_sees_another_holders_file() -> None:
+    mine = _camille()
+    theirs = _other()
+    client = _sign_in(Client(), mine.holder)
+    for name in PAGES:
+        response = client.get(reverse(name))
+        assert response.status_code == 200, name
+        assert theirs.number.encode() not in response.content, name
+        assert b"DURAND" not in response.content, name
+    client = _sign_in(Client(), theirs.holder, "lucien")
+    for name in PAGES:
+        response = client.get(reverse(name))
+        assert mine.number.encode() not in response.content, name
+        assert b"Dijon" not in response.content, name
+    # Another holder's ids in the query string change nothing: the pages read request.holder only.
+    response = client.get(reverse("dossier:history"), {"licence": mine.pk, "holder": mine.holder_id})
+    assert mine.number.encode() not in response.content
+
+
+def test_a_stale_projection_is_not_shown_the_engine_computes_today() -> None:
+    lic = _camille()
+    # The daily run has not passed since 2024: the projection says 8 points as of then.
+    Projection.objects.filter(licence=lic).update(
+        as_of=dt.date(2024, 3, 21), next_change_on=dt.date(2024, 9, 1)
+    )
+    licence = state.licence_of(lic.holder)
+    snap, evaluation = state.snapshot(licence, TODAY)
+    assert not snap.fresh and evaluation is not None
+    assert snap.balance == Timeline(history_of(lic)).at(TODAY).balance == 5
+
+
+def test_the_course_date_read_from_movements_is_the_engines() -> None:
+    lic = _camille()
+    services.record_event(
+        lic,
+        "course",
+        {"first_day": "2025-03-03", "last_day": "2025-03-04", "type": "voluntary"},
+        source="course_centre",
+        on=dt.date(2025, 3, 5),
+    )
+    services.refresh(lic, TODAY)
+    licence = state.licence_of(lic.holder)
+    snap, _ = state.snapshot(licence, TODAY)
+    assert snap.fresh
+    expected = Timeline(history_of(lic)).at(TODAY).next_creditable_course_from
+    assert state.next_course_from(licence, snap) == expected == dt.date(2026, 3, 5)
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard"))
+    assertContains(response, "à partir du 5 mars 2026")
+
+
+def test_a_48n_gives_the_four_month_deadline() -> None:
+    lic = make_licence(dt.date(2024, 6, 1), on=dt.date(2024, 6, 1), holder=make_holder())
+    services.record_event(
+        lic,
+        "offence",
+        offence("2025-04-01", "2025-04-20", 3, "C4"),
+        source="feed",
+        sender="ANTAI",
+        source_ref="N-1",
+        on=dt.date(2025, 4, 21),
+    )
+    assert Notice.objects.filter(licence=lic, code="48N").exists()
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard"))
+    assertContains(response, "Stage obligatoire (lettre 48N)")
+    assertContains(response, "Permis probatoire")
+
+
+def test_the_dashboard_reads_the_projection_in_few_queries() -> None:
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    client.get(reverse("dossier:dashboard"))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("dossier:dashboard"))
+    assert response.status_code == 200
+    assert not any('"registry_event"' in q["sql"] for q in queries.captured_queries), (
+        "no engine run when fresh"
+    )
+    assert len(queries) <= 9, [q["sql"] for q in queries.captured_queries]
+
+
+def test_the_history_lists_each_movement_with_its_offence_and_article() -> None:
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    response = client.get(reverse("dossier:history"))
+    assertContains(response, "Retrait de points")
+    assertContains(response, "Infraction du 1er mars 2024 devenue définitive le 20 mars 2024")
+    assertContains(response, "Dijon (21231)")  # from the feed record
+    assertContains(response, "Date de valeur")
+    assertContains(response, "Code de la route, art. L223-1 et L223-2")
+    assertContains(response, "Capital initial")
+    # The chart: the forecast drawn dashed, a legend, and the table alternative.
+    assertContains(response, "permis-chart__balance--forecast")
+    assertContains(response, "stroke-dasharray")
+    assertContains(response, "Les données du graphique sous forme de tableau")
+    # The year filter works without JavaScript (a GET form).
+    response = client.get(reverse("dossier:history"), {"annee": "2025"})
+    assertContains(response, "Infraction du 10 janvier 2025")
+    assertNotContains(response, "Infraction du 1er mars 2024 devenue")
+    assertNotContains(response, "Capital initial")
+    # A year that is not in the list is ignored.
+    assert client.get(reverse("dossier:history"), {"annee": "abc"}).status_code == 200
+
+
+def test_the_forecast_lists_the_restorations_and_what_would_cancel_them() -> None:
+    lic = _camille()
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:forecast"))
+    assertContains(response, "Reconstitution du capital")
+    assertContains(response, "une infraction commise avant le")
+    assertContains(response, "art. L223-6")
+    assertContains(response, reverse("dossier:forecast_ics"))
+
+
+def _unfold(text: str) -> list[str]:
+    return text.replace("\r\n ", "").split("\r\n")
+
+
+def test_the_forecast_calendar_is_rfc5545() -> None:
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    response = client.get(reverse("dossier:forecast_ics"))
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    body = response.content.decode("utf-8")
+    assert body.endswith("\r\n") and "\n" not in body.replace("\r\n", "")
+    for raw in body.split("\r\n"):
+        assert len(raw.encode("utf-8")) <= 75
+    lines = _unfold(body)
+    assert lines[0] == "BEGIN:VCALENDAR" and lines[-2] == "END:VCALENDAR"
+    events: list[dict[str, str]] = []
+    for line in lines:
+        if line == "BEGIN:VEVENT":
+            events.append({})
+        elif events and ":" in line and line != "END:VEVENT":
+            name, value = line.split(":", 1)
+            events[-1][name] = value
+    assert events
+    upcoming = Timeline(history_of(lic)).at(TODAY).upcoming
+    assert [e["DTSTART;VALUE=DATE"] for e in events] == [m.on.strftime("%Y%m%d") for m in upcoming]
+    for event in events:
+        assert re.fullmatch(r"\d{8}T\d{6}Z", event["DTSTAMP"])
+        assert event["UID"] and "DTEND;VALUE=DATE" in event
+        # Escaped text: no bare comma or semicolon in a TEXT value.
+        assert not re.search(r"(?<!\\)[,;]", event["DESCRIPTION"])
+    # The UIDs are stable from one download to the next.
+    again = [
+        line
+        for line in _unfold(client.get(reverse("dossier:forecast_ics")).content.decode())
+        if line.startswith("UID:")
+    ]
+    assert again == [f"UID:{e['UID']}" for e in events]
+
+
+def test_the_calendar_escapes_and_folds_text() -> None:
+    from permis.portal.dossier.calendar import escape, fold
+
+    assert escape("a,b;c\\d\ne") == "a\\,b\\;c\\\\d\\ne"
+    long = "DESCRIPTION:" + "é" * 80
+    folded = fold(long)
+    assert all(len(part.encode()) <= 75 for part in folded.split("\r\n"))
+    assert folded.replace("\r\n ", "") == long
+
+
+def _counts() -> tuple[int, ...]:
+    return (
+        Event.objects.count(),
+        Movement.objects.count(),
+        Notice.objects.count(),
+        Projection.objects.count(),
+        FeedRecord.objects.count(),
+    )
+
+
+def test_the_simulator_compares_with_todays_forecast_and_stores_nothing() -> None:
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    assertContains(client.get(reverse("dossier:simulator")), "Simuler une infraction ou un stage")
+    before = _counts()
+    projection = Projection.objects.values().get(licence=lic)
+    response = client.post(
+        reverse("dossier:simulator"),
+        {
+            "what-with_offence": "on",
+            "offence-committed_on": "2025-06-02",
+            "offence-final_on": "2025-06-02",
+            "offence-points": "2",
+            "offence-offence_class": "C4",
+            "what-with_course": "on",
+            "course-first_day": "2025-07-01",
+            "course-last_day": "2025-07-02",
+            "course-course_type": "voluntary",
+        },
+    )
+    assert response.status_code == 200
+    assertContains(response, "Résultat de la simulation")
+    assertContains(response, "Aujourd’hui : 5 points ; avec cette hypothèse : 3 / 12 points.")
+    assertContains(response, "Différence avec la prévision actuelle")
+    assertContains(response, "−2")
+    assertContains(response, "stroke-dasharray")
+    assert _counts() == before
+    assert Projection.objects.values().get(licence=lic) == projection
+
+
+def test_the_simulator_accepts_a_natinf_of_the_bareme_and_explains_errors() -> None:
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    response = client.post(
+        reverse("dossier:simulator"),
+        {
+            "what-with_offence": "on",
+            "offence-committed_on": "2025-06-02",
+            "offence-final_on": "2025-06-10",
+            "offence-natinf": "35273",
+        },
+    )
+    assertContains(response, "Résultat de la simulation")
+    response = client.post(
+        reverse("dossier:simulator"), {"what-with_offence": "on", "offence-committed_on": ""}
+    )
+    assertContains(response, "La simulation n’a pas pu être faite")
+    response = client.post(reverse("dossier:simulator"), {})
+    assertContains(response, "Cochez « Ajouter une infraction »")
+
+
+def test_the_digital_licence_is_a_signed_qr_that_verifies_and_carries_no_points() -> None:
+    lic = _camille()
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:digital_licence"))
+    html = response.content.decode()
+    text = re.search(r'id="qr-text">([^<]+)<', html).group(1).strip()
+    assert 'src="data:image/svg+xml' in html
+    verdict = signing.verify(text)
+    assert verdict.valid, verdict.detail
+    payload = verdict.payload
+    assert payload["licence"] == lic.number and payload["status"] == "valid"
+    assert payload["born"] == "1990-05-17" and payload["cats"][0][0] == "B"
+    assert "balance" not in payload and "points" not in str(sorted(payload))
+    expires = dt.datetime.fromisoformat(payload["exp"])
+    assert (
+        dt.timedelta(minutes=9)
+        < expires - dt.datetime(2025, 6, 2, 10, 0, tzinfo=dt.UTC)
+        <= dt.timedelta(minutes=10)
+    )
+    assertContains(response, 'id="qr-refresh"')
+    assertContains(response, "Valable jusqu’à 12:10")
+
+
+def test_a_linked_holder_without_a_licence_is_told_so() -> None:
+    holder = make_holder()
+    holder.save()
+    client = _sign_in(Client(), holder)
+    for name in ("dossier:dashboard", "dossier:history", "dossier:simulator"):
+        assertContains(client.get(reverse(name)), "Aucun permis dans votre dossier")
+
+
+def test_the_menu_skips_pages_that_do_not_exist() -> None:
+    from permis.portal import menu
+
+    names = [entry.name for entry in menu.entries()]
+    assert "dossier:dashboard" in names
+    assert set(names) <= {name for name, _label in menu.MENU}
+    menu.MENU.append(("nowhere:page", "x"))
+    try:
+        menu._entries.cache_clear()
+        assert "nowhere:page" not in [entry.name for entry in menu.entries()]
+    finally:
+        menu.MENU.pop()
+        menu._entries.cache_clear()
+
+
+def test_the_english_pages() -> None:
+    lic = _camille()
+    response = _sign_in(Client(), lic.holder).get("/en" + reverse("dossier:dashboard"))
+    assert response.status_code == 200
