@@ -32,12 +32,14 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 # Debian's Chromium for the browser tests (never Playwright's own download), gettext for the translations,
-# Pango and fonts for WeasyPrint's PDFs, poppler-utils (pdftotext, pdftoppm) to read them back in the tests.
+# Pango and fonts for WeasyPrint's PDFs, poppler-utils (pdftotext, pdftoppm) to read them back in the tests,
+# wrk for the portal's benchmark (bench/portal_bench.py).
 system-packages:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium chromium-driver"; \
 	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
 	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	ldconfig -p | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
 	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
