@@ -33,8 +33,14 @@ def _entry(holder, n: int = 0, **extra) -> AccessLog:
 
 
 def _sql(statement: str, params: list | None = None) -> None:
-    """Raw SQL on the log's table ({t}): what a forger with database access would do."""
+    """Raw SQL on the log's table ({t}): what a forger who owns the database would do (on PostgreSQL, first
+    switching off the trigger that refuses updates and deletes; the test's transaction switches it back on)."""
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SET CONSTRAINTS ALL IMMEDIATE"
+            )  # no pending foreign-key checks before ALTER TABLE
+            cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER accesslog_append_only")
         cursor.execute(statement.replace("{t}", TABLE), params or [])
 
 
@@ -78,6 +84,23 @@ def test_the_orm_refuses_to_update_or_delete_entries(logged) -> None:
         row.save()
     with pytest.raises(PermissionError):
         row.delete()
+    assert audit.verify_chain() == []
+
+
+@pytest.mark.postgres
+def test_postgresql_itself_refuses_to_update_or_delete_entries(logged) -> None:
+    from django.db import DatabaseError, transaction
+
+    for statement in (
+        "UPDATE audit_accesslog SET purpose = 'audit' WHERE seq = 1",
+        "DELETE FROM audit_accesslog WHERE seq = 1",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement)
     assert audit.verify_chain() == []
 
 
