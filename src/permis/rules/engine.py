@@ -43,6 +43,8 @@ from permis.rules.parameters import parameter
 SYSTEM_START = dt.date(1992, 7, 1)
 _SYSTEM_START_ORD = SYSTEM_START.toordinal()
 _FC_START = dt.date(2019, 1, 1)
+_RAISE_1992 = dt.date(1992, 12, 1)  # the day the first 6 points become 12 (option start_1992)
+_RAISE_1992_ORD = _RAISE_1992.toordinal()
 
 # Same-day order of actions (RULES.md §12), with the book-keeping steps around it.
 O_RAISE_1992 = 0
@@ -56,6 +58,7 @@ O_48SI = 7
 O_ANNULMENT = 8
 
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_new_tuple = tuple.__new__
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -282,14 +285,27 @@ class _Replay:
         condition: tuple | None = None,
     ) -> None:
         raw = self.raw
+        # tuple.__new__ makes the same Movement as Movement(...), without the Python frame of its __new__.
         self.movements.append(
-            Movement(
-                on, change, raw if raw > 0 else 0, kind, cause, basis, self.cap, raw, self.status, condition
+            _new_tuple(
+                Movement,
+                (
+                    on,
+                    change,
+                    raw if raw > 0 else 0,
+                    kind,
+                    cause,
+                    basis,
+                    self.cap,
+                    raw,
+                    self.status,
+                    condition,
+                ),
             )
         )
 
     def letter(self, code: str, on: dt.date, cause: str | None) -> None:
-        self.letters.append(Letter(code, on, cause))
+        self.letters.append(_new_tuple(Letter, (code, on, cause)))
 
     def max_points(self, on: dt.date) -> int:
         if self.options.start_1992 == "12":
@@ -411,8 +427,8 @@ class _Replay:
         # The static actions, sorted by (date, same-day order, sequence).
         actions: list[tuple[int, int, int, int, object]] = []
         seq = 0
-        if points_start < dt.date(1992, 12, 1) and options.start_1992 == "6_then_12" and not probationary:
-            actions.append((dt.date(1992, 12, 1).toordinal(), O_RAISE_1992, 0, 0, None))
+        if points_start < _RAISE_1992 and options.start_1992 == "6_then_12" and not probationary:
+            actions.append((_RAISE_1992_ORD, O_RAISE_1992, 0, 0, None))
         for w in withdrawals:
             seq += 1
             actions.append((w.on.toordinal(), O_WITHDRAWAL, seq, 1, w))
