@@ -54,11 +54,14 @@ def today() -> dt.date:
 
 
 # -- the history as the engine sees it --------------------------------------------------------------------------
-def engine_document(licence: Licence, events: Iterable[Event]) -> dict[str, Any]:
-    """The licence and its events in the engine's contract (ENGINE-IO.md), corrections applied."""
+def engine_document(licence: Licence, events: Iterable[Event], tz: dt.tzinfo | None = None) -> dict[str, Any]:
+    """The licence and its events in the engine's contract (ENGINE-IO.md), corrections applied.
+
+    `tz`: the zone of the legal day (default: the current time zone; batch jobs pass it once for all)."""
     effective: dict[int, tuple[str, dict[str, Any]] | None] = {}
     recorded: dict[int, dt.date] = {}
-    tz = timezone.get_current_timezone()
+    if tz is None:
+        tz = timezone.get_current_timezone()
     for event in events:
         if event.kind == EventKind.CORRECTION:
             target = event.data["replaces"]
@@ -92,7 +95,7 @@ def history_of(licence: Licence, events: Iterable[Event] | None = None) -> Histo
     return parse_history(engine_document(licence, events))
 
 
-def stored_history_of(licence: Licence, events: Iterable[Event]) -> History:
+def stored_history_of(licence: Licence, events: Iterable[Event], tz: dt.tzinfo | None = None) -> History:
     """The history of events as stored, for re-evaluating it (the daily run, `permis verify`, a replay).
 
     Every stored event was written through `parse_history` with the whole history before it (``record_event``,
@@ -100,7 +103,7 @@ def stored_history_of(licence: Licence, events: Iterable[Event]) -> History:
     the same History without checking it again. A document it cannot even read (a row changed by hand) goes
     through the checking parse, which says what is wrong (InputError).
     """
-    document = engine_document(licence, events)
+    document = engine_document(licence, events, tz)
     try:
         return trusted_history(document)
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -127,8 +130,12 @@ def event_hash(prev_hash: str, event: Event) -> str:
         "corrects": event.corrects_id,
         "reason": event.reason,
     }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = _CANONICAL.encode(payload)
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+# json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False), without a new encoder per call
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # -- writing what the engine says -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, connections
+from django.utils import timezone
 
 from ..models import Event, Licence
 from .core import Derived, genesis_hash, stored_history_of
@@ -215,7 +216,8 @@ _WITHOUT_EVENTS_MAX = 20_000  # a few tens of MiB at most
 
 
 def _derive(licence: LicenceRow | Licence, events: Sequence[EventRow | Event], on: dt.date) -> Derived:
-    history = stored_history_of(licence, events)  # type: ignore[arg-type]
+    # Batch jobs never activate another zone: the legal day is in the settings' zone (Europe/Paris).
+    history = stored_history_of(licence, events, timezone.get_default_timezone())  # type: ignore[arg-type]
     last_hash = events[-1].hash if events else genesis_hash(licence)  # type: ignore[arg-type]
     derived = core_derive(history, on, len(events), last_hash)
     notices_from = licence.notices_from
