@@ -181,3 +181,19 @@ def test_permis_demo_seeds_courses_at_the_end() -> None:
     assert "centres agréés" in out.getvalue()
     assert CourseCentre.objects.exists()
     assert courses.sessions_near("75011", today())
+
+
+def test_a_centre_learns_yes_or_no_and_from_when_and_the_read_is_logged() -> None:
+    from permis.audit.services import accesses_of, verify_chain
+
+    lic = factories.licence(obtained_on=dt.date(2010, 3, 1))
+    centre = _centre("75", "Paris Stages")
+    answer = courses.centre_eligibility(centre, lic, ON, actor="key:ab12cd34", request_id="r-9")
+    assert answer == {"eligible": False, "from": None}
+    (entry,) = accesses_of(lic.holder)
+    assert (entry.role, entry.purpose, entry.channel) == ("course_centre", "course_eligibility", "api")
+    assert centre.approval_number in entry.actor_label and entry.shown == ["éligibilité au stage"]
+    assert verify_chain() == []
+    withdrawn = _centre("75", "Retiré", withdrawn_on=ON)
+    with pytest.raises(courses.CourseError, match="centre"):
+        courses.centre_eligibility(withdrawn, lic, ON, actor="key:x")

@@ -272,3 +272,34 @@ def record_attendance(
             attendance.event = outcome.event
         attendance.save()
     return attendance
+
+
+def centre_eligibility(
+    centre: CourseCentre,
+    licence: Licence,
+    on: dt.date,
+    *,
+    actor: str,
+    request_id: str = "",
+) -> dict[str, object]:
+    """What an approved centre may learn before enrolling someone: yes/no and from when, never the balance
+    (L225-5, L223-7). The read is logged on the holder's access log (role course_centre)."""
+    from permis.audit.models import Channel, Purpose, Role
+    from permis.audit.services import log_access
+
+    if not centre.approved(on):
+        raise CourseError("centre", f"{centre.approval_number} is not approved on {on.isoformat()}")
+    with transaction.atomic():
+        answer = eligibility(licence, on).for_centre()
+        log_access(
+            actor=actor,
+            actor_label=f"{centre.name} (agrément {centre.approval_number})",
+            role=Role.COURSE_CENTRE,
+            holder=licence.holder_id,
+            licence=licence,
+            purpose=Purpose.COURSE_ELIGIBILITY,
+            shown=["éligibilité au stage"],
+            channel=Channel.API,
+            request_id=request_id,
+        )
+    return answer
