@@ -14,12 +14,17 @@ import time_machine
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from permis.accounts.models import HolderLink
+from permis.audit import services as audit
+from permis.audit.models import ShareCode
+from permis.courses.models import CourseCentre, CourseSession
 from permis.notices import legal, services
 from permis.notices.models import Channel, Delivery, NoticePreference
 from permis.registry.models import Holder, Licence, Notice
-from tests.notices.document_helpers import licence_with
+from tests.notices.document_helpers import licence_with, record
+from tests.registry.factories import offence
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +73,14 @@ def other() -> Licence:
 
 
 # -- access ----------------------------------------------------------------------------------------------------
-PAGES = ["demarches:notices", "demarches:preferences", "demarches:documents"]
+PAGES = [
+    "demarches:notices",
+    "demarches:preferences",
+    "demarches:documents",
+    "demarches:courses",
+    "demarches:share",
+    "demarches:access_log",
+]
 
 
 def test_every_view_is_declared_for_holders() -> None:
@@ -251,3 +263,158 @@ def test_the_documents_are_the_holders(client: Client, camille: Licence, other: 
     for name in ("demarches:attestation_pdf", "demarches:rii_pdf"):
         response = client.get(reverse(name, args=[other.pk]))
         assert response.status_code == 404 and other.number.encode() not in response.content
+
+
+# -- courses ---------------------------------------------------------------------------------------------------
+def centre(name: str, postcode: str, departement: str, number: str) -> CourseCentre:
+    return CourseCentre.objects.create(
+        name=name,
+        approval_number=number,
+        address="1 rue de la Gare",
+        postcode=postcode,
+        city="Ville",
+        departement=departement,
+        approved_on=dt.date(2020, 1, 1),
+    )
+
+
+def session(where: CourseCentre, first_day: dt.date, price: int = 23000, seats: int = 20, taken: int = 0):
+    return CourseSession.objects.create(
+        centre=where,
+        first_day=first_day,
+        last_day=first_day + dt.timedelta(days=1),
+        place=f"Salle {where.name}",
+        price_cents=price,
+        seats=seats,
+        seats_taken=taken,
+    )
+
+
+def test_the_courses_page_says_when_a_course_counts_and_lists_sessions_of_the_departement_first(
+    client: Client, camille: Licence
+) -> None:
+    soon = timezone.localdate() + dt.timedelta(days=10)
+    lyon = centre("Stage Lyon", "69003", "69", "R2069001")
+    paris = centre("Stage Paris", "75011", "75", "R2075001")
+    session(paris, soon)
+    session(lyon, soon + dt.timedelta(days=7), price=24950, seats=20, taken=5)
+    session(lyon, soon, seats=10, taken=10)  # full: left out
+    response = client.get(reverse("demarches:courses"), {"postcode": "69007"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Oui, dès aujourd’hui." in html  # 9 points out of 12, no course in the last year
+    assert html.index("Stage Lyon") < html.index("Stage Paris")
+    assert "1 session dans le département 69." in html
+    assert "249,50 €" in html and "230 €" in html and "R2069001" in html
+    assert ">15</td>" in html  # seats left
+    assert "Salle Stage Lyon" in html
+    # Without a postcode, the holder's own (69003) is used.
+    assert "Stage Lyon" in client.get(reverse("demarches:courses")).content.decode()
+
+
+def test_a_course_within_the_year_counts_from_a_date(client: Client) -> None:
+    lic = licence_with("47")  # a course in June 2024, back to 12 points
+    record(lic, "offence", offence("2024-07-01", "2024-07-20", 3), "2024-07-21")
+    sign_in(client, lic.holder)
+    with time_machine.travel(dt.datetime(2024, 9, 1, 10, tzinfo=dt.UTC), tick=False):
+        client.logout()
+        client.force_login(User.objects.get(username="camille"))
+        html = client.get(reverse("demarches:courses")).content.decode()
+    assert "Pas encore : un stage commencé à partir du" in html and "2025" in html
+
+
+def test_a_wrong_postcode_is_said_on_the_field(client: Client, camille: Licence) -> None:
+    response = client.get(reverse("demarches:courses"), {"postcode": "69 00"})
+    assert response.status_code == 200
+    assert "n’est pas un code postal" in " ".join(response.context["form"].errors["postcode"])
+
+
+# -- share codes -----------------------------------------------------------------------------------------------
+def test_a_holder_creates_a_code_sees_it_used_and_revokes_it(client: Client, camille: Licence) -> None:
+    response = client.post(reverse("demarches:share"), {"days": "7", "label": "Loueur"})
+    assert response.status_code == 200 and response["Cache-Control"] == "private, no-store"
+    code = response.context["created"]["code"]
+    html = response.content.decode()
+    assert code in html and "Notez-le maintenant" in html
+    share = ShareCode.objects.get(holder=camille.holder)
+    assert share.label == "Loueur" and code not in share.code_hash
+    assert dt.timedelta(days=6, hours=23) < share.expires_at - share.created_at <= dt.timedelta(days=7)
+    # A third party uses it: the use shows on the page, the code itself never again.
+    assert audit.check_share(code, requester_label="Loc'Auto", purpose="location") is not None
+    html = client.get(reverse("demarches:share")).content.decode()
+    assert code not in html
+    assert f"« {share.hint} »" in html and "Utilisé 1 fois." in html and "Loc&#x27;Auto" in html
+    # Revoked: POST only, then the code no longer works.
+    assert client.get(reverse("demarches:share_revoke", args=[share.pk])).status_code == 405
+    response = client.post(reverse("demarches:share_revoke", args=[share.pk]))
+    assert response.status_code == 302
+    assert ShareCode.objects.get(pk=share.pk).revoked_at is not None
+    assert audit.check_share(code, requester_label="Loc'Auto") is None
+    assert "Révoqué" in client.get(reverse("demarches:share")).content.decode()
+
+
+def test_a_code_lasts_thirty_days_at_most(client: Client, camille: Licence) -> None:
+    response = client.post(reverse("demarches:share"), {"days": "31"})
+    assert response.status_code == 200 and "days" in response.context["form"].errors
+    assert not ShareCode.objects.exists()
+
+
+def test_another_holders_code_cannot_be_revoked_or_seen(
+    client: Client, camille: Licence, other: Licence
+) -> None:
+    theirs, _code = audit.create_share(other.holder, 7, "Employeur de Dominique")
+    response = client.post(reverse("demarches:share_revoke", args=[theirs.pk]))
+    assert response.status_code == 404 and b"Dominique" not in response.content
+    missing = client.post(reverse("demarches:share_revoke", args=[theirs.pk + 1000]))
+    assert missing.status_code == 404 and missing.content == response.content
+    assert ShareCode.objects.get(pk=theirs.pk).revoked_at is None
+    assert "Employeur de Dominique" not in client.get(reverse("demarches:share")).content.decode()
+
+
+def test_sharing_needs_the_csrf_token(camille: Licence) -> None:
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(User.objects.get(username="camille"))
+    assert strict.post(reverse("demarches:share"), {"days": "7"}).status_code == 403
+    assert not ShareCode.objects.exists()
+
+
+# -- access log ------------------------------------------------------------------------------------------------
+def consulted(
+    lic: Licence, label: str, role: str = "police", purpose: str = "roadside_check", **extra
+) -> None:
+    audit.log_access(
+        actor="user:1",
+        actor_label=label,
+        role=role,
+        holder=lic.holder,
+        licence=lic,
+        purpose=purpose,
+        shown=["identité", "solde"],
+        channel="back_office",
+        **extra,
+    )
+
+
+def test_the_access_log_says_who_when_and_why_in_plain_words(
+    client: Client, camille: Licence, other: Licence
+) -> None:
+    consulted(camille, "Brigade de Villeurbanne")
+    consulted(camille, "Agent Martin, préfecture du Rhône", "agent", "other", purpose_detail="courrier reçu")
+    consulted(other, "Gendarmerie de Dominique")
+    html = client.get(reverse("demarches:access_log")).content.decode()
+    assert (
+        "Brigade de Villeurbanne" in html and "Police ou gendarmerie" in html and "Contrôle routier" in html
+    )
+    assert "Agent de préfecture" in html and "Autre motif (précisé) : courrier reçu" in html
+    assert "identité, solde de points" in html
+    assert html.index("Agent Martin") < html.index("Brigade de Villeurbanne")  # newest first
+    assert "Gendarmerie de Dominique" not in html
+
+
+def test_the_access_log_is_paginated(client: Client, camille: Licence) -> None:
+    for n in range(30):
+        consulted(camille, f"Agent n°{n:02d}")
+    first = client.get(reverse("demarches:access_log")).content.decode()
+    second = client.get(reverse("demarches:access_log"), {"page": "2"}).content.decode()
+    assert "Agent n°29" in first and "Agent n°04" not in first and "Page suivante" in first
+    assert "Agent n°04" in second and "Agent n°00" in second and "Agent n°29" not in second

@@ -80,14 +80,14 @@ class PostcodeForm(forms.Form):
 
     def clean_postcode(self) -> str:
         value = self.cleaned_data["postcode"].strip()
-        if not re.fullmatch(r"[0-9][0-9AB][0-9]{3}", value):
+        if not re.fullmatch(r"[0-9]{5}", value):
             raise forms.ValidationError(
                 _("« %(value)s » n’est pas un code postal : cinq chiffres."), params={"value": value}
             )
         return value
 
 
-SHARE_DAYS = [1, 3, 7, 14, 30]
+SHARE_DAYS = [1, 3, 7, 14, 30]  # at most 30 (permis.audit.services.MAX_SHARE_DAYS)
 
 
 class ShareForm(forms.Form):

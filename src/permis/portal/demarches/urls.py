@@ -24,3 +24,10 @@ urlpatterns = [
         "documents/<int:licence_id>/releve-integral.pdf", views.document_pdf, {"kind": "rii"}, name="rii_pdf"
     ),
 ]
+
+urlpatterns += [
+    path("stages/", views.courses, name="courses"),
+    path("partage/", views.share, name="share"),
+    path("partage/<int:share_id>/revoquer/", views.share_revoke, name="share_revoke"),
+    path("consultations/", views.access_log, name="access_log"),
+]

@@ -17,11 +17,13 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from permis.accounts.access import holder_required
+from permis.audit import services as audit
+from permis.courses import services as course_services
 from permis.notices import legal, preferences
 from permis.notices.documents import render_attestation, render_letter, render_rii
 from permis.notices.models import Channel, Delivery
@@ -30,7 +32,7 @@ from permis.portal.labels import letter_label
 from permis.registry.models import Holder, Licence, Notice
 from permis.registry.services import today
 
-from .forms import PreferencesForm
+from .forms import PostcodeForm, PreferencesForm, ShareForm
 
 NOTICES_PER_PAGE = 20
 ACCESS_PER_PAGE = 25
@@ -249,3 +251,128 @@ def document_pdf(request: HttpRequest, licence_id: int, kind: str) -> HttpRespon
     else:
         raise Http404
     return _pdf(content, f"{name}-{licence.number}-{on.isoformat()}.pdf", download=True)
+
+
+# -- courses ---------------------------------------------------------------------------------------------------
+def _euros(cents: int) -> str:
+    euros, rest = divmod(cents, 100)
+    return f"{euros} €" if rest == 0 else f"{euros},{rest:02d} €"
+
+
+@require_GET
+@holder_required
+def courses(request: HttpRequest) -> HttpResponse:
+    holder: Holder = request.holder  # type: ignore[attr-defined]
+    on = today()
+    licence = _holder_licences(holder).first()
+    eligibility = course_services.eligibility(licence, on) if licence is not None else None
+    if "postcode" in request.GET:
+        form = PostcodeForm(request.GET)
+        postcode = form.cleaned_data["postcode"] if form.is_valid() else None
+    else:
+        form = PostcodeForm(initial={"postcode": holder.postal_code})
+        postcode = holder.postal_code if PostcodeForm({"postcode": holder.postal_code}).is_valid() else None
+    nearby: list[dict[str, Any]] = []
+    elsewhere: list[dict[str, Any]] = []
+    departement = ""
+    if postcode:
+        try:
+            departement = course_services.departement_of(postcode)
+            sessions = course_services.sessions_near(postcode, on, limit=30)
+        except course_services.CourseError as error:
+            form.add_error("postcode", error.message)
+            sessions = []
+        for session in sessions:
+            row = {"session": session, "centre": session.centre, "price": _euros(session.price_cents)}
+            (nearby if session.centre.departement == departement else elsewhere).append(row)
+    return render(
+        request,
+        "portal/demarches/courses.html",
+        {
+            "licence": licence,
+            "eligibility": eligibility,
+            "form": form,
+            "postcode": postcode,
+            "departement": departement,
+            "nearby": nearby,
+            "elsewhere": elsewhere,
+        },
+    )
+
+
+# -- share codes -----------------------------------------------------------------------------------------------
+def _share_page(request: HttpRequest, form: ShareForm, created: dict[str, Any] | None = None) -> HttpResponse:
+    holder: Holder = request.holder  # type: ignore[attr-defined]
+    summaries = audit.shares_of(holder)
+    shares = [
+        {"summary": summary, "uses": list(audit.share_uses(holder, summary.share.pk)[:20])}
+        for summary in summaries
+    ]
+    response = render(
+        request,
+        "portal/demarches/share.html",
+        {"form": form, "shares": shares, "created": created, "max_days": audit.MAX_SHARE_DAYS},
+    )
+    response["Cache-Control"] = "private, no-store"  # the new code is on this page, once
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@holder_required
+def share(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = ShareForm(request.POST)
+        if form.is_valid():
+            try:
+                row, code = audit.create_share(
+                    request.holder,  # type: ignore[attr-defined]
+                    form.cleaned_data["days"],
+                    form.cleaned_data["label"],
+                )
+            except audit.AuditError as error:
+                form.add_error("days" if error.field == "days" else None, error.message)
+            else:
+                return _share_page(request, ShareForm(), {"share": row, "code": code})
+        return _share_page(request, form)
+    return _share_page(request, ShareForm())
+
+
+@require_POST
+@holder_required
+def share_revoke(request: HttpRequest, share_id: int) -> HttpResponse:
+    try:
+        row = audit.revoke_share(request.holder, share_id)  # type: ignore[attr-defined]
+    except audit.AuditError:
+        raise Http404 from None  # another holder's code, or none: the same answer
+    messages.success(request, _("Le code se terminant par « %(hint)s » est révoqué.") % {"hint": row.hint})
+    return redirect("demarches:share")
+
+
+# -- who consulted the file ------------------------------------------------------------------------------------
+SHOWN_LABELS = {
+    "identité": gettext_lazy("identité"),
+    "numéro de permis": gettext_lazy("numéro de permis"),
+    "catégories": gettext_lazy("catégories"),
+    "validité": gettext_lazy("validité"),
+    "solde": gettext_lazy("solde de points"),
+    "historique": gettext_lazy("historique"),
+}
+
+
+@require_GET
+@holder_required
+def access_log(request: HttpRequest) -> HttpResponse:
+    entries = audit.accesses_of(request.holder).select_related("licence")  # type: ignore[attr-defined]
+    page = Paginator(entries, ACCESS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [
+        {
+            "entry": entry,
+            "shown": ", ".join(str(SHOWN_LABELS.get(item, item)) for item in entry.shown),
+        }
+        for entry in page.object_list
+    ]
+    return render(
+        request,
+        "portal/demarches/access_log.html",
+        {"rows": rows, "page": page},
+    )
