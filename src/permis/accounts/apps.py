@@ -6,3 +6,11 @@ class AccountsConfig(AppConfig):
     name = "permis.accounts"
     verbose_name = _("Comptes")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
+
+        from . import sessions
+
+        user_logged_in.connect(sessions.record, dispatch_uid="permis.accounts.record_session")
+        user_logged_out.connect(sessions.forget, dispatch_uid="permis.accounts.forget_session")

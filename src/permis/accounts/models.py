@@ -33,3 +33,69 @@ class HolderLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} -> {self.holder_id} ({self.method})"
+
+
+class Account(models.Model):
+    """What a holder's account adds to Django's user: FranceConnect's subject, the verified email, TOTP.
+
+    Local accounts sign in with their email (the user's ``username`` and ``email``) once it is verified
+    (``email_verified_at``; until then the user is inactive). FranceConnect accounts carry FranceConnect's
+    pairwise subject. The TOTP secret is stored as is: it must be read to check a code (the database's
+    protection is the protection; docs/accounts.md says so).
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account")
+    franceconnect_sub = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    totp_secret = models.CharField(max_length=64, blank=True)
+    totp_enabled = models.BooleanField(default=False)
+    totp_last_step = models.BigIntegerField(default=0)  # a code is accepted once: replay of a seen code fails
+
+    class Meta:
+        verbose_name = _("compte d'usager")
+
+    def __str__(self) -> str:
+        return f"account of {self.user_id}"
+
+
+class RecoveryCode(models.Model):
+    """A single-use code that replaces the TOTP code when the phone is lost; only its hash is kept."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    code_hash = models.CharField(max_length=64, unique=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"
+
+
+class AccountSession(models.Model):
+    """The sessions an account opened, so that "log out everywhere" can end every one of them."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_sessions"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id}"
+
+
+class Failure(models.Model):
+    """One failed attempt (login, second factor, licence linking), counted for throttling.
+
+    ``key`` is "<action>:account:<email or user id>" or "<action>:address:<client address>"; rows older than the
+    lockout window are deleted as new failures arrive.
+    """
+
+    key = models.CharField(max_length=300)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "at"], name="accounts_failure_key_at")]
+
+    def __str__(self) -> str:
+        return f"{self.key} at {self.at}"

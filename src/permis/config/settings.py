@@ -248,5 +248,3 @@ OIDC_AUTH_REQUEST_EXTRA_PARAMS = {"acr_values": "eidas1"}
 OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:fc_callback"
 OIDC_STORE_ID_TOKEN = True  # the hint FranceConnect's logout needs
 OIDC_TIMEOUT = 10
-OIDC_CALLBACK_CLASS = "permis.accounts.oidc.CallbackView"
-LOGIN_REDIRECT_URL_FAILURE = "accounts:fc_failed"

@@ -1,0 +1,67 @@
+"""Throttling and lockout of login, second factor and licence linking, per account and per client address.
+
+After ``LIMIT`` failures within ``WINDOW`` for one account (or ``ADDRESS_LIMIT`` from one address, higher because
+several people may share an address), further attempts are refused for the rest of the window, whether the
+password or numbers are right or not, with the same neutral message. Counting uses rows of the database
+(``Failure``), shared by every server process, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .models import Failure
+
+LIMIT = 5
+ADDRESS_LIMIT = 20
+WINDOW = dt.timedelta(minutes=15)
+
+
+def _limits() -> tuple[int, int, dt.timedelta]:
+    config = getattr(settings, "ACCOUNTS_THROTTLE", {})
+    return (
+        config.get("LIMIT", LIMIT),
+        config.get("ADDRESS_LIMIT", ADDRESS_LIMIT),
+        dt.timedelta(minutes=config.get("WINDOW_MINUTES", WINDOW.total_seconds() / 60)),
+    )
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address as the server sees it (a reverse proxy must pass it as REMOTE_ADDR)."""
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def keys(action: str, request: HttpRequest, account: str) -> list[tuple[str, int]]:
+    limit, address_limit, _ = _limits()
+    found = [(f"{action}:address:{client_address(request)}", address_limit)]
+    if account:
+        found.append((f"{action}:account:{account.strip().lower()}", limit))
+    return found
+
+
+def locked(action: str, request: HttpRequest, account: str = "") -> bool:
+    """Whether this action is locked for this account or this address."""
+    _, _, window = _limits()
+    since = timezone.now() - window
+    return any(
+        Failure.objects.filter(key=key, at__gte=since).count() >= limit
+        for key, limit in keys(action, request, account)
+    )
+
+
+def fail(action: str, request: HttpRequest, account: str = "") -> None:
+    _, _, window = _limits()
+    now = timezone.now()
+    pairs = keys(action, request, account)
+    Failure.objects.filter(key__in=[k for k, _ in pairs], at__lt=now - window).delete()
+    Failure.objects.bulk_create(Failure(key=key, at=now) for key, _ in pairs)
+
+
+def succeed(action: str, request: HttpRequest, account: str = "") -> None:
+    """A success clears the account's count (not the address's: one good password must not reset a spray)."""
+    if account:
+        Failure.objects.filter(key=f"{action}:account:{account.strip().lower()}").delete()

@@ -1,0 +1,432 @@
+"""The accounts' pages: sign in (FranceConnect or a local account), sign up, verify, second factor, link the
+licence, security (TOTP, recovery codes, log out everywhere), log out. docs/accounts.md tells the flows."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from permis.registry.models import Licence
+
+from . import oidc, sessions, throttle, totp
+from .forms import CodeForm, LinkForm, LoginForm, ResendForm, SignupForm
+from .models import Account, HolderLink, LinkMethod, RecoveryCode
+
+logger = logging.getLogger(__name__)
+
+VERIFY_SALT = "permis.accounts.verify-email"
+VERIFY_MAX_AGE = 24 * 3600  # seconds: the verification link works for 24 hours
+PENDING = "permis_2fa_pending"  # session: {"user": id, "at": time, "next": url} between password and code
+PENDING_MAX_AGE = 300
+RECOVERY_CODES = 10
+
+
+def _next_url(request: HttpRequest) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return ""
+
+
+def _locked_message() -> str:
+    return _(
+        "Trop de tentatives ont échoué : par sécurité, réessayez dans 15 minutes. "
+        "Si vous avez oublié votre mot de passe, vous pouvez le réinitialiser."
+    )
+
+
+def recovery_hash(code: str) -> str:
+    """Recovery codes are long random strings: a keyed fast hash protects them (a slow one is for passwords)."""
+    plain = "".join(code.split()).upper().replace("-", "")
+    return hmac.new(settings.SECRET_KEY.encode(), plain.encode(), hashlib.sha256).hexdigest()
+
+
+# --- sign in -----------------------------------------------------------------------------------------------------
+
+
+@sensitive_post_parameters("password")
+@never_cache
+def login_view(request: HttpRequest) -> HttpResponse:
+    next_url = _next_url(request)
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect(next_url or "accounts:home")
+    form = LoginForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        if throttle.locked("login", request, email):
+            error = _locked_message()
+        else:
+            user = authenticate(request, username=email, password=form.cleaned_data["password"])
+            if user is None or not Account.objects.filter(user=user).exists():
+                throttle.fail("login", request, email)
+                error = _(
+                    "Adresse électronique ou mot de passe incorrect, ou adresse pas encore vérifiée. "
+                    "Vérifiez votre saisie ou le lien reçu par courriel."
+                )
+            else:
+                throttle.succeed("login", request, email)
+                if user.account.totp_enabled:
+                    request.session[PENDING] = {"user": user.pk, "at": int(time.time()), "next": next_url}
+                    return redirect("accounts:totp_login")
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                return redirect(next_url or "accounts:home")
+    return render(
+        request,
+        "accounts/login.html",
+        {"form": form, "error": error, "next": next_url, "franceconnect": oidc.enabled()},
+        status=200 if not error else 400,
+    )
+
+
+@never_cache
+def totp_login(request: HttpRequest) -> HttpResponse:
+    pending = request.session.get(PENDING)
+    if not pending or time.time() - pending["at"] > PENDING_MAX_AGE:
+        request.session.pop(PENDING, None)
+        messages.info(request, _("Identifiez-vous de nouveau : la saisie du code a expiré."))
+        return redirect("accounts:login")
+    user = User.objects.select_related("account").get(pk=pending["user"])
+    form = CodeForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        account_key = f"user-{user.pk}"
+        if throttle.locked("totp", request, account_key):
+            error = _locked_message()
+        elif _check_second_factor(user, form.cleaned_data["code"]):
+            throttle.succeed("totp", request, account_key)
+            del request.session[PENDING]
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect(pending.get("next") or "accounts:home")
+        else:
+            throttle.fail("totp", request, account_key)
+            error = _(
+                "Ce code n’est pas valable. Saisissez le code affiché maintenant par votre application."
+            )
+    return render(
+        request, "accounts/totp_login.html", {"form": form, "error": error}, status=400 if error else 200
+    )
+
+
+def _check_second_factor(user: User, code: str) -> bool:
+    account = user.account
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        step = totp.matching_step(account.totp_secret, code, account.totp_last_step)
+        if step is not None:
+            account.totp_last_step = step
+            account.save(update_fields=["totp_last_step"])
+            return True
+    used = RecoveryCode.objects.filter(user=user, code_hash=recovery_hash(code), used_at__isnull=True).update(
+        used_at=timezone.now()
+    )
+    return used == 1
+
+
+# --- sign up and verify --------------------------------------------------------------------------------------------
+
+
+def _send(request: HttpRequest, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
+    body = render_to_string(template, {**context, "site": request.build_absolute_uri("/")}, request=request)
+    send_mail(subject, body, None, [to])
+
+
+def _send_verification(request: HttpRequest, user: User) -> None:
+    token = signing.TimestampSigner(salt=VERIFY_SALT).sign(f"{user.pk}:{user.email}")
+    link = request.build_absolute_uri(reverse("accounts:verify", args=[token]))
+    _send(
+        request,
+        user.email,
+        _("Vérifiez votre adresse électronique"),
+        "accounts/email/verify.txt",
+        {"link": link},
+    )
+
+
+@sensitive_post_parameters("password1", "password2")
+@never_cache
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        existing = User.objects.filter(username=email).first()
+        if existing is None:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    username=email, email=email, password=form.cleaned_data["password1"], is_active=False
+                )
+                Account.objects.create(user=user)
+            _send_verification(request, user)
+        elif (
+            not existing.is_active
+            and Account.objects.filter(user=existing, email_verified_at__isnull=True).exists()
+        ):
+            _send_verification(request, existing)
+        else:
+            # The page says the same thing either way: whether an address has an account stays private.
+            _send(
+                request,
+                email,
+                _("Votre compte existe déjà"),
+                "accounts/email/exists.txt",
+                {
+                    "login": request.build_absolute_uri(reverse("accounts:login")),
+                    "reset": request.build_absolute_uri(reverse("accounts:password_reset")),
+                },
+            )
+        return render(request, "accounts/signup_done.html", {"email": email})
+    return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@never_cache
+def verify(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        value = signing.TimestampSigner(salt=VERIFY_SALT).unsign(token, max_age=VERIFY_MAX_AGE)
+    except signing.SignatureExpired:
+        return render(
+            request, "accounts/verify_failed.html", {"expired": True, "form": ResendForm()}, status=400
+        )
+    except signing.BadSignature:
+        return render(
+            request, "accounts/verify_failed.html", {"expired": False, "form": ResendForm()}, status=400
+        )
+    pk, _sep, email = value.partition(":")
+    user = User.objects.filter(pk=pk, email=email).first()
+    if user is None:
+        return render(
+            request, "accounts/verify_failed.html", {"expired": False, "form": ResendForm()}, status=400
+        )
+    if not user.is_active:
+        with transaction.atomic():
+            user.is_active = True
+            user.save(update_fields=["is_active"])
+            Account.objects.filter(user=user, email_verified_at__isnull=True).update(
+                email_verified_at=timezone.now()
+            )
+    messages.success(request, _("Votre adresse électronique est vérifiée : vous pouvez vous connecter."))
+    return redirect("accounts:login")
+
+
+@never_cache
+def resend(request: HttpRequest) -> HttpResponse:
+    form = ResendForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        if not throttle.locked("resend", request, email):
+            throttle.fail(
+                "resend", request, email
+            )  # counts sends, so the link cannot be used to flood a mailbox
+            user = User.objects.filter(
+                username=email, is_active=False, account__email_verified_at__isnull=True
+            ).first()
+            if user is not None:
+                _send_verification(request, user)
+        return render(request, "accounts/signup_done.html", {"email": email})
+    return render(request, "accounts/verify_failed.html", {"expired": False, "form": form, "resend": True})
+
+
+# --- after login --------------------------------------------------------------------------------------------------
+
+
+@login_required(login_url="accounts:login")
+def home(request: HttpRequest) -> HttpResponse:
+    """Where a holder lands after signing in: the file's dashboard when linked, the linking page otherwise."""
+    if not HolderLink.objects.filter(user=request.user).exists():
+        return redirect("accounts:link")
+    try:
+        return redirect(reverse("dossier:dashboard"))
+    except NoReverseMatch:
+        return render(request, "accounts/home.html")
+
+
+@login_required(login_url="accounts:login")
+@never_cache
+def link(request: HttpRequest) -> HttpResponse:
+    if HolderLink.objects.filter(user=request.user).exists():
+        return redirect("accounts:home")
+    reason = request.session.get(oidc.LINK_REASON)
+    form = LinkForm(request.POST or None)
+    error = ""
+    account_key = f"user-{request.user.pk}"
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if throttle.locked("link", request, account_key):
+            error = _locked_message()
+        else:
+            licences = list(
+                Licence.objects.filter(
+                    number=data["number"],
+                    dossier_number=data["dossier_number"],
+                    format=data["format"],
+                    holder__birth_date=data["birth_date"],
+                ).select_related("holder")[:2]
+            )
+            if len(licences) == 1:
+                throttle.succeed("link", request, account_key)
+                HolderLink.objects.create(
+                    user=request.user, holder=licences[0].holder, method=LinkMethod.LICENCE_FORM
+                )
+                request.session.pop(oidc.LINK_REASON, None)
+                messages.success(request, _("Votre permis est rattaché à votre compte."))
+                return redirect("accounts:home")
+            throttle.fail("link", request, account_key)
+            # The same words whatever did not match: the page never tells whether a licence exists.
+            error = _(
+                "Ces informations ne permettent pas de rattacher un permis à votre compte. Vérifiez le format, "
+                "chaque numéro et votre date de naissance."
+            )
+    return render(
+        request,
+        "accounts/link.html",
+        {"form": form, "error": error, "reason": reason},
+        status=400 if error or form.errors else 200,
+    )
+
+
+# --- security: TOTP, recovery codes, sessions ------------------------------------------------------------------
+
+
+def _account(user: User) -> Account:
+    account, _created = Account.objects.get_or_create(user=user)
+    return account
+
+
+@login_required(login_url="accounts:login")
+@never_cache
+def security(request: HttpRequest) -> HttpResponse:
+    account = _account(request.user)
+    return render(
+        request,
+        "accounts/security.html",
+        {
+            "account": account,
+            "local": request.user.has_usable_password(),
+            "recovery_left": RecoveryCode.objects.filter(user=request.user, used_at__isnull=True).count(),
+        },
+    )
+
+
+@login_required(login_url="accounts:login")
+@never_cache
+def totp_setup(request: HttpRequest) -> HttpResponse:
+    account = _account(request.user)
+    if account.totp_enabled:
+        return redirect("accounts:security")
+    secret = request.session.get("permis_totp_secret")
+    if not secret:
+        secret = request.session["permis_totp_secret"] = totp.new_secret()
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        step = totp.matching_step(secret, form.cleaned_data["code"])
+        if step is not None:
+            codes = [
+                "-".join(secrets.token_hex(5).upper()[i : i + 5] for i in (0, 5))
+                for _n in range(RECOVERY_CODES)
+            ]
+            with transaction.atomic():
+                account.totp_secret, account.totp_enabled, account.totp_last_step = secret, True, step
+                account.save(update_fields=["totp_secret", "totp_enabled", "totp_last_step"])
+                RecoveryCode.objects.filter(user=request.user).delete()
+                RecoveryCode.objects.bulk_create(
+                    RecoveryCode(user=request.user, code_hash=recovery_hash(code)) for code in codes
+                )
+            del request.session["permis_totp_secret"]
+            return render(request, "accounts/recovery_codes.html", {"codes": codes})
+        form.add_error(
+            "code", _("Ce code n’est pas valable : saisissez le code affiché maintenant par l’application.")
+        )
+    uri = totp.provisioning_uri(secret, request.user.email or request.user.username)
+    qr = segno.make(uri, error="m").svg_inline(scale=5, title=_("Code QR à scanner avec votre application"))
+    return render(
+        request,
+        "accounts/totp_setup.html",
+        {"form": form, "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)), "qr": qr},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required(login_url="accounts:login")
+@require_POST
+def totp_disable(request: HttpRequest) -> HttpResponse:
+    account = _account(request.user)
+    form = CodeForm(request.POST)
+    if (
+        form.is_valid()
+        and account.totp_enabled
+        and _check_second_factor(request.user, form.cleaned_data["code"])
+    ):
+        account.totp_enabled, account.totp_secret = False, ""
+        account.save(update_fields=["totp_enabled", "totp_secret"])
+        RecoveryCode.objects.filter(user=request.user).delete()
+        messages.success(request, _("La validation en deux étapes est désactivée."))
+    else:
+        messages.error(request, _("Code non valable : la validation en deux étapes reste active."))
+    return redirect("accounts:security")
+
+
+def _leave(request: HttpRequest, id_token: str | None) -> HttpResponse:
+    """After Django's logout: end FranceConnect's session too when it signed this one in."""
+    if id_token and oidc.enabled():
+        query = urlencode(
+            {
+                "id_token_hint": id_token,
+                "state": secrets.token_urlsafe(16),
+                "post_logout_redirect_uri": request.build_absolute_uri(reverse("accounts:logged_out")),
+            }
+        )
+        return HttpResponseRedirect(f"{settings.OIDC_OP_LOGOUT_ENDPOINT}?{query}")
+    return redirect("accounts:logged_out")
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    id_token = request.session.get("oidc_id_token")
+    logout(request)
+    return _leave(request, id_token)
+
+
+@login_required(login_url="accounts:login")
+@require_POST
+def logout_everywhere(request: HttpRequest) -> HttpResponse:
+    """Ends every session of the account (other browsers, other devices), this one included."""
+    user = request.user
+    id_token = request.session.get("oidc_id_token")
+    ended = sessions.end_all(user)
+    logger.info("account %s: %s session(s) ended (log out everywhere)", user.pk, ended)
+    logout(request)
+    return _leave(request, id_token)
+
+
+def logged_out(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/logged_out.html")
+
+
+def franceconnect_failed(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/franceconnect_failed.html", status=400)
