@@ -202,6 +202,9 @@ def import_records(
             rounds[n].setdefault(item.licence_id, []).append(item)
         else:
             first_round[item.licence_id].append(item)
+    # The planning's per-record keys and counts are done with: freed before the workers fork (each would
+    # otherwise carry a copy of their pages as it touches them).
+    del keys, licence_of, counts, seen
     for start in range(0, len(rejected), 5000):
         part = rejected[start : start + 5000]
         with transaction.atomic():
@@ -408,6 +411,7 @@ def _chunk(
         stored_notices = _stored_notices(ids)
         fallback: list[FeedItem] = []
         pending: dict[tuple[str, str], tuple[int, int]] = {}  # offences of the chunk's earlier licences
+        tz = timezone.get_current_timezone()  # once for the chunk's licences, not once per licence
         for licence_id, group in groups:
             licence = licences.get(licence_id)
             if licence is None:  # gone since it was resolved: the file is append-only, so never
@@ -424,6 +428,7 @@ def _chunk(
                 on,
                 now,
                 rows,
+                tz,
             ):
                 fallback.extend(group)
         _write(rows, batch, now)
@@ -456,6 +461,7 @@ def _licence_group(
     on: dt.date,
     now: dt.datetime,
     rows: _Rows,
+    tz: dt.tzinfo | None = None,
 ) -> bool:
     """Add one licence's records to `rows`; False when the engine refuses them together (per-record path)."""
     seq = len(events)
@@ -493,13 +499,15 @@ def _licence_group(
         if item.kind == OFFENCE:
             local[item.ref] = seq
     if new:
-        document = engine_document(licence, [*events, *new])
+        document = engine_document(licence, [*events, *new], tz)
+        before = len(document["events"]) - len(new)
         try:
-            history = parse_history(document)
+            # The stored events were checked when they were written (`core.stored_history_of`): only the new
+            # ones are checked, against them.
+            history = parse_history(document, trusted=before)
         except InputError:
             return False
         day = max(on, licence.obtained_on)
-        before = len(document["events"]) - len(new)
         seen = set(stored_notices)
         notices_from = licence.notices_from
         evaluations = [
