@@ -243,7 +243,7 @@ def import_file(path: Path, workers: int, chunk: int) -> tuple[float, str, dict[
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     pg_before = postgres_cpu_s()
     began = time.perf_counter()
-    result = subprocess.run(
+    popen = subprocess.Popen(
         [
             PERMIS,
             "import",
@@ -256,11 +256,13 @@ def import_file(path: Path, workers: int, chunk: int) -> tuple[float, str, dict[
             str(chunk),
         ],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
+    memory = poll_memory(popen)
     seconds = time.perf_counter() - began
+    result = subprocess.CompletedProcess(popen.args, popen.returncode, *memory.pop("output"))
     pg_after = postgres_cpu_s()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     python_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
@@ -280,7 +282,50 @@ def import_file(path: Path, workers: int, chunk: int) -> tuple[float, str, dict[
     cpu = {"python_s": round(python_cpu, 1)}
     if pg_before is not None and pg_after is not None:
         cpu["postgres_s"] = round(pg_after - pg_before, 1)
-    return seconds, line, {"rows": counts, "cpu": cpu}
+    return seconds, line, {"rows": counts, "cpu": cpu, "memory": memory}
+
+
+def poll_memory(popen: subprocess.Popen) -> dict[str, Any]:
+    """Wait for the import, sampling the memory of its process and its workers: the peak of their resident
+    sizes added up (pages the workers share with the parent after the fork count in each, so this overstates
+    the machine's use), of the largest process, and of their proportional sizes (PSS: shared pages divided
+    among the processes sharing them, the memory the import really holds), every second."""
+    import threading
+
+    import psutil
+
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(popen.communicate()), daemon=True)
+    reader.start()
+    root = psutil.Process(popen.pid)
+    peak_rss = peak_one = peak_pss = 0
+    last_pss = 0.0
+    while reader.is_alive():
+        try:
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            break
+        rss, pss, now = [], [], time.monotonic()
+        for proc in procs:
+            try:
+                rss.append(proc.memory_info().rss)
+                if now - last_pss >= 1.0:
+                    pss.append(proc.memory_full_info().pss)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        if pss:
+            last_pss = now
+            peak_pss = max(peak_pss, sum(pss))
+        peak_rss, peak_one = max(peak_rss, sum(rss)), max(peak_one, max(rss, default=0))
+        reader.join(0.2)
+    reader.join()
+    mib = 2**20
+    return {
+        "output": output,
+        "peak_rss_total_mib": round(peak_rss / mib, 1),
+        "peak_rss_one_process_mib": round(peak_one / mib, 1),
+        "peak_pss_total_mib": round(peak_pss / mib, 1),
+    }
 
 
 def verify() -> tuple[int, str]:
@@ -447,12 +492,13 @@ def main(argv: list[str]) -> int:
                 "summary": summary,
                 "rows": counts,
                 "cpu": cpu,
+                "memory": measured["memory"],
                 "load_before": load_before,
             }
         )
         print(
             f"  run {run + 1}: import {seconds:.1f} s = {options.offences / seconds:,.0f} offences/s; raw COPY "
-            f"{copy_s:.2f} s = {options.offences / copy_s:,.0f} rows/s; rows {counts}; cpu {cpu}; load {load_before}",
+            f"{copy_s:.2f} s = {options.offences / copy_s:,.0f} rows/s; rows {counts}; cpu {cpu}; memory {measured['memory']}; load {load_before}",
             flush=True,
         )
         print(f"    {summary}", flush=True)
@@ -479,6 +525,10 @@ def main(argv: list[str]) -> int:
         "median_rate": round(rate),
         "median_copy_rate": round(copy_rate),
         "copy_over_import": round(copy_rate / rate, 1),
+        "median_us_cpu_per_offence": statistics.median(r["cpu"]["us_per_offence"] for r in runs),
+        "peak_rss_total_mib": max(r["memory"]["peak_rss_total_mib"] for r in runs),
+        "peak_pss_total_mib": max(r["memory"]["peak_pss_total_mib"] for r in runs),
+        "target_peak_mib": 1024,
         "target_rate": TARGET_RATE,
         "met": rate >= TARGET_RATE,
         "verify": verified,
@@ -494,7 +544,10 @@ def main(argv: list[str]) -> int:
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(
         f"median: {rate:,.0f} offences/s end to end (target {TARGET_RATE:,}: {'met' if result['met'] else 'NOT met'}); "
-        f"raw COPY {copy_rate:,.0f} rows/s ({result['copy_over_import']}x faster)"
+        f"raw COPY {copy_rate:,.0f} rows/s ({result['copy_over_import']}x faster); "
+        f"{result['median_us_cpu_per_offence']} µs CPU per offence; peak memory of the import and its workers: "
+        f"RSS {result['peak_rss_total_mib']:,.0f} MiB added up, PSS {result['peak_pss_total_mib']:,.0f} MiB "
+        f"(target 1,024 MiB)"
     )
     if verified:
         print(f"verify: exit {verified[0]}: {verified[1]}")

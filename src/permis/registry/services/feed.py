@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import re
 from collections import defaultdict
@@ -198,7 +197,7 @@ class _Unparsable(str):
 def _csv(path: Path, text: str) -> Iterator[tuple[int, Any]]:
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    reader = csv.reader(_lines(text), delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as error:
@@ -220,15 +219,39 @@ def _csv(path: Path, text: str) -> Iterator[tuple[int, Any]]:
     return _csv_rows(path, reader, header)
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, each with its end, one at a time (as a StringIO would give them, without its copy of
+    the whole text at four bytes a character)."""
+    start, end = 0, len(text)
+    find = text.find
+    while start < end:
+        stop = find("\n", start)
+        if stop < 0:
+            yield text[start:]
+            return
+        yield text[start : stop + 1]
+        start = stop + 1
+
+
+_CELL = "\x1f"  # between the cells of a packed CSV line
+
+
 class CsvRow(Mapping):
     """A CSV line as a read-only mapping of its non-empty cells, built on demand: a file of a million lines is
-    read in the parent process, which only looks at a few columns, and parsed in the workers."""
+    read in the parent process, which only looks at a few columns, and parsed in the workers. The cells are kept
+    as one string (a list of a dozen strings costs six times the memory), unless a cell holds the separator."""
 
-    __slots__ = ("_index", "_values")
+    __slots__ = ("_index", "_packed")
 
     def __init__(self, index: dict[str, int], values: list[str]):
         self._index = index
-        self._values = values
+        packed = _CELL.join(values)
+        self._packed: str | list[str] = packed if packed.count(_CELL) == len(values) - 1 else values
+
+    @property
+    def _values(self) -> list[str]:
+        packed = self._packed
+        return packed.split(_CELL) if isinstance(packed, str) else packed
 
     def __getitem__(self, key: str) -> str:
         value = self._values[self._index[key]]
@@ -242,6 +265,9 @@ class CsvRow(Mapping):
             return default
         value = self._values[position]
         return value if value != "" else default
+
+    def items(self) -> Any:
+        return [(name, value) for name, value in zip(self._index, self._values) if value != ""]
 
     def __iter__(self) -> Iterator[str]:
         return (name for name, value in zip(self._index, self._values) if value != "")
