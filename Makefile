@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The development FranceConnect (`permis fcdev`) that `make run` starts beside the site.
+FCDEV_PORT ?= 8001
 # The database the PostgreSQL pass of `make test` uses; pytest-django creates and drops test_<name> in it.
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/permis
 PO_FILES := $(wildcard src/permis/locale/*/LC_MESSAGES/django.po)
@@ -65,12 +67,13 @@ messages-update: install ## collect the translatable strings into src/permis/loc
 # The worker (daily run at 00:05 Paris time, background jobs) runs beside the web server and stops with it.
 DEMO_LICENCES ?= 2000
 
-run: install ## migrate the SQLite database under var/, load the demo (once), start the worker, serve :8000
+run: install ## migrate the SQLite database under var/, load the demo (once), start the worker and the development FranceConnect (:8001), serve :8000
 	$(BIN)/permis migrate --no-input
 	$(BIN)/permis demo --if-empty --licences $(DEMO_LICENCES)
 	export PERMIS_DEBUG=$${PERMIS_DEBUG:-true}; \
 	$(BIN)/permis worker --no-reload & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null || true; wait $$worker 2>/dev/null || true' EXIT; \
+	$(BIN)/permis fcdev --port $(FCDEV_PORT) & fcdev=$$!; \
+	trap 'kill $$worker $$fcdev 2>/dev/null || true; wait $$worker $$fcdev 2>/dev/null || true' EXIT; \
 	$(BIN)/permis serve --host $(HOST) --port $(PORT)
 
 # pytest exits with 5 when it selects no test: make stops on it like on any failure, never silently.

@@ -163,3 +163,14 @@ def test_identity_claims_are_required() -> None:
     full = {**Identity("A", "B", "2000-01-01", "male").claims(), "sub": "s"}
     assert backend.verify_claims(full)
     assert not backend.verify_claims({**full, "birthdate": ""})
+
+
+def test_the_development_identities_cover_one_none_and_two(camille) -> None:
+    from permis.accounts.identities import demo_identities, ensure_demo_homonyms
+
+    assert ensure_demo_homonyms() is True
+    assert ensure_demo_homonyms() is False  # once
+    found = demo_identities()
+    assert found[0] == NOBODY
+    assert len(matching_holders(found[0].claims())) == 0
+    assert len(matching_holders(found[1].claims())) == 2
