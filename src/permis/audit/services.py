@@ -40,28 +40,39 @@ class AuditError(ValueError):
 
 
 # -- the access log -----------------------------------------------------------------------------------------------
-def _canonical(row: AccessLog) -> bytes:
-    """The row as hashed: every field but the hashes, in a fixed order and format."""
-    at = row.at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    payload = [
-        row.seq,
-        at,
-        row.actor,
-        row.actor_label,
-        row.role,
-        row.holder_id,
-        row.licence_id,
-        row.purpose,
-        row.purpose_detail,
-        list(row.shown),
-        row.channel,
-        row.request_id,
-    ]
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+# The hashed fields, in the order they are serialised; `verify_chain` reads exactly these columns.
+HASHED = (
+    "seq",
+    "at",
+    "actor",
+    "actor_label",
+    "role",
+    "holder_id",
+    "licence_id",
+    "purpose",
+    "purpose_detail",
+    "shown",
+    "channel",
+    "request_id",
+)
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _canonical(values: Sequence) -> bytes:
+    """A row as hashed: the HASHED fields in order, the time in UTC to the microsecond, as compact JSON."""
+    payload = list(values)
+    payload[1] = payload[1].astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    payload[9] = list(payload[9])
+    return _dumps(payload).encode()
+
+
+def _hash_values(prev_hash: str, values: Sequence) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(values)).hexdigest()
 
 
 def row_hash(prev_hash: str, row: AccessLog) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(row)).hexdigest()
+    """The hash of `row` chained to `prev_hash`: sha256(previous hash, newline, canonical row)."""
+    return _hash_values(prev_hash, [getattr(row, name) for name in HASHED])
 
 
 def _head_for_update() -> ChainHead:
@@ -141,35 +152,37 @@ def verify_chain(batch: int = 5000) -> list[str]:
     """
     problems: list[str] = []
     prev_seq, prev_hash, prev_at = 0, GENESIS, None
-    fields = [f.attname for f in AccessLog._meta.concrete_fields]
     last = 0
     while True:
-        rows = list(AccessLog.objects.filter(seq__gt=last).order_by("seq").only(*fields)[:batch])
+        rows = list(
+            AccessLog.objects.filter(seq__gt=last)
+            .order_by("seq")
+            .values_list(*HASHED, "prev_hash", "hash")[:batch]
+        )
         if not rows:
             break
         for row in rows:
-            if row.seq != prev_seq + 1:
+            values, row_prev, stored = row[:-2], row[-2], row[-1]
+            seq, at = values[0], values[1]
+            if seq != prev_seq + 1:
                 problems.append(
-                    f"access log: entries #{prev_seq + 1} to #{row.seq - 1} are missing (deleted rows)"
-                    if row.seq > prev_seq + 1
-                    else f"access log entry #{row.seq}: numbered out of order after #{prev_seq}"
+                    f"access log: entries #{prev_seq + 1} to #{seq - 1} are missing (deleted rows)"
+                    if seq > prev_seq + 1
+                    else f"access log entry #{seq}: numbered out of order after #{prev_seq}"
                 )
-            if row.prev_hash != prev_hash:
+            if row_prev != prev_hash:
                 problems.append(
-                    f"access log entry #{row.seq}: broken link, its previous hash is not the hash of "
+                    f"access log entry #{seq}: broken link, its previous hash is not the hash of "
                     f"entry #{prev_seq} (a row inserted, deleted or moved)"
                 )
-            if row_hash(row.prev_hash, row) != row.hash:
+            if _hash_values(row_prev, values) != stored:
+                problems.append(f"access log entry #{seq}: changed, its content no longer matches its hash")
+            if prev_at is not None and at < prev_at:
                 problems.append(
-                    f"access log entry #{row.seq}: changed, its content no longer matches its hash"
+                    f"access log entry #{seq}: dated {at.isoformat()}, before entry #{prev_seq} (reordered)"
                 )
-            if prev_at is not None and row.at < prev_at:
-                problems.append(
-                    f"access log entry #{row.seq}: dated {row.at.isoformat()}, before entry #{prev_seq} "
-                    "(reordered)"
-                )
-            prev_seq, prev_hash, prev_at = row.seq, row.hash, row.at
-        last = rows[-1].seq
+            prev_seq, prev_hash, prev_at = seq, stored, at
+        last = rows[-1][0]
     head = ChainHead.objects.filter(pk=1).first()
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     if head_seq != prev_seq or head_hash != prev_hash:
