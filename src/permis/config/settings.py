@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "permis.accounts",
     "permis.audit",  # the access log (hash-chained) and share codes
     "permis.courses",  # approved course centres, sessions, attendance
+    "permis.backoffice",  # the agents' pages under /gestion/: roles, corrections, integrity reports
     "ninja",  # the API documentation page with its own static files, no CDN
 ]
 

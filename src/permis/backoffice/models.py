@@ -1,0 +1,117 @@
+"""Who the agents are (their role and départements), the corrections they ask for and review, and the
+integrity reports of ``permis verify`` that supervisors read.
+
+A correction is never written to the file by the agent who asks for it: ``CorrectionRequest`` holds the request
+(the event to correct, the corrected values, the reason) until a second, different agent approves it, and only
+then does ``permis.registry.services.record_event`` append the ``correction`` event (ARCHITECTURE.md, rule 5).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from permis.registry.models import Event, Licence
+
+
+class AgentRole(models.TextChoices):
+    AGENT = "agent", _("Agent de préfecture")
+    SUPERVISOR = "supervisor", _("Responsable de service")
+    AUDITOR = "auditor", _("Auditeur")
+
+
+class AgentProfile(models.Model):
+    """An agent's role and the départements whose files they may open (a supervisor sees every file)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
+    )
+    role = models.CharField(_("rôle"), max_length=12, choices=AgentRole.choices, default=AgentRole.AGENT)
+    # Codes as the postcode gives them: "75", "2A", "971".
+    departements = models.JSONField(_("départements"), default=list, blank=True)
+    service = models.CharField(_("service"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("profil d'agent")
+        verbose_name_plural = _("profils d'agents")
+
+    def __str__(self) -> str:
+        return f"{self.user.get_username()} ({self.role}: {', '.join(self.departements) or '-'})"
+
+    @property
+    def label(self) -> str:
+        """How the holder reads this agent in their access log."""
+        name = self.user.get_full_name() or self.user.get_username()
+        role = AgentRole(self.role).label
+        where = f", {self.service}" if self.service else ""
+        return f"{name} ({role}{where})"
+
+
+class CorrectionStatus(models.TextChoices):
+    PENDING = "pending", _("À examiner")
+    APPROVED = "approved", _("Approuvée")
+    REJECTED = "rejected", _("Rejetée")
+
+
+class CorrectionRequest(models.Model):
+    """A correction of one event of a licence's history, asked by one agent and decided by another."""
+
+    licence = models.ForeignKey(Licence, on_delete=models.PROTECT, related_name="correction_requests")
+    target = models.ForeignKey(
+        Event, on_delete=models.PROTECT, related_name="correction_requests", verbose_name=_("événement")
+    )
+    # The corrected event as the engine reads it ({"kind": ..., "data": {...}}), or null: the event is void.
+    replacement = models.JSONField(_("valeurs corrigées"), null=True, blank=True)
+    reason = models.TextField(_("motif"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("demandée par")
+    )
+    requested_at = models.DateTimeField(_("demandée le"), auto_now_add=True)
+    status = models.CharField(
+        _("état"), max_length=10, choices=CorrectionStatus.choices, default=CorrectionStatus.PENDING
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("examinée par"),
+    )
+    reviewed_at = models.DateTimeField(_("examinée le"), null=True, blank=True)
+    review_reason = models.TextField(_("motif de la décision"), blank=True)
+    event = models.ForeignKey(
+        Event, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("correction")
+    )
+
+    class Meta:
+        verbose_name = _("demande de correction")
+        verbose_name_plural = _("demandes de correction")
+        ordering = ["-requested_at", "-pk"]
+        indexes = [models.Index(fields=["status", "requested_at"], name="correction_status")]
+
+    def __str__(self) -> str:
+        return f"correction {self.pk} of {self.licence_id}/e{self.target.seq}: {self.status}"
+
+
+class IntegrityReport(models.Model):
+    """One run of ``permis verify``: what it checked, how long it took, and the discrepancies it found."""
+
+    started_at = models.DateTimeField(_("lancée le"))
+    seconds = models.FloatField(_("durée (secondes)"))
+    scope = models.CharField(_("périmètre"), max_length=200)
+    licences = models.PositiveIntegerField(_("permis vérifiés"))
+    events = models.PositiveBigIntegerField(_("événements vérifiés"))
+    access_log_entries = models.PositiveBigIntegerField(_("consultations vérifiées"), null=True, blank=True)
+    discrepancies = models.PositiveIntegerField(_("anomalies"))
+    # The first discrepancies, one sentence each (the command's output has them all).
+    details = models.JSONField(_("détail"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("rapport d'intégrité")
+        verbose_name_plural = _("rapports d'intégrité")
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"verify {self.started_at:%Y-%m-%d %H:%M}: {self.discrepancies} discrepancies"
