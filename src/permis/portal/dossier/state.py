@@ -272,7 +272,44 @@ class Alert:
     text: str
 
 
-def next_course_from(licence: Licence, state: Snapshot) -> dt.date | None:
+def remember(key: str, compute: Any, seconds: int = CACHE_SECONDS) -> Any:
+    """The cached value under `key`, computed and kept on a miss. Keys carry the history's last hash (and the
+    day), so a new event or a new day is a new key: nothing shown can be older than the file."""
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, seconds)
+    return value
+
+
+def version(licence: Licence) -> str:
+    """The file's version for cache keys: the projection's last hash and date (a new event changes both)."""
+    projection = getattr(licence, "projection", None)
+    if projection is None:
+        return "none"
+    return f"{projection.last_hash}:{projection.as_of.isoformat()}"
+
+
+def _course_and_probation_marks(licence: Licence, today: dt.date) -> list[tuple[str, dt.date]]:
+    return remember(
+        f"dossier:marks:{licence.pk}:{version(licence)}:{today.isoformat()}",
+        lambda: _read_marks(licence, today),
+    )
+
+
+def _read_marks(licence: Licence, today: dt.date) -> list[tuple[str, dt.date]]:
+    return list(
+        Movement.objects.filter(
+            licence=licence, kind__in=("course_credit", "new_licence", "probation_end"), on__lte=today
+        )
+        .order_by("position")
+        .values_list("kind", "on")
+    )
+
+
+def next_course_from(
+    licence: Licence, state: Snapshot, marks: list[tuple[str, dt.date]] | None = None
+) -> dt.date | None:
     """From which day a voluntary course would give points (L223-6 al. 4, R223-8), as the engine says it.
 
     The engine's rule (``Timeline._next_course``, the default reading: a year from the last course that gave
@@ -284,17 +321,14 @@ def next_course_from(licence: Licence, state: Snapshot) -> dt.date | None:
     ceiling = parameter("course.ceiling").at(today)
     if ceiling is not None and state.raw_balance >= ceiling:
         return None
-    rows = list(
-        Movement.objects.filter(licence=licence, kind__in=("course_credit", "new_licence"), on__lte=today)
-        .order_by("position")
-        .values_list("kind", "on")
-    )
+    if marks is None:
+        marks = _course_and_probation_marks(licence, today)
     epoch_start = licence.obtained_on
     previous = None
-    for kind, on in rows:
+    for kind, on in marks:
         if kind == "new_licence":
             epoch_start, previous = on, None
-        elif on > epoch_start:
+        elif kind == "course_credit" and on > epoch_start:
             previous = on
     if previous is None:
         return today
@@ -326,7 +360,13 @@ def course_deadline(licence: Licence, today: dt.date) -> tuple[Notice, dt.date |
 def warnings(licence: Licence, state: Snapshot) -> tuple[list[Alert], dt.date | None]:
     """What the holder should know and do, most urgent first; and the date from which a course would count."""
     items: list[Alert] = []
-    course_from = next_course_from(licence, state)
+    marks = _course_and_probation_marks(licence, state.on)
+    course_from = next_course_from(licence, state, marks)
+    # A 48N is only sent during a probationary period; its four months can run a little past the period's end.
+    probation_ended = max((on for kind, on in marks if kind == "probation_end"), default=None)
+    may_have_48n = state.probation_end is not None or (
+        probation_ended is not None and probation_ended > state.on - dt.timedelta(days=365)
+    )
     if state.status == "annulled":
         items.append(
             Alert(
@@ -370,7 +410,7 @@ def warnings(licence: Licence, state: Snapshot) -> tuple[list[Alert], dt.date | 
             )
         )
     if state.status in ("valid", "zero_balance"):
-        deadline = course_deadline(licence, state.on)
+        deadline = course_deadline(licence, state.on) if may_have_48n else None
         if deadline is not None:
             _notice, end = deadline
             if end is not None:
@@ -434,4 +474,9 @@ def warnings(licence: Licence, state: Snapshot) -> tuple[list[Alert], dt.date | 
 
 
 def categories_of(licence: Licence) -> list[Category]:
-    return list(Category.objects.filter(licence=licence).order_by("obtained_on", "code"))
+    """The licence's categories (written when the licence is registered; kept five minutes at most)."""
+    return remember(
+        f"dossier:categories:{licence.pk}:{version(licence)}",
+        lambda: list(Category.objects.filter(licence=licence).order_by("obtained_on", "code")),
+        300,
+    )

@@ -12,6 +12,7 @@ import segno
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -76,6 +77,14 @@ def _causes(line: state.FileTimeline) -> dict[str, str]:
     return names
 
 
+def _history_of(licence: Any, today: dt.date) -> tuple[list[state.HistoryRow], Any]:
+    """The movements in words and the chart (one engine run, kept in the cache under the file's version)."""
+    line = state.timeline_of(licence)
+    evaluation = line.evaluation_at(today)
+    rows = state.history_rows(line, evaluation.movements)
+    return rows, present(evaluation, (), {"events": []}, _causes(line))
+
+
 @never_cache
 @require_GET
 @holder_required
@@ -85,14 +94,14 @@ def history(request: HttpRequest) -> HttpResponse:
     licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
     if licence is None:
         return _no_licence(request, _("Historique"))
-    line = state.timeline_of(licence)
-    evaluation = line.evaluation_at(today)
-    rows = state.history_rows(line, evaluation.movements)
+    rows, result = state.remember(
+        f"dossier:history:{licence.pk}:{state.version(licence)}:{today.isoformat()}:{get_language()}",
+        lambda: _history_of(licence, today),
+    )
     years = sorted({row.on.year for row in rows}, reverse=True)
     form = YearForm(request.GET or None, years=years)
     year = form.cleaned_data.get("annee") if form.is_bound and form.is_valid() else None
     shown = [row for row in rows if year is None or row.on.year == int(year)]
-    result = present(evaluation, (), {"events": []}, _causes(line))
     snap, _ev = state.snapshot(licence, today)
     context = _base_context(request, licence, snap)
     context.update(
