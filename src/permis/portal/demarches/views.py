@@ -9,7 +9,7 @@ says nothing about whether it exists (ARCHITECTURE.md, rule 8).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -66,7 +66,11 @@ class Letter:
     registered: Delivery | None = None
     received_on: dt.date | None = None
     legal_channel: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def notified_later(self) -> bool:
+        """Not notified yet: the date is the day the law will deem it received, unless opened before."""
+        return self.received_on is not None and self.received_on > today()
 
     @property
     def filename(self) -> str:
