@@ -19,6 +19,12 @@ from django.utils import timezone
 class Scope(models.TextChoices):
     FEED = "feed", "Flux des infractions (ANTAI, juridictions)"
     POST = "post", "Avis de réception des lettres recommandées (partenaire postal)"
+    # A course-centre key carries the centre's approval number as its `sender`: the centre declares sessions
+    # and attendance for itself only (permis.api.courses).
+    COURSE_CENTRE = "course_centre", "Centre de stage agréé (sessions, éligibilité, présences)"
+    POLICE = "police", "Police et gendarmerie (contrôle du permis)"
+    POLICE_BALANCE = "police_balance", "Police et gendarmerie : solde de points (L225-4)"
+    THIRD_PARTY = "third_party", "Tiers (code de partage, attestation des droits à conduire)"
 
 
 KEY_PREFIX = "permis"

@@ -10,18 +10,24 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from . import feed, post
+from . import checks, courses, feed, holder, police, post
 
 api = NinjaAPI(
     title="permis: API des partenaires",
     version="1",
-    description="Flux des infractions (ANTAI, juridictions) and, later, the other partners of the national file. "
-    "Authentication: `Authorization: Bearer <key>`; each key has a sender code and scopes.",
+    description="The partners of the national file: the offences feed (ANTAI, courts), the postal partner, "
+    "approved course centres, police and gendarmerie, third parties with a share code or an attestation, and "
+    "the holder's own mobile application. Authentication: `Authorization: Bearer <key>` (each key has a sender "
+    "code and scopes), or for /holder/ an OpenID Connect access token. Documented in docs/api.md.",
     urls_namespace="api-v1",
     docs_url="/docs",
 )
 api.add_router("/feed/", feed.router)
 api.add_router("/post/", post.router)
+api.add_router("/courses/", courses.router)
+api.add_router("/police/", police.router)
+api.add_router("/checks/", checks.router)
+api.add_router("/holder/", holder.router)
 
 
 @api.exception_handler(AuthenticationError)

@@ -17,7 +17,11 @@ class Command(BaseCommand):
         action = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
         create = action.add_parser("create", help="create a key and print it (once)")
         create.add_argument("--name", required=True, help="the partner, e.g. ANTAI")
-        create.add_argument("--sender", default="", help="the sender code its records carry (feed scope)")
+        create.add_argument(
+            "--sender",
+            default="",
+            help="the sender code its records carry (feed scope); the approval number of the centre (course_centre scope)",
+        )
         create.add_argument(
             "--scope",
             action="append",
@@ -35,6 +39,14 @@ class Command(BaseCommand):
     def _create(self, *, name: str, sender: str, scope: list[str], **options) -> None:
         if Scope.FEED in scope and not sender:
             raise CommandError("a key with the feed scope needs --sender (the sender code of its records)")
+        if Scope.COURSE_CENTRE in scope:
+            from permis.courses.models import CourseCentre
+
+            if not CourseCentre.objects.filter(approval_number=sender).exists():
+                raise CommandError(
+                    "a key with the course_centre scope needs --sender: the approval number of an approved "
+                    f"centre (no centre {sender!r})"
+                )
         if len(sender) > 50:
             raise CommandError("--sender: at most 50 characters")
         row, key = ApiKey.objects.issue(name=name, sender=sender, scopes=scope)
