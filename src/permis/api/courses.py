@@ -19,7 +19,7 @@ from typing import Any, Literal
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ConfigDict
 
@@ -148,7 +148,7 @@ def _session_out(session: CourseSession) -> dict[str, Any]:
     description="Two consecutive days from `first_day` (after today), a place, a price and a number of seats. "
     "The session is then listed to holders looking for a course near them.",
 )
-def create_session(request: HttpRequest, body: SessionIn) -> tuple[int, dict[str, Any]]:
+def create_session(request: HttpRequest, body: SessionIn) -> Status:
     centre = _centre(request)
     try:
         session = declare_session(
@@ -156,7 +156,7 @@ def create_session(request: HttpRequest, body: SessionIn) -> tuple[int, dict[str
         )
     except CourseError as error:
         raise HttpError(422, f"{error.field}: {error.message}") from None
-    return 201, _session_out(session)
+    return Status(201, _session_out(session))
 
 
 @router.get(
