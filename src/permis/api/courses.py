@@ -28,6 +28,7 @@ from permis.audit.services import log_access
 from permis.courses.models import CourseCentre, CourseSession
 from permis.courses.services import CourseError, centre_eligibility, declare_session, record_attendance
 from permis.registry.models import Licence
+from permis.registry.services.core import RegistryError
 
 from .auth import KeyAuth
 from .common import ERRORS, find_licence, request_id
@@ -246,6 +247,9 @@ def submit_attendance(request: HttpRequest, session_id: int, body: AttendanceIn)
                 )
         except CourseError as error:
             result["errors"].append(f"{where}: {error.field}: {error.message}")
+            continue
+        except RegistryError as error:
+            result["errors"] += [f"{where}: {problem}" for problem in error.problems]
             continue
         result["outcome"] = "recorded"
     recorded = sum(1 for r in results if r["outcome"] == "recorded")
