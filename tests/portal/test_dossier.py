@@ -329,7 +329,8 @@ def test_the_simulator_compares_with_todays_forecast_and_stores_nothing() -> Non
     )
     assert response.status_code == 200
     assertContains(response, "Résultat de la simulation")
-    assertContains(response, "Aujourd’hui : 5 points ; avec cette hypothèse : 3 / 12 points.")
+    assertContains(response, "Solde aujourd’hui : 5 / 12 ; avec cette hypothèse : 3 / 12.")
+    assertContains(response, "État du permis avec cette hypothèse : Permis valide")
     assertContains(response, "Différence avec la prévision actuelle")
     assertContains(response, "−2")
     assertContains(response, "stroke-dasharray")

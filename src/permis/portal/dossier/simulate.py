@@ -14,6 +14,7 @@ from typing import Any
 
 from permis.portal.chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, Tick
 from permis.portal.dossier import state
+from permis.portal.labels import status_label
 from permis.portal.simulation import in_words
 from permis.rules import InputError, Timeline, parse_history
 
@@ -57,6 +58,10 @@ class Comparison:
     rows: tuple[DiffRow, ...] = ()
     chart: CompareChart | None = None
     notes: tuple[str, ...] = ()
+
+    @property
+    def status_label(self) -> str:
+        return status_label(self.status)
 
 
 def _balance_at(movements: Sequence[Any], on: dt.date) -> tuple[int, int]:
