@@ -188,7 +188,7 @@ def test_the_preferences_page_shows_the_choice_the_text_and_its_consequences(cli
     assert "Renonciation à la notification électronique" in html
     assert "courent à partir de cette date" in html
     assert 'name="csrfmiddlewaretoken"' in html
-    assert "Vous n’avez encore fait aucun choix en ligne" in html
+    assert "Aucun choix n’a encore été enregistré en ligne" in html
 
 
 def test_opting_in_is_stored_with_the_text_and_shown_in_the_history(client: Client) -> None:
@@ -304,7 +304,7 @@ def test_the_courses_page_says_when_a_course_counts_and_lists_sessions_of_the_de
     assert html.index("Stage Lyon") < html.index("Stage Paris")
     assert "1 session dans le département 69." in html
     assert "249,50 €" in html and "230 €" in html and "R2069001" in html
-    assert ">15</td>" in html  # seats left
+    assert "249,50 € — 15 places restantes" in html
     assert "Salle Stage Lyon" in html
     # Without a postcode, the holder's own (69003) is used.
     assert "Stage Lyon" in client.get(reverse("demarches:courses")).content.decode()

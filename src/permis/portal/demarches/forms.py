@@ -39,7 +39,7 @@ class PreferencesForm(forms.Form):
         help_text=_("Obligatoire pour la notification électronique : un courriel signale chaque lettre."),
         required=False,
         max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "class": "fr-input"}),
     )
     sms = forms.BooleanField(
         label=_("Recevoir aussi une alerte par SMS à chaque lettre"),
@@ -51,7 +51,7 @@ class PreferencesForm(forms.Form):
         help_text=_("Pour les alertes par SMS. Format attendu : 06 12 34 56 78."),
         required=False,
         max_length=20,
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel", "class": "fr-input"}),
     )
     accept = forms.BooleanField(
         label=_("J’ai lu le texte qui correspond à mon choix et je l’accepte."),
@@ -75,7 +75,9 @@ class PostcodeForm(forms.Form):
         help_text=_("Les sessions de votre département sont affichées en premier. Exemple : 69003."),
         max_length=5,
         min_length=5,
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "postal-code"}),
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "postal-code", "class": "fr-input"}
+        ),
     )
 
     def clean_postcode(self) -> str:
@@ -97,6 +99,7 @@ class ShareForm(forms.Form):
         coerce=int,
         choices=[],
         initial=7,
+        widget=forms.Select(attrs={"class": "fr-select"}),
     )
     label = forms.CharField(
         label=_("Pour qui ? (facultatif)"),
@@ -105,6 +108,7 @@ class ShareForm(forms.Form):
         ),
         required=False,
         max_length=80,
+        widget=forms.TextInput(attrs={"class": "fr-input"}),
     )
 
     def __init__(self, *args, **kwargs) -> None:
