@@ -18,6 +18,7 @@ urlpatterns += i18n_patterns(
     path("", include("permis.portal.urls")),
     path("", include("permis.notices.urls_public")),
     path("gestion/", include("permis.notices.agent_urls")),
+    path("gestion/", include("permis.backoffice.urls")),
     path("compte/", include("permis.accounts.urls")),
     path("mon-espace/", include("permis.portal.dossier.urls")),
     path("mon-espace/", include("permis.portal.demarches.urls")),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from permis.backoffice.demo import seed_agents
 from permis.courses.demo import seed_courses
 from permis.registry.demo import Population, named_people
 from permis.registry.models import Licence, Projection
@@ -64,6 +66,14 @@ class Command(BaseCommand):
         # Course centres and their sessions (permis.courses), small and apart from the bulk path above.
         seeded = seed_courses(on, seed)
         out(f"Stages : {seeded.centres} centres agréés, {seeded.sessions} sessions à venir.")
+        # The back office's agents (permis.backoffice): a password only in development.
+        out("\nAgents de l'espace de gestion (/gestion/) :")
+        for agent in seed_agents():
+            where = f", départements {', '.join(agent.departements)}" if agent.departements else ""
+            secret = f", mot de passe de développement {agent.password}" if agent.password else ""
+            out(f"  {agent.login} ({agent.role}{where}){secret}")
+        if not settings.DEBUG:
+            out("  (sans mot de passe hors développement : permis changepassword <identifiant>)")
         out("\nTitulaires de démonstration (identité FranceConnect, numéro de permis, numéro de dossier) :")
         for person in named:
             h, lic = person.holder, person.licence

@@ -7,8 +7,10 @@ import os
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from permis.audit import services as audit
+from permis.backoffice.services import record_integrity_run
 from permis.registry.models import Licence
 from permis.registry.progress import Progress
 from permis.registry.services import integrity
@@ -60,11 +62,15 @@ class Command(BaseCommand):
         total = len(ids) if ids is not None else integrity.licence_count()
         progress = Progress(total, "verify", self.stderr._out, enabled=not quiet)
         start = time.perf_counter()
+        started_at = timezone.now()
         count = 0
+        found: list[str] = []  # kept for the supervisors' integrity reports (permis.backoffice)
 
         def show(item: integrity.Discrepancy | str) -> None:
             nonlocal count
             count += 1
+            if len(found) < 50:
+                found.append(str(item))
             if progress.tty and progress.enabled:
                 self.stderr.write("")
             self.stdout.write(str(item))
@@ -84,6 +90,16 @@ class Command(BaseCommand):
         summary = (
             f"verified {report.licences:,} licences, {report.events:,} events, {report.movements:,} movements"
             f"{access_log} in {seconds:.1f} s ({rate:,.0f} events/s, {jobs} job{'s' if jobs > 1 else ''}): "
+        )
+        record_integrity_run(
+            started_at=started_at,
+            seconds=seconds,
+            scope="all" if ids is None else ", ".join(licence)[:200],
+            licences=report.licences,
+            events=report.events,
+            access_log_entries=audit.entry_count() if ids is None else None,
+            discrepancies=count,
+            details=found,
         )
         if count:
             self.stderr.write(summary + f"{count:,} discrepanc{'ies' if count > 1 else 'y'}")

@@ -1,0 +1,67 @@
+"""The demo's agents: two agents of Paris and the petite couronne (two, so that a correction can be asked by one
+and reviewed by the other) and a supervisor, for ``permis demo``.
+
+Their password is printed only in development (DEBUG): a deployment never gets a known password; there the
+accounts are created without one (``permis changepassword <login>`` sets it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import transaction
+
+from .models import AgentProfile, AgentRole
+
+# For development only: never used when DEBUG is off.
+DEV_PASSWORD = "demo-gestion-2026"  # noqa: S105  # printed and used only when DEBUG is on
+DEMO_AGENTS = (
+    ("agent.paris", "Camille", "Agent", AgentRole.AGENT, ["75", "92", "93", "94"]),
+    ("agent2.paris", "Dominique", "Second", AgentRole.AGENT, ["75", "92", "93", "94"]),
+    ("superviseur", "Sacha", "Superviseur", AgentRole.SUPERVISOR, []),
+)
+
+
+@dataclass(frozen=True)
+class DemoAgent:
+    login: str
+    role: str
+    departements: list[str]
+    password: str | None  # None: no password set (production)
+
+
+@transaction.atomic
+def seed_agents() -> list[DemoAgent]:
+    """Create (or update) the demo agents; answers them with their password when DEBUG is on."""
+    User = get_user_model()
+    password = DEV_PASSWORD if settings.DEBUG else None
+    delivery_perms = list(
+        Permission.objects.filter(
+            content_type__app_label="notices", codename__in=["view_delivery", "change_delivery"]
+        )
+    )
+    out = []
+    for login, first, last, role, departements in DEMO_AGENTS:
+        user, _ = User.objects.get_or_create(
+            username=login, defaults={"first_name": first, "last_name": last}
+        )
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save()
+        AgentProfile.objects.update_or_create(
+            user=user,
+            defaults={
+                "role": role,
+                "departements": departements,
+                "service": "Préfecture de police (démonstration)",
+            },
+        )
+        if role == AgentRole.SUPERVISOR:
+            user.user_permissions.add(*delivery_perms)
+        out.append(DemoAgent(login, role, departements, password))
+    return out

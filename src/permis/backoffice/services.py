@@ -1,0 +1,223 @@
+"""What agents record, each through the registry's services with the agent's identity (ARCHITECTURE.md, rule 5).
+
+The views only check who asks and what was typed; these functions call ``permis.registry.services.record_event``
+(or ``permis.notices.receipts`` for a 48SI receipt) with ``source="agent"`` and ``recorded_by="agent:<login>"``.
+
+Corrections take two agents: ``request_correction`` checks the corrected values against the engine without
+writing anything to the file; ``review_correction`` by another agent either appends the ``correction`` event,
+with both agents and the reason, or rejects the request with its reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from permis.notices.models import Channel, Delivery
+from permis.notices.receipts import ReceiptError, record_postal_receipt
+from permis.registry.models import Event, EventKind, Licence, Source
+from permis.registry.services import RegistryError, engine_document, record_event
+from permis.rules import InputError, parse_history
+
+from .models import AgentProfile, CorrectionRequest, CorrectionStatus, IntegrityReport
+
+
+class BackofficeError(RegistryError):
+    """A request refused; each problem starts with the field at fault ("on: ...", or "__all__: ...")."""
+
+
+def recorder(profile: AgentProfile) -> str:
+    return f"agent:{profile.user.get_username()}"
+
+
+def _record(profile: AgentProfile, licence: Licence, kind: str, data: dict[str, Any], reason: str) -> Event:
+    outcome = record_event(
+        licence,
+        kind,
+        data,
+        source=Source.AGENT,
+        recorded_by=recorder(profile),
+        reason=reason.strip(),
+    )
+    return outcome.event  # type: ignore[return-value]  # record_event always answers the event it wrote
+
+
+def record_surrender(profile: AgentProfile, licence: Licence, on: dt.date, reason: str = "") -> Event:
+    return _record(profile, licence, EventKind.LICENCE_SURRENDERED, {"on": on.isoformat()}, reason)
+
+
+def record_suspension(
+    profile: AgentProfile, licence: Licence, start: dt.date, end: dt.date, reason: str = ""
+) -> Event:
+    data = {"from": start.isoformat(), "to": end.isoformat()}
+    return _record(profile, licence, EventKind.SUSPENSION, data, reason)
+
+
+def record_annulment(
+    profile: AgentProfile, licence: Licence, on: dt.date, ban_until: dt.date | None, reason: str = ""
+) -> Event:
+    data: dict[str, Any] = {"on": on.isoformat()}
+    if ban_until is not None:
+        data["ban_until"] = ban_until.isoformat()
+    return _record(profile, licence, EventKind.ANNULMENT, data, reason)
+
+
+def record_new_licence(
+    profile: AgentProfile, licence: Licence, obtained_on: dt.date, route: str, reason: str = ""
+) -> Event:
+    data = {"obtained_on": obtained_on.isoformat(), "route": route}
+    return _record(profile, licence, EventKind.NEW_LICENCE, data, reason)
+
+
+def registered_48si(licence: Licence):
+    """The registered 48SI letters of a licence, sent, with or without their receipt."""
+    return (
+        Delivery.objects.filter(notice__licence=licence, notice__code="48SI", channel=Channel.REGISTERED)
+        .select_related("notice")
+        .order_by("-pk")
+    )
+
+
+def record_48si_receipt(profile: AgentProfile, delivery: Delivery, kind: str, on: dt.date) -> Event | None:
+    """The avis de réception of a 48SI: through ``notices.receipts``, which records the invalidation."""
+    try:
+        outcome = record_postal_receipt(delivery, kind=kind, on=on, source=recorder(profile))
+    except ReceiptError as error:
+        raise BackofficeError(error.problems) from None
+    return outcome.event
+
+
+# -- corrections --------------------------------------------------------------------------------------------------
+def effective(event: Event) -> dict[str, Any] | None:
+    """The event as the engine reads it today ({"kind", "data"}), its last approved correction applied; None
+    when a correction made it void."""
+    current: dict[str, Any] | None = {"kind": event.kind, "data": event.data}
+    for correction in Event.objects.filter(
+        licence_id=event.licence_id, kind=EventKind.CORRECTION, corrects=event
+    ).order_by("seq"):
+        current = correction.data.get("event")
+    return copy.deepcopy(current)
+
+
+def _problems_for(error: InputError, index: int) -> list[str]:
+    prefix = f"events[{index}]."
+    return [p.replace(prefix, "", 1) if p.startswith(prefix) else f"__all__: {p}" for p in error.problems]
+
+
+def check_replacement(target: Event, replacement: Mapping[str, Any] | None) -> None:
+    """Would the history still read with this correction? Raises BackofficeError naming the field if not."""
+    licence = target.licence
+    events = list(licence.events.order_by("seq"))
+    candidate = Event(
+        licence=licence,
+        seq=len(events) + 1,
+        kind=EventKind.CORRECTION,
+        data={"replaces": target.seq, "event": replacement},
+    )
+    try:
+        parse_history(engine_document(licence, [*events, candidate]))
+    except InputError as error:
+        document = engine_document(licence, [*events, candidate])
+        index = next((i for i, e in enumerate(document["events"]) if e["id"] == f"e{target.seq}"), -1)
+        raise BackofficeError(_problems_for(error, index)) from None
+
+
+@transaction.atomic
+def request_correction(
+    profile: AgentProfile, target: Event, replacement: Mapping[str, Any] | None, reason: str
+) -> CorrectionRequest:
+    """Agent 1 asks for a correction of `target`: the corrected event (None: the event is void) and why."""
+    problems = []
+    if target.kind == EventKind.CORRECTION:
+        problems.append("__all__: a correction is not corrected itself; correct the event it replaced")
+    if not reason.strip():
+        problems.append("reason: say why the event is corrected (e.g. the holder's request and its proof)")
+    if effective(target) is None:
+        problems.append(f"__all__: event e{target.seq} is already void")
+    if CorrectionRequest.objects.filter(target=target, status=CorrectionStatus.PENDING).exists():
+        problems.append(f"__all__: a correction of event e{target.seq} is already waiting for review")
+    if problems:
+        raise BackofficeError(problems)
+    if replacement is not None:
+        replacement = {"kind": replacement["kind"], "data": dict(replacement["data"])}
+        if replacement == effective(target):
+            raise BackofficeError(["__all__: the corrected values are the same as the current ones"])
+    check_replacement(target, replacement)
+    return CorrectionRequest.objects.create(
+        licence_id=target.licence_id,
+        target=target,
+        replacement=replacement,
+        reason=reason.strip(),
+        requested_by=profile.user,
+    )
+
+
+@transaction.atomic
+def review_correction(
+    profile: AgentProfile, request: CorrectionRequest | int, *, approve: bool, reason: str = ""
+) -> CorrectionRequest:
+    """Agent 2 decides: approved, the ``correction`` event is appended (append-only, hash-chained); rejected,
+    the file is unchanged and the request keeps why. The agent who asked cannot decide."""
+    pk = request.pk if isinstance(request, CorrectionRequest) else request
+    row = CorrectionRequest.objects.select_for_update().select_related("target", "requested_by").get(pk=pk)
+    problems = []
+    if row.status != CorrectionStatus.PENDING:
+        problems.append(f"__all__: correction request {row.pk} was already {row.status}")
+    if row.requested_by_id == profile.user_id:
+        problems.append(
+            "__all__: a correction is reviewed by a second agent, not by the one who asked for it"
+        )
+    if not approve and not reason.strip():
+        problems.append("review_reason: say why the correction is rejected")
+    if problems:
+        raise BackofficeError(problems)
+    row.reviewed_by = profile.user
+    row.reviewed_at = timezone.now()
+    row.review_reason = reason.strip()
+    if approve:
+        asked = row.requested_by.get_username()
+        event = record_event(
+            row.licence_id,
+            EventKind.CORRECTION,
+            {"event": row.replacement},
+            source=Source.AGENT,
+            recorded_by=recorder(profile),
+            corrects=row.target,
+            reason=f"{row.reason} (demandée par agent:{asked}, approuvée par {recorder(profile)}"
+            + (f" : {row.review_reason})" if row.review_reason else ")"),
+        ).event
+        row.status, row.event = CorrectionStatus.APPROVED, event
+    else:
+        row.status = CorrectionStatus.REJECTED
+    row.save()
+    return row
+
+
+# -- integrity reports --------------------------------------------------------------------------------------------
+def record_integrity_run(
+    *,
+    started_at: dt.datetime,
+    seconds: float,
+    scope: str,
+    licences: int,
+    events: int,
+    access_log_entries: int | None,
+    discrepancies: int,
+    details: list[str],
+) -> IntegrityReport:
+    """Keep one run of ``permis verify`` for the supervisors' dashboard (with the first 50 discrepancies)."""
+    return IntegrityReport.objects.create(
+        started_at=started_at,
+        seconds=round(seconds, 3),
+        scope=scope[:200],
+        licences=licences,
+        events=events,
+        access_log_entries=access_log_entries,
+        discrepancies=discrepancies,
+        details=[str(item)[:500] for item in details[:50]],
+    )

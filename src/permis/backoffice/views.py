@@ -1,0 +1,586 @@
+"""/gestion/: the préfecture agents' and supervisors' pages (PRODUCT.md, capability 8).
+
+Thin views (ARCHITECTURE.md, rule 8): each declares who may call it (``role_required``), checks the file is one
+of the agent's départements, states and logs the purpose of every read (``permis.audit.services.log_access``)
+and hands every change to ``permis.backoffice.services``, which goes through the registry's services.
+
+The purpose is stated before a file is opened: on the search form (it then covers the files the search found)
+or on the file's own purpose page; it is kept in the session for that file, and every page that shows the file
+writes an entry with what it showed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from permis.audit.models import Channel as AuditChannel
+from permis.audit.models import Purpose, Role
+from permis.audit.services import log_access
+from permis.courses.approval import approve_centre, withdraw_centre
+from permis.courses.models import CourseCentre
+from permis.courses.services import CourseError
+from permis.notices.documents import render_rii
+from permis.notices.models import DeliveryStatus
+from permis.notices.stats import delivery_stats
+from permis.registry.models import Event, EventKind, Holder, Licence, Movement, Notice, Projection
+from permis.registry.services import RegistryError, today
+from permis.registry.services.categories import set_category
+
+from . import services
+from .access import can_manage_centre, can_see, departement_of, holders_visible_to, role_required
+from .forms import (
+    AnnulmentForm,
+    CategoryForm,
+    CentreForm,
+    CorrectionForm,
+    NewLicenceForm,
+    PurposeForm,
+    ReceiptForm,
+    ReviewForm,
+    SearchForm,
+    SurrenderForm,
+    SuspensionForm,
+    WithdrawForm,
+    flatten,
+)
+from .models import AgentProfile, AgentRole, CorrectionRequest, CorrectionStatus, IntegrityReport
+
+SESSION_PURPOSES = "backoffice_purposes"
+SESSION_SEARCH = "backoffice_search"
+MAX_RESULTS = 20
+STAFF = ("agent", "supervisor")
+
+
+# -- purpose and logging ------------------------------------------------------------------------------------------
+def _purposes(request: HttpRequest) -> dict[str, list[str]]:
+    return request.session.get(SESSION_PURPOSES, {})
+
+
+def _pin_purpose(request: HttpRequest, licence_id: int, purpose: str, detail: str) -> None:
+    purposes = _purposes(request)
+    purposes[str(licence_id)] = [purpose, detail]
+    # Keep the session small: the last 50 files opened.
+    request.session[SESSION_PURPOSES] = dict(list(purposes.items())[-50:])
+
+
+def _purpose_for(request: HttpRequest, licence: Licence) -> tuple[str, str] | None:
+    pinned = _purposes(request).get(str(licence.pk))
+    if pinned:
+        return pinned[0], pinned[1]
+    search = request.session.get(SESSION_SEARCH)
+    if search and licence.pk in search.get("ids", []):
+        _pin_purpose(request, licence.pk, search["purpose"], search["detail"])
+        return search["purpose"], search["detail"]
+    return None
+
+
+def _log(
+    request: HttpRequest, holder: Holder, licence: Licence | None, purpose: tuple[str, str], shown
+) -> None:
+    agent: AgentProfile = request.agent  # type: ignore[attr-defined]
+    log_access(
+        actor=f"user:{agent.user_id}",
+        actor_label=agent.label,
+        role=Role.SUPERVISOR if agent.role == AgentRole.SUPERVISOR else Role.AGENT,
+        holder=holder,
+        licence=licence,
+        purpose=purpose[0],
+        purpose_detail=purpose[1],
+        shown=list(shown),
+        channel=AuditChannel.BACK_OFFICE,
+        request_id=request.headers.get("X-Request-Id", "")[:64],
+    )
+
+
+def _licence_for(request: HttpRequest, pk: int) -> Licence:
+    """The licence, if the agent may see its file (else 404 outside the file, 403 outside the départements)."""
+    licence = get_object_or_404(Licence.objects.select_related("holder"), pk=pk)
+    if not can_see(request.agent, licence.holder):  # type: ignore[attr-defined]
+        raise PermissionDenied("this file is not one of your départements")
+    return licence
+
+
+def file_page(shown: tuple[str, ...]) -> Callable:
+    """A page of a file: the agent may see it, a purpose is stated (else the purpose page), the read is logged
+    with `shown` on every GET. The view gets the licence and the purpose."""
+
+    def decorator(view: Callable) -> Callable:
+        def wrapper(request: HttpRequest, pk: int, *args: Any, **kwargs: Any) -> HttpResponse:
+            licence = _licence_for(request, pk)
+            purpose = _purpose_for(request, licence)
+            if purpose is None:
+                return redirect(f"{reverse('backoffice:purpose', args=[licence.pk])}?next={request.path}")
+            if request.method == "GET":
+                _log(request, licence.holder, licence, purpose, shown)
+            return view(request, licence, purpose, *args, **kwargs)
+
+        wrapper.__name__ = view.__name__
+        wrapper.__doc__ = view.__doc__
+        return wrapper
+
+    return decorator
+
+
+# -- home and search ----------------------------------------------------------------------------------------------
+@require_GET
+@role_required("agent", "supervisor", "auditor")
+def home(request: HttpRequest) -> HttpResponse:
+    agent: AgentProfile = request.agent  # type: ignore[attr-defined]
+    if agent.role == AgentRole.AUDITOR:
+        return redirect("backoffice:integrity")
+    if agent.role == AgentRole.SUPERVISOR:
+        return redirect("backoffice:dashboard")
+    return redirect("backoffice:search")
+
+
+def _search(agent: AgentProfile, data: dict[str, Any]) -> list[Licence]:
+    licences = Licence.objects.select_related("holder", "projection").filter(
+        holder__in=Holder.objects.filter(holders_visible_to(agent))
+    )
+    if data["licence_number"]:
+        licences = licences.filter(number=data["licence_number"])
+    if data["dossier_number"]:
+        licences = licences.filter(dossier_number=data["dossier_number"])
+    if data["birth_name"]:
+        name = data["birth_name"]
+        licences = licences.filter(
+            Q(holder__birth_name__iexact=name) | Q(holder__used_name__iexact=name),
+            holder__birth_date=data["birth_date"],
+        )
+    return [
+        lic
+        for lic in licences.order_by("holder__birth_name", "number")[: MAX_RESULTS + 1]
+        if can_see(agent, lic.holder)
+    ]
+
+
+@require_GET
+@role_required(*STAFF)
+def search(request: HttpRequest) -> HttpResponse:
+    """Find a file by licence number, dossier number, or name and birth date, with the purpose stated."""
+    agent: AgentProfile = request.agent  # type: ignore[attr-defined]
+    form = SearchForm(request.GET or None)
+    results: list[Licence] | None = None
+    more = False
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        found = _search(agent, data)
+        more = len(found) > MAX_RESULTS
+        results = found[:MAX_RESULTS]
+        purpose = (data["purpose"], data["purpose_detail"].strip())
+        request.session[SESSION_SEARCH] = {
+            "purpose": purpose[0],
+            "detail": purpose[1],
+            "ids": [lic.pk for lic in results],
+        }
+        # Seeing a result is already reading a file: its identity and numbers.
+        for lic in results:
+            _log(request, lic.holder, lic, purpose, ["résultat de recherche : identité, numéros du permis"])
+    return render(
+        request,
+        "backoffice/search.html",
+        {"form": form, "results": results, "more": more, "agent": agent, "max_results": MAX_RESULTS},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*STAFF)
+def purpose(request: HttpRequest, pk: int) -> HttpResponse:
+    """State the purpose before opening a file reached otherwise than through a search."""
+    licence = _licence_for(request, pk)
+    form = PurposeForm(request.POST or None)
+    target = request.GET.get("next", "")
+    if not target.startswith(reverse("backoffice:file", args=[licence.pk])):
+        target = reverse("backoffice:file", args=[licence.pk])
+    if request.method == "POST" and form.is_valid():
+        _pin_purpose(
+            request, licence.pk, form.cleaned_data["purpose"], form.cleaned_data["purpose_detail"].strip()
+        )
+        return redirect(target)
+    return render(request, "backoffice/purpose.html", {"form": form, "licence": licence, "next": target})
+
+
+# -- the file -----------------------------------------------------------------------------------------------------
+FILE_SHOWN = (
+    "identité",
+    "adresse",
+    "permis et catégories",
+    "solde et statut",
+    "historique et mouvements",
+    "lettres et envois",
+)
+
+
+def _history(licence: Licence) -> list[dict[str, Any]]:
+    events = list(licence.events.order_by("seq"))
+    corrected: dict[int, Event] = {}
+    for event in events:
+        if event.kind == EventKind.CORRECTION:
+            corrected[event.data["replaces"]] = event
+    pending = set(
+        CorrectionRequest.objects.filter(licence=licence, status=CorrectionStatus.PENDING).values_list(
+            "target_id", flat=True
+        )
+    )
+    rows = []
+    for event in events:
+        rows.append(
+            {
+                "event": event,
+                "values": flatten(event.data) if event.kind != EventKind.CORRECTION else {},
+                "corrected_by": corrected.get(event.seq),
+                "pending": event.pk in pending,
+                "correctable": event.kind != EventKind.CORRECTION,
+            }
+        )
+    return rows
+
+
+@require_GET
+@role_required(*STAFF)
+@file_page(FILE_SHOWN)
+def file(request: HttpRequest, licence: Licence, purpose: tuple[str, str]) -> HttpResponse:
+    """The whole file: identity, licence, categories, history with movements and their basis, letters and their
+    deliveries, documents."""
+    projection = Projection.objects.filter(licence=licence).first()
+    notices = list(
+        Notice.objects.filter(licence=licence).prefetch_related("deliveries").order_by("-due_on", "-pk")
+    )
+    return render(
+        request,
+        "backoffice/file.html",
+        {
+            "licence": licence,
+            "holder": licence.holder,
+            "departement": departement_of(licence.holder.postal_code),
+            "projection": projection,
+            "categories": licence.categories.order_by("obtained_on", "code"),
+            "history": _history(licence),
+            "movements": Movement.objects.filter(licence=licence).order_by("position"),
+            "notices": notices,
+            "purpose": Purpose(purpose[0]).label,
+            "purpose_detail": purpose[1],
+            "corrections": CorrectionRequest.objects.filter(licence=licence).select_related(
+                "target", "requested_by", "reviewed_by"
+            ),
+        },
+    )
+
+
+@require_GET
+@role_required(*STAFF)
+@file_page(("relevé d'information intégral (RII) imprimé",))
+def rii(request: HttpRequest, licence: Licence, purpose: tuple[str, str]) -> HttpResponse:
+    """The relevé d'information intégral, printed at the counter (logged like any read of the file)."""
+    pdf = render_rii(licence, today())
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="RII-{licence.number}.pdf"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# -- recording ----------------------------------------------------------------------------------------------------
+RECORD_FORMS: dict[str, tuple[type, Any]] = {
+    "avis-48si": (ReceiptForm, _("Avis de réception de la lettre 48SI")),
+    "remise": (SurrenderForm, _("Remise du permis")),
+    "suspension": (SuspensionForm, _("Suspension du permis")),
+    "annulation": (AnnulmentForm, _("Annulation judiciaire")),
+    "nouveau-permis": (NewLicenceForm, _("Nouveau permis après invalidation ou annulation")),
+    "categorie": (CategoryForm, _("Catégorie et validité médicale")),
+}
+
+
+def _receipt_choices(licence: Licence) -> list[tuple[int, str]]:
+    choices = []
+    for delivery in services.registered_48si(licence):
+        if delivery.sent_at is None or delivery.receipt_on is not None:
+            continue
+        sent = timezone.localtime(delivery.sent_at).strftime("%d/%m/%Y")
+        choices.append(
+            (delivery.pk, _g("Envoi n° %(pk)s, envoyé le %(sent)s") % {"pk": delivery.pk, "sent": sent})
+        )
+    return choices
+
+
+def _save(agent: AgentProfile, licence: Licence, kind: str, data: dict[str, Any]) -> None:
+    reason = data.get("reason", "")
+    if kind == "avis-48si":
+        delivery = services.registered_48si(licence).filter(pk=data["delivery"]).first()
+        if delivery is None:
+            raise services.BackofficeError(["delivery: this letter is not a 48SI of this licence"])
+        services.record_48si_receipt(agent, delivery, data["kind"], data["on"])
+    elif kind == "remise":
+        services.record_surrender(agent, licence, data["on"], reason)
+    elif kind == "suspension":
+        services.record_suspension(agent, licence, data["start"], data["end"], reason)
+    elif kind == "annulation":
+        services.record_annulment(agent, licence, data["on"], data.get("ban_until"), reason)
+    elif kind == "nouveau-permis":
+        services.record_new_licence(agent, licence, data["obtained_on"], data["route"], reason)
+    elif kind == "categorie":
+        set_category(
+            licence,
+            code=data["code"],
+            obtained_on=data["obtained_on"],
+            expires_on=data.get("expires_on"),
+            restrictions=data.get("restrictions", ""),
+        )
+
+
+# The registry names the engine's fields; the forms name theirs.
+FIELD_NAMES = {"from": "start", "to": "end", "kind": "kind"}
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*STAFF)
+@file_page(("identité", "numéros du permis", "lettres 48SI et leurs envois"))
+def record(request: HttpRequest, licence: Licence, purpose: tuple[str, str], kind: str) -> HttpResponse:
+    """One of the agent's decisions, recorded through the registry's services with the agent's identity."""
+    if kind not in RECORD_FORMS:
+        raise Http404("no such form")
+    form_class, title = RECORD_FORMS[kind]
+    extra = {"deliveries": _receipt_choices(licence)} if kind == "avis-48si" else {}
+    form = form_class(request.POST or None, **extra)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _save(request.agent, licence, kind, form.cleaned_data)  # type: ignore[attr-defined]
+        except RegistryError as error:
+            problems = [p.split(": ", 1)[1] if p.startswith("delivery ") else p for p in error.problems]
+            form.add_problems(problems, FIELD_NAMES)
+        else:
+            messages.success(request, _g("%(what)s : enregistré.") % {"what": title})
+            return redirect("backoffice:file", licence.pk)
+    return render(
+        request,
+        "backoffice/record.html",
+        {"form": form, "licence": licence, "title": title, "kind": kind},
+    )
+
+
+# -- corrections --------------------------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@role_required(*STAFF)
+@file_page(("identité", "numéros du permis", "événement à corriger"))
+def correct(request: HttpRequest, licence: Licence, purpose: tuple[str, str], seq: int) -> HttpResponse:
+    """Agent 1: the corrected values of an event and the reason; a second agent decides."""
+    target = get_object_or_404(Event, licence=licence, seq=seq)
+    current = services.effective(target)
+    if target.kind == EventKind.CORRECTION or current is None:
+        raise Http404("this event cannot be corrected")
+    form = CorrectionForm(request.POST or None, values=current["data"])
+    if request.method == "POST" and form.is_valid():
+        replacement = (
+            None if form.cleaned_data["void"] else {"kind": current["kind"], "data": form.corrected()}
+        )
+        if not form.errors:
+            try:
+                services.request_correction(request.agent, target, replacement, form.cleaned_data["reason"])  # type: ignore[attr-defined]
+            except RegistryError as error:
+                mapped = []
+                for problem in error.problems:
+                    head, _sep, why = problem.partition(": ")
+                    name = head.split(".")[0]
+                    field = f"value__{name}" if f"value__{name}" in form.fields else head
+                    mapped.append(f"{field}: {why}")
+                form.add_problems(mapped)
+            else:
+                messages.success(
+                    request,
+                    _g(
+                        "Demande de correction de l’événement %(seq)s enregistrée : un second agent doit l’examiner."
+                    )
+                    % {"seq": f"e{target.seq}"},
+                )
+                return redirect("backoffice:file", licence.pk)
+    return render(
+        request,
+        "backoffice/correct.html",
+        {"form": form, "licence": licence, "target": target, "current": current},
+    )
+
+
+@require_GET
+@role_required(*STAFF)
+def corrections(request: HttpRequest) -> HttpResponse:
+    """The corrections waiting for a second agent (of the files the agent may see)."""
+    agent: AgentProfile = request.agent  # type: ignore[attr-defined]
+    pending = (
+        CorrectionRequest.objects.filter(status=CorrectionStatus.PENDING)
+        .filter(licence__holder__in=Holder.objects.filter(holders_visible_to(agent)))
+        .select_related("licence", "target", "requested_by")
+        .order_by("requested_at")
+    )
+    decided = (
+        CorrectionRequest.objects.exclude(status=CorrectionStatus.PENDING)
+        .filter(licence__holder__in=Holder.objects.filter(holders_visible_to(agent)))
+        .select_related("licence", "target", "requested_by", "reviewed_by")
+        .order_by("-reviewed_at")[:20]
+    )
+    return render(request, "backoffice/corrections.html", {"pending": pending, "decided": decided})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*STAFF)
+def review(request: HttpRequest, pk: int) -> HttpResponse:
+    """Agent 2 approves (the correction event is appended) or rejects with the reason."""
+    correction = get_object_or_404(
+        CorrectionRequest.objects.select_related("licence__holder", "target", "requested_by"), pk=pk
+    )
+    licence = _licence_for(request, correction.licence_id)
+    purpose = _purpose_for(request, licence) or (Purpose.CORRECTION.value, "")
+    form = ReviewForm(request.POST or None)
+    own = correction.requested_by_id == request.user.pk
+    if request.method == "GET":
+        _log(
+            request,
+            licence.holder,
+            licence,
+            purpose,
+            ["identité", "numéros du permis", "correction demandée"],
+        )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.review_correction(
+                request.agent,  # type: ignore[attr-defined]
+                correction,
+                approve=form.cleaned_data["decision"] == "approve",
+                reason=form.cleaned_data["review_reason"],
+            )
+        except RegistryError as error:
+            form.add_problems(error.problems)
+        else:
+            done = _g("Correction approuvée : l’événement de correction est inscrit à l’historique.")
+            if form.cleaned_data["decision"] != "approve":
+                done = _g("Demande de correction rejetée.")
+            messages.success(request, done)
+            return redirect("backoffice:corrections")
+    before = flatten((services.effective(correction.target) or {"data": {}})["data"])
+    after = flatten(correction.replacement["data"]) if correction.replacement else None
+    keys = list(dict.fromkeys([*before, *(after or {})]))
+    rows = [(key, before.get(key, "—"), (after or {}).get(key, "—")) for key in keys]
+    return render(
+        request,
+        "backoffice/review.html",
+        {
+            "form": form,
+            "correction": correction,
+            "licence": licence,
+            "own": own,
+            "rows": rows,
+            "void": after is None,
+        },
+    )
+
+
+# -- course centres -----------------------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@role_required(*STAFF)
+def centres(request: HttpRequest) -> HttpResponse:
+    """Approve a course centre, and see the approved and withdrawn ones."""
+    agent: AgentProfile = request.agent  # type: ignore[attr-defined]
+    form = CentreForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if not can_manage_centre(agent, data["departement"]):
+            form.add_error("departement", _("Ce département n’est pas l’un des vôtres."))
+        else:
+            try:
+                centre = approve_centre(**data)
+            except CourseError as error:
+                form.add_problems([f"{error.field}: {error.message}"])
+            else:
+                messages.success(request, _g("Centre « %(name)s » agréé.") % {"name": centre.name})
+                return redirect("backoffice:centres")
+    rows = CourseCentre.objects.annotate(sessions_count=Count("sessions")).order_by("departement", "name")
+    return render(
+        request,
+        "backoffice/centres.html",
+        {
+            "form": form,
+            "centres": [(c, can_manage_centre(agent, c.departement)) for c in rows],
+            "today": today(),
+            "withdraw_form": WithdrawForm(initial={"on": today()}),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*STAFF)
+def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    centre = get_object_or_404(CourseCentre, pk=pk)
+    if not can_manage_centre(request.agent, centre.departement):  # type: ignore[attr-defined]
+        raise PermissionDenied("this centre is not in one of your départements")
+    form = WithdrawForm(request.POST or None, initial={"on": today()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            withdraw_centre(centre, form.cleaned_data["on"])
+        except CourseError as error:
+            form.add_problems([f"{error.field}: {error.message}"])
+        else:
+            messages.success(request, _g("Agrément du centre « %(name)s » retiré.") % {"name": centre.name})
+            return redirect("backoffice:centres")
+    return render(request, "backoffice/withdraw.html", {"form": form, "centre": centre})
+
+
+# -- supervisors --------------------------------------------------------------------------------------------------
+@require_GET
+@role_required("supervisor")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Volumes of events, letters and deliveries; failed deliveries; pending corrections; integrity reports."""
+    since = timezone.now() - dt.timedelta(days=30)
+    events = dict(
+        Event.objects.filter(recorded_at__gte=since).values_list("kind").annotate(n=Count("pk")).order_by()
+    )
+    event_rows = [(label, events.get(value, 0)) for value, label in EventKind.choices]
+    notices = dict(Notice.objects.values_list("code").annotate(n=Count("pk")).order_by())
+    figures = delivery_stats()
+    return render(
+        request,
+        "backoffice/dashboard.html",
+        {
+            "event_rows": event_rows,
+            "events_total": sum(events.values()),
+            "notice_rows": sorted(notices.items()),
+            "notices_pending": Notice.objects.filter(status="pending").count(),
+            "figures": figures,
+            "failed_statuses": [DeliveryStatus.FAILED.label],
+            "pending": CorrectionRequest.objects.filter(status=CorrectionStatus.PENDING)
+            .select_related("licence", "target", "requested_by")
+            .order_by("requested_at")[:50],
+            "reports": IntegrityReport.objects.all()[:5],
+        },
+    )
+
+
+@require_GET
+@role_required("supervisor", "auditor")
+def integrity(request: HttpRequest) -> HttpResponse:
+    """The reports of ``permis verify``: the supervisors' and the auditors' page."""
+    return render(request, "backoffice/integrity.html", {"reports": IntegrityReport.objects.all()[:50]})
+
+
+@require_POST
+@role_required(*STAFF)
+def forget_purpose(request: HttpRequest, pk: int) -> HttpResponse:
+    """Close a file: its purpose is forgotten, opening it again asks for one."""
+    purposes = _purposes(request)
+    purposes.pop(str(pk), None)
+    request.session[SESSION_PURPOSES] = purposes
+    search = request.session.get(SESSION_SEARCH)
+    if search and pk in search.get("ids", []):
+        search["ids"] = [i for i in search["ids"] if i != pk]
+        request.session[SESSION_SEARCH] = search
+    return redirect("backoffice:search")
