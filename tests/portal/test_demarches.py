@@ -83,6 +83,15 @@ PAGES = [
 ]
 
 
+@pytest.mark.parametrize("name", PAGES)
+def test_an_anonymous_visitor_is_sent_to_the_login_page(client: Client, name: str) -> None:
+    url = reverse(name)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+    assert "next=" in response["Location"]
+
+
 def test_every_view_is_declared_for_holders() -> None:
     from permis.portal.demarches import urls
 
