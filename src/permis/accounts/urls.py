@@ -6,6 +6,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
+from permis.config.access import public
+
 from . import views
 from .oidc import CallbackView
 
@@ -16,8 +18,8 @@ reset_done = reverse_lazy("accounts:password_reset_done")
 urlpatterns = [
     path("connexion/", views.login_view, name="login"),
     path("connexion/code/", views.totp_login, name="totp_login"),
-    path("franceconnect/", OIDCAuthenticationRequestView.as_view(), name="fc_login"),
-    path("franceconnect/retour/", CallbackView.as_view(), name="fc_callback"),
+    path("franceconnect/", public(OIDCAuthenticationRequestView.as_view()), name="fc_login"),
+    path("franceconnect/retour/", public(CallbackView.as_view()), name="fc_callback"),
     path("franceconnect/echec/", views.franceconnect_failed, name="fc_failed"),
     path("inscription/", views.signup, name="signup"),
     path("verification/renvoyer/", views.resend, name="resend"),
@@ -32,30 +34,38 @@ urlpatterns = [
     path("deconnecte/", views.logged_out, name="logged_out"),
     path(
         "mot-de-passe/",
-        auth_views.PasswordResetView.as_view(
-            template_name="accounts/password_reset_form.html",
-            email_template_name="accounts/email/password_reset.txt",
-            subject_template_name="accounts/email/password_reset_subject.txt",
-            success_url=reset_done,
+        public(
+            auth_views.PasswordResetView.as_view(
+                template_name="accounts/password_reset_form.html",
+                email_template_name="accounts/email/password_reset.txt",
+                subject_template_name="accounts/email/password_reset_subject.txt",
+                success_url=reset_done,
+            )
         ),
         name="password_reset",
     ),
     path(
         "mot-de-passe/envoye/",
-        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
+        public(auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html")),
         name="password_reset_done",
     ),
     path(
         "mot-de-passe/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="accounts/password_reset_confirm.html",
-            success_url=reverse_lazy("accounts:password_reset_complete"),
+        public(
+            auth_views.PasswordResetConfirmView.as_view(
+                template_name="accounts/password_reset_confirm.html",
+                success_url=reverse_lazy("accounts:password_reset_complete"),
+            )
         ),
         name="password_reset_confirm",
     ),
     path(
         "mot-de-passe/termine/",
-        auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
+        public(
+            auth_views.PasswordResetCompleteView.as_view(
+                template_name="accounts/password_reset_complete.html"
+            )
+        ),
         name="password_reset_complete",
     ),
 ]

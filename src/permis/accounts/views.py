@@ -15,7 +15,6 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core import signing
 from django.core.mail import send_mail
@@ -31,6 +30,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from permis.config.access import public, signed_in
 from permis.registry.models import Licence
 
 from . import oidc, sessions, throttle, totp
@@ -71,6 +71,7 @@ def recovery_hash(code: str) -> str:
 # --- sign in -----------------------------------------------------------------------------------------------------
 
 
+@public
 @sensitive_post_parameters("password")
 @never_cache
 def login_view(request: HttpRequest) -> HttpResponse:
@@ -106,6 +107,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+@public
 @never_cache
 def totp_login(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING)
@@ -170,6 +172,7 @@ def _send_verification(request: HttpRequest, user: User) -> None:
     )
 
 
+@public
 @sensitive_post_parameters("password1", "password2")
 @never_cache
 def signup(request: HttpRequest) -> HttpResponse:
@@ -205,6 +208,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
 
 
+@public
 @never_cache
 def verify(request: HttpRequest, token: str) -> HttpResponse:
     try:
@@ -234,6 +238,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
     return redirect("accounts:login")
 
 
+@public
 @never_cache
 def resend(request: HttpRequest) -> HttpResponse:
     form = ResendForm(request.POST or None)
@@ -255,7 +260,7 @@ def resend(request: HttpRequest) -> HttpResponse:
 # --- after login --------------------------------------------------------------------------------------------------
 
 
-@login_required(login_url="accounts:login")
+@signed_in()
 def home(request: HttpRequest) -> HttpResponse:
     """Where a holder lands after signing in: the file's dashboard when linked, the linking page otherwise."""
     if not HolderLink.objects.filter(user=request.user).exists():
@@ -266,7 +271,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "accounts/home.html")
 
 
-@login_required(login_url="accounts:login")
+@signed_in()
 @never_cache
 def link(request: HttpRequest) -> HttpResponse:
     if HolderLink.objects.filter(user=request.user).exists():
@@ -318,7 +323,7 @@ def _account(user: User) -> Account:
     return account
 
 
-@login_required(login_url="accounts:login")
+@signed_in()
 @never_cache
 def security(request: HttpRequest) -> HttpResponse:
     account = _account(request.user)
@@ -333,7 +338,7 @@ def security(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required(login_url="accounts:login")
+@signed_in()
 @never_cache
 def totp_setup(request: HttpRequest) -> HttpResponse:
     account = _account(request.user)
@@ -372,7 +377,7 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required(login_url="accounts:login")
+@signed_in()
 @require_POST
 def totp_disable(request: HttpRequest) -> HttpResponse:
     account = _account(request.user)
@@ -405,6 +410,7 @@ def _leave(request: HttpRequest, id_token: str | None) -> HttpResponse:
     return redirect("accounts:logged_out")
 
 
+@public
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     id_token = request.session.get("oidc_id_token")
@@ -412,7 +418,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return _leave(request, id_token)
 
 
-@login_required(login_url="accounts:login")
+@signed_in()
 @require_POST
 def logout_everywhere(request: HttpRequest) -> HttpResponse:
     """Ends every session of the account (other browsers, other devices), this one included."""
@@ -424,9 +430,11 @@ def logout_everywhere(request: HttpRequest) -> HttpResponse:
     return _leave(request, id_token)
 
 
+@public
 def logged_out(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/logged_out.html")
 
 
+@public
 def franceconnect_failed(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/franceconnect_failed.html", status=400)

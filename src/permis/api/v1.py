@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from permis.config.access import public
+
 from . import checks, courses, feed, holder, police, post
 
 api = NinjaAPI(
@@ -47,6 +49,7 @@ def _invalid(request: HttpRequest, error: ValidationError) -> HttpResponse:
     return api.create_response(request, {"error": "invalid request", "details": error.errors}, status=422)
 
 
+@public
 def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     """Any other path under /api/v1/: a JSON 404, like every answer of the API."""
     return api.create_response(request, {"error": f"no such endpoint: /api/v1/{rest}"}, status=404)

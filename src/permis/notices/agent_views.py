@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
+from permis.config.access import granted_to
 from permis.notices import services
 from permis.notices.models import Channel, Delivery, DeliveryStatus
 from permis.notices.stats import delivery_stats, failed_deliveries
@@ -74,6 +75,7 @@ def bar_chart(items: list[tuple[str, int]]) -> BarChart:
     return BarChart(CHART_WIDTH, height, CHART_LEFT, tuple(bars))
 
 
+@granted_to("agent", "supervisor")
 @require_GET
 @login_required
 @permission_required("notices.view_delivery", raise_exception=True)
@@ -111,6 +113,7 @@ def notices(request: HttpRequest) -> HttpResponse:
     )
 
 
+@granted_to("agent", "supervisor")
 @require_POST
 @login_required
 @permission_required(["notices.view_delivery", "notices.change_delivery"], raise_exception=True)

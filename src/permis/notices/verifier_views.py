@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from permis.config.access import public
 from permis.notices import signing
 from permis.portal.forms import DsfrFormMixin
 
@@ -118,6 +119,7 @@ class LimitedUpload(FileUploadHandler):
         return None  # the next handlers (memory or temporary file) keep the file
 
 
+@public
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:

@@ -8,12 +8,14 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from permis.config.access import public
 from permis.portal.forms import MAX_ROWS
 from permis.portal.simulation import Simulator
 
 ADD_ACTIONS = {"add_offence": "offences", "add_course": "courses"}
 
 
+@public
 @require_http_methods(["GET", "POST"])
 def simulator(request: HttpRequest) -> HttpResponse:
     """The balance simulator: a licence and its events in, the balance, its history and forecast out.
