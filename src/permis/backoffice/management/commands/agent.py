@@ -1,0 +1,135 @@
+"""`permis agent create|list|disable`: the préfecture agents, supervisors and auditors of the back office.
+
+An agent signs in at /gestion/connexion/ with their email and password. ``create`` sets the password from
+standard input (``--password-from-stdin``, one line: never on the command line, where ``ps`` and the shell's
+history would show it) or leaves the account without one until ``permis changepassword EMAIL``. An agent
+(role ``agent``) needs their départements: they only see the files of holders living there; a supervisor
+sees every file and an auditor none (PRODUCT.md, the actors table). ``disable`` closes the account at once
+(an inactive account's sessions no longer sign in); nothing is deleted, since the access log names the agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from permis.backoffice.access import normalise_departement, valid_departement
+from permis.backoffice.models import AgentProfile, AgentRole
+from permis.backoffice.roles import assign_role
+
+
+def parse_departements(text: str) -> list[str]:
+    """ "75,92, 2a" → ["75", "92", "2A"]; an unknown code is an error that names it."""
+    codes = [normalise_departement(part) for part in text.split(",") if part.strip()]
+    wrong = [code for code in codes if not valid_departement(code)]
+    if wrong:
+        raise CommandError(
+            f"--departements: {', '.join(wrong)} is not a département code (two digits, 2A/2B, or three "
+            "digits overseas, e.g. 75,92,971)"
+        )
+    return sorted(set(codes), key=codes.index)
+
+
+class Command(BaseCommand):
+    help = "Create, list or disable the back office's agents (roles agent, supervisor, auditor)."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        action = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+        create = action.add_parser("create", help="create an agent's account and profile")
+        create.add_argument("--email", required=True, help="the agent's email, also their login")
+        create.add_argument("--role", required=True, choices=AgentRole.values)
+        create.add_argument(
+            "--departements",
+            default="",
+            help="the départements whose files the agent sees, comma-separated (e.g. 75,92); role agent only",
+        )
+        create.add_argument("--first-name", default="")
+        create.add_argument("--last-name", default="")
+        create.add_argument("--service", default="", help="e.g. 'Préfecture de police, bureau des permis'")
+        create.add_argument(
+            "--password-from-stdin", action="store_true", help="read the password from standard input"
+        )
+        action.add_parser("list", help="list the agents, their role and départements")
+        disable = action.add_parser(
+            "disable", help="disable an agent's account (it is kept: the log names it)"
+        )
+        disable.add_argument("email")
+
+    def handle(self, *args, action: str, **options) -> None:
+        getattr(self, f"_{action}")(**options)
+
+    @transaction.atomic
+    def _create(
+        self,
+        *,
+        email: str,
+        role: str,
+        departements: str,
+        first_name: str,
+        last_name: str,
+        service: str,
+        password_from_stdin: bool,
+        **options,
+    ) -> None:
+        email = email.strip().lower()
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise CommandError(f"--email: {email!r} is not an email address") from None
+        codes = parse_departements(departements)
+        if role == AgentRole.AGENT and not codes:
+            raise CommandError("--departements: an agent needs at least one département (e.g. 75,92)")
+        if role != AgentRole.AGENT and codes:
+            raise CommandError(
+                f"--departements: a {role} has no départements (a supervisor sees every file, an auditor none)"
+            )
+        User = get_user_model()
+        if User.objects.filter(username__iexact=email).exists():
+            raise CommandError(f"an account {email} already exists (permis agent list)")
+        user = User(username=email, email=email, first_name=first_name, last_name=last_name)
+        if password_from_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+            try:
+                validate_password(password, user)
+            except ValidationError as error:
+                raise CommandError("the password: " + " ".join(error.messages)) from None
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save()
+        profile = assign_role(user, role, codes, service=service)
+        where = ", ".join(profile.departements) or (
+            "every file" if role == AgentRole.SUPERVISOR else "no file"
+        )
+        self.stdout.write(f"agent {email} created: role {role}, départements {where}")
+        if not password_from_stdin:
+            self.stdout.write(f"no password yet: set it with `permis changepassword {email}`")
+
+    def _list(self, **options) -> None:
+        rows = AgentProfile.objects.select_related("user").order_by("role", "user__username")
+        count = 0
+        for profile in rows:
+            user = profile.user
+            state = "active" if user.is_active else "disabled"
+            self.stdout.write(
+                f"{user.get_username():40} {profile.role:10} {','.join(profile.departements) or '-':20} {state}"
+            )
+            count += 1
+        self.stdout.write(f"{count} agent(s)")
+
+    def _disable(self, *, email: str, **options) -> None:
+        updated = (
+            get_user_model()
+            .objects.filter(username__iexact=email.strip(), agent_profile__isnull=False, is_active=True)
+            .update(is_active=False)
+        )
+        if not updated:
+            raise CommandError(f"no active agent {email!r} (permis agent list)")
+        self.stdout.write(f"agent {email} disabled")
