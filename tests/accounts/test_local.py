@@ -292,3 +292,24 @@ def test_the_linked_home_goes_to_the_dashboard_or_says_linked(client: Client, li
     assert answer.status_code in {200, 302}
     if answer.status_code == 302:
         assert answer["Location"] != reverse("accounts:link")
+
+
+def test_expired_failures_are_swept(client: Client) -> None:
+    from permis.accounts.models import Failure
+
+    login(client, email="a@example.fr", password="wrong password!", address="10.7.7.7")
+    assert Failure.objects.count() == 2  # the account and the address
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=20)):
+        login(client, email="b@example.fr", password="wrong password!", address="10.7.7.8")
+    assert set(Failure.objects.values_list("key", flat=True)) == {
+        "login:account:b@example.fr",
+        "login:address:10.7.7.8",
+    }
+
+
+def test_the_pages_speak_english(client: Client) -> None:
+    page = client.get("/en/compte/connexion/").content.decode()
+    assert "Sign in to my space" in page and "With an email address and a password" in page
+    verified_user()
+    refused = client.post("/en/compte/connexion/", {"email": EMAIL, "password": "nope nope nope"})
+    assert "Wrong email address or password" in refused.content.decode()

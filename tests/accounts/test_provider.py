@@ -178,3 +178,11 @@ def test_the_key_file_is_reused(tmp_path) -> None:
 def test_it_listens_on_loopback_only() -> None:
     with pytest.raises(ValueError, match="loopback"):
         FcDevServer([PERSON], host="0.0.0.0")  # noqa: S104
+
+
+def test_the_command_refuses_to_run_outside_debug_mode(settings) -> None:
+    from django.core.management import CommandError, call_command
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="développement"):
+        call_command("fcdev", "--port", "0")

@@ -88,14 +88,17 @@ class Failure(models.Model):
     """One failed attempt (login, second factor, licence linking), counted for throttling.
 
     ``key`` is "<action>:account:<email or user id>" or "<action>:address:<client address>"; rows older than the
-    lockout window are deleted as new failures arrive.
+    lockout window are swept away as new failures arrive, so the table holds only the last window's failures.
     """
 
     key = models.CharField(max_length=300)
     at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["key", "at"], name="accounts_failure_key_at")]
+        indexes = [
+            models.Index(fields=["key", "at"], name="accounts_failure_key_at"),
+            models.Index(fields=["at"], name="accounts_failure_at"),  # the sweep of expired rows
+        ]
 
     def __str__(self) -> str:
         return f"{self.key} at {self.at}"
