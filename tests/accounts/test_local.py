@@ -313,3 +313,12 @@ def test_the_pages_speak_english(client: Client) -> None:
     verified_user()
     refused = client.post("/en/compte/connexion/", {"email": EMAIL, "password": "nope nope nope"})
     assert "Wrong email address or password" in refused.content.decode()
+
+
+def test_the_code_must_follow_the_password_within_five_minutes(client: Client) -> None:
+    verified_user(totp_secret=totp.new_secret(), totp_enabled=True)
+    assert login(client)["Location"] == reverse("accounts:totp_login")
+    with time_machine.travel(time.time() + 301):
+        answer = client.get(reverse("accounts:totp_login"))
+    assert answer["Location"] == reverse("accounts:login")
+    assert "_auth_user_id" not in client.session

@@ -111,11 +111,13 @@ def login_view(request: HttpRequest) -> HttpResponse:
 @never_cache
 def totp_login(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING)
-    if not pending or time.time() - pending["at"] > PENDING_MAX_AGE:
+    user = None
+    if pending and time.time() - pending["at"] <= PENDING_MAX_AGE:
+        user = User.objects.select_related("account").filter(pk=pending["user"], is_active=True).first()
+    if user is None:
         request.session.pop(PENDING, None)
         messages.info(request, _("Identifiez-vous de nouveau : la saisie du code a expiré."))
         return redirect("accounts:login")
-    user = User.objects.select_related("account").get(pk=pending["user"])
     form = CodeForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
