@@ -441,3 +441,16 @@ def test_the_access_log_is_paginated(client: Client, camille: Licence) -> None:
     second = client.get(reverse("demarches:access_log"), {"page": "2"}).content.decode()
     assert "Agent n°29" in first and "Agent n°04" not in first and "Page suivante" in first
     assert "Agent n°04" in second and "Agent n°00" in second and "Agent n°29" not in second
+
+
+def test_the_pages_are_in_english_under_en(client: Client, camille: Licence) -> None:
+    from django.utils import translation
+
+    try:
+        html = client.get("/en/mon-espace/notifications/").content.decode()
+        assert "My notifications" in html and "What electronic notice changes" in html
+        assert "Conditions" in html or "electronic notice" in html  # the consent text in English
+        assert "Share my right to drive" in client.get("/en/mon-espace/partage/").content.decode()
+        assert "Who consulted my file" in client.get("/en/mon-espace/consultations/").content.decode()
+    finally:
+        translation.activate("fr")
