@@ -201,7 +201,7 @@ def search(request: HttpRequest) -> HttpResponse:
 def purpose(request: HttpRequest, pk: int) -> HttpResponse:
     """State the purpose before opening a file reached otherwise than through a search."""
     licence = _licence_for(request, pk)
-    form = PurposeForm(request.POST or None)
+    form = PurposeForm(request.POST if request.method == "POST" else None)
     target = request.GET.get("next", "")
     if not target.startswith(reverse("backoffice:file", args=[licence.pk])):
         target = reverse("backoffice:file", args=[licence.pk])
@@ -353,7 +353,7 @@ def record(request: HttpRequest, licence: Licence, purpose: tuple[str, str], kin
         raise Http404("no such form")
     form_class, title = RECORD_FORMS[kind]
     extra = {"deliveries": _receipt_choices(licence)} if kind == "avis-48si" else {}
-    form = form_class(request.POST or None, **extra)
+    form = form_class(request.POST if request.method == "POST" else None, **extra)
     if request.method == "POST" and form.is_valid():
         try:
             _save(request.agent, licence, kind, form.cleaned_data)  # type: ignore[attr-defined]
@@ -380,7 +380,7 @@ def correct(request: HttpRequest, licence: Licence, purpose: tuple[str, str], se
     current = services.effective(target)
     if target.kind == EventKind.CORRECTION or current is None:
         raise Http404("this event cannot be corrected")
-    form = CorrectionForm(request.POST or None, values=current["data"])
+    form = CorrectionForm(request.POST if request.method == "POST" else None, values=current["data"])
     if request.method == "POST" and form.is_valid():
         replacement = (
             None if form.cleaned_data["void"] else {"kind": current["kind"], "data": form.corrected()}
@@ -441,7 +441,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
     )
     licence = _licence_for(request, correction.licence_id)
     purpose = _purpose_for(request, licence) or (Purpose.CORRECTION.value, "")
-    form = ReviewForm(request.POST or None)
+    form = ReviewForm(request.POST if request.method == "POST" else None)
     own = correction.requested_by_id == request.user.pk
     if request.method == "GET":
         _log(
@@ -491,7 +491,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
 def centres(request: HttpRequest) -> HttpResponse:
     """Approve a course centre, and see the approved and withdrawn ones."""
     agent: AgentProfile = request.agent  # type: ignore[attr-defined]
-    form = CentreForm(request.POST or None)
+    form = CentreForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if not can_manage_centre(agent, data["departement"]):
@@ -523,7 +523,7 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     centre = get_object_or_404(CourseCentre, pk=pk)
     if not can_manage_centre(request.agent, centre.departement):  # type: ignore[attr-defined]
         raise PermissionDenied("this centre is not in one of your départements")
-    form = WithdrawForm(request.POST or None, initial={"on": today()})
+    form = WithdrawForm(request.POST if request.method == "POST" else None, initial={"on": today()})
     if request.method == "POST" and form.is_valid():
         try:
             withdraw_centre(centre, form.cleaned_data["on"])

@@ -1,0 +1,153 @@
+"""Corrections take two agents: one asks (the corrected values and the reason), another decides; approved, an
+append-only correction event is recorded through the registry; the file never changes before."""
+
+from __future__ import annotations
+
+import pytest
+
+from permis.backoffice import services
+from permis.backoffice.models import CorrectionRequest
+from permis.registry import services as registry
+from permis.registry.models import Event, Movement, Projection
+from tests.registry.factories import offence
+
+from .helpers import agent, client_for, file_in, open_with_purpose
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def offence_file():
+    """A file of Paris with one offence of 4 points (the holder says it was 2)."""
+    lic = file_in("75011")
+    registry.record_event(
+        lic,
+        "offence",
+        offence("2024-01-10", "2024-02-01", 4, "C4"),
+        source="feed",
+        sender="ANTAI",
+        source_ref="A1",
+    )
+    return lic
+
+
+def ask(client, lic, seq: int, data: dict):
+    return client.post(f"/gestion/dossiers/{lic.pk}/evenements/{seq}/corriger/", data)
+
+
+def values(**changes):
+    base = {
+        "value__committed_on": "2024-01-10",
+        "value__final_on": "2024-02-01",
+        "value__points": "4",
+        "value__class": "C4",
+        "reason": "demande du titulaire du 3 mars, avis de contravention joint",
+    }
+    base.update(changes)
+    return base
+
+
+def test_two_agents_correct_an_event(offence_file) -> None:
+    lic = offence_file
+    first, second = agent(login="first"), agent(login="second")
+    one, two = client_for(first), client_for(second)
+    open_with_purpose(one, lic, "correction")
+    form = one.get(f"/gestion/dossiers/{lic.pk}/evenements/1/corriger/")
+    assert 'value="4"' in form.content.decode()
+    assert ask(one, lic, 1, values(value__points="2")).status_code == 302
+    request = CorrectionRequest.objects.get()
+    assert (request.status, request.replacement["data"]["points"]) == ("pending", 2)
+    assert not Event.objects.filter(kind="correction").exists()  # nothing changes before the review
+    assert Projection.objects.get(licence=lic).balance == 8
+    # The agent who asked cannot decide.
+    own = one.post(f"/gestion/corrections/{request.pk}/", {"decision": "approve"})
+    assert own.status_code == 200
+    assert "un second agent" in own.content.decode()
+    with pytest.raises(services.BackofficeError, match="second agent"):
+        services.review_correction(first.agent_profile, request, approve=True)
+    # Another agent approves: the correction event, append-only, with both agents and the reason.
+    page = two.get(f"/gestion/corrections/{request.pk}/")
+    assert page.status_code == 200 and "demande du titulaire" in page.content.decode()
+    done = two.post(
+        f"/gestion/corrections/{request.pk}/", {"decision": "approve", "review_reason": "pièce vue"}
+    )
+    assert done.status_code == 302
+    request.refresh_from_db()
+    event = Event.objects.get(kind="correction")
+    assert (request.status, request.reviewed_by, request.event) == ("approved", second, event)
+    assert event.corrects.seq == 1 and event.data["replaces"] == 1
+    assert event.data["event"]["data"]["points"] == 2
+    assert (event.source, event.recorded_by) == ("agent", "agent:second")
+    assert "demandée par agent:first" in event.reason and "approuvée par agent:second" in event.reason
+    assert Projection.objects.get(licence=lic).balance == 10
+    assert Movement.objects.get(licence=lic, kind="withdrawal").change == -2
+    assert Event.objects.get(licence=lic, seq=1).data["points"] == 4  # the original is never rewritten
+    # Decided once only.
+    again = two.post(f"/gestion/corrections/{request.pk}/", {"decision": "reject", "review_reason": "x"})
+    assert again.status_code == 200 and "already approved" in again.content.decode()
+
+
+def test_a_correction_can_make_an_event_void_or_be_rejected_with_a_reason(offence_file) -> None:
+    lic = offence_file
+    one, two = client_for(agent(login="first")), client_for(agent(login="second"))
+    open_with_purpose(one, lic, "correction")
+    assert ask(one, lic, 1, values(void="on")).status_code == 302
+    request = CorrectionRequest.objects.get()
+    assert request.replacement is None
+    no_reason = two.post(f"/gestion/corrections/{request.pk}/", {"decision": "reject"})
+    assert "Indiquez pourquoi la demande est rejetée." in no_reason.content.decode()
+    no_decision = two.post(f"/gestion/corrections/{request.pk}/", {})
+    assert "Choisissez d’approuver ou de rejeter la demande." in no_decision.content.decode()
+    rejected = two.post(
+        f"/gestion/corrections/{request.pk}/", {"decision": "reject", "review_reason": "pas de pièce"}
+    )
+    assert rejected.status_code == 302
+    request.refresh_from_db()
+    assert (request.status, request.review_reason) == ("rejected", "pas de pièce")
+    assert not Event.objects.filter(kind="correction").exists()
+    # Asked again, approved: the offence is void and the points come back.
+    assert ask(one, lic, 1, values(void="on")).status_code == 302
+    second = CorrectionRequest.objects.get(status="pending")
+    two.post(f"/gestion/corrections/{second.pk}/", {"decision": "approve"})
+    assert Event.objects.get(kind="correction").data == {"replaces": 1, "event": None}
+    assert Projection.objects.get(licence=lic).balance == 12
+    # A void event is not corrected again.
+    assert one.get(f"/gestion/dossiers/{lic.pk}/evenements/1/corriger/").status_code == 404
+
+
+def test_bad_corrections_say_which_field_and_why(offence_file) -> None:
+    lic = offence_file
+    one = client_for(agent(login="first"))
+    open_with_purpose(one, lic, "correction")
+    no_reason = ask(one, lic, 1, values(value__points="2", reason=""))
+    assert "Indiquez le motif de la correction." in no_reason.content.decode()
+    not_a_number = ask(one, lic, 1, values(value__points="deux"))
+    assert "Un nombre entier est attendu." in not_a_number.content.decode()
+    backwards = ask(one, lic, 1, values(value__final_on="2023-01-01"))
+    html = backwards.content.decode()
+    assert "Refusé par le fichier national : 2023-01-01 is before committed_on 2024-01-10" in html
+    assert 'id="id_value__final_on_error"' in html
+    same = ask(one, lic, 1, values())
+    assert "the corrected values are the same as the current ones" in same.content.decode()
+    assert not CorrectionRequest.objects.exists()
+    assert ask(one, lic, 1, values(value__points="2")).status_code == 302
+    twice = ask(one, lic, 1, values(value__points="3"))
+    assert "already waiting for review" in twice.content.decode()
+    assert CorrectionRequest.objects.count() == 1
+    # An agent of another département neither sees nor reviews it.
+    lyon = client_for(agent(login="lyon", departements=("69",)))
+    request = CorrectionRequest.objects.get()
+    assert lyon.get(f"/gestion/corrections/{request.pk}/").status_code == 403
+    assert "Aucune demande de correction en attente." in lyon.get("/gestion/corrections/").content.decode()
+
+
+def test_a_correction_of_a_correction_is_refused(offence_file) -> None:
+    lic = offence_file
+    first, second = agent(login="first"), agent(login="second")
+    target = Event.objects.get(licence=lic, seq=1)
+    request = services.request_correction(first.agent_profile, target, None, "titre annulé")
+    services.review_correction(second.agent_profile, request, approve=True)
+    correction = Event.objects.get(kind="correction")
+    with pytest.raises(services.BackofficeError, match="a correction is not corrected itself"):
+        services.request_correction(first.agent_profile, correction, None, "x")
+    assert Projection.objects.get(licence=lic).balance == 12

@@ -1,0 +1,167 @@
+"""The agent's record forms: each goes through the registry's services with the agent's identity, and says which
+field is wrong and why."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from permis.registry.models import Category, Event, Holder, Movement, Projection
+from tests.notices.legal_helpers import delivery, paris, zero_balance_licence
+
+from .helpers import agent, client_for, file_in, open_with_purpose
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def desk():
+    """An agent of Paris with a file of Paris open (purpose stated)."""
+    user = agent(login="jdupont")
+    client = client_for(user)
+    lic = file_in("75011")
+    open_with_purpose(client, lic)
+    return client, lic
+
+
+def post(client, lic, kind: str, data: dict):
+    return client.post(f"/gestion/dossiers/{lic.pk}/enregistrer/{kind}/", data)
+
+
+def agent_event(lic, kind: str) -> Event:
+    event = Event.objects.get(licence=lic, kind=kind)
+    assert (event.source, event.recorded_by) == ("agent", "agent:jdupont")
+    return event
+
+
+def test_every_form_page_shows_its_fields(desk) -> None:
+    client, lic = desk
+    for kind, label in (
+        ("avis-48si", "Date de l’avis de réception"),
+        ("remise", "Date de remise du permis"),
+        ("suspension", "Suspendu à partir du"),
+        ("annulation", "Interdiction de solliciter un nouveau permis jusqu’au"),
+        ("nouveau-permis", "Voie d’accès"),
+        ("categorie", "Fin de validité (contrôle médical)"),
+    ):
+        response = client.get(f"/gestion/dossiers/{lic.pk}/enregistrer/{kind}/")
+        assert response.status_code == 200, kind
+        assert label in response.content.decode(), kind
+    assert client.get(f"/gestion/dossiers/{lic.pk}/enregistrer/autre/").status_code == 404
+
+
+def test_surrender(desk) -> None:
+    client, lic = desk
+    missing = post(client, lic, "remise", {"on": ""})
+    assert missing.status_code == 200 and "Ce champ est obligatoire." in missing.content.decode()
+    garbage = post(client, lic, "remise", {"on": "31/02/2024"})
+    assert "Saisissez une date valide." in garbage.content.decode()
+    before = post(client, lic, "remise", {"on": "2001-01-01"})
+    assert (
+        "Refusé par le fichier national : 2001-01-01 is before the licence was obtained"
+        in before.content.decode()
+    )
+    assert not Event.objects.filter(licence=lic).exists()
+    done = post(client, lic, "remise", {"on": "2024-02-01", "reason": "remis en préfecture"})
+    assert done.status_code == 302 and done["Location"] == f"/gestion/dossiers/{lic.pk}/"
+    event = agent_event(lic, "licence_surrendered")
+    assert (event.data, event.reason) == ({"on": "2024-02-01"}, "remis en préfecture")
+
+
+def test_suspension(desk) -> None:
+    client, lic = desk
+    backwards = post(client, lic, "suspension", {"start": "2024-05-01", "end": "2024-04-01"})
+    assert "La fin de la suspension ne peut pas précéder son début." in backwards.content.decode()
+    assert 'aria-describedby="id_end_error"' in backwards.content.decode()
+    out_of_range = post(client, lic, "suspension", {"start": "1850-05-01", "end": "1850-06-01"})
+    assert out_of_range.status_code == 200
+    html = out_of_range.content.decode()
+    assert "Refusé par le fichier national : 1850-05-01 is out of range (1900 to 2200)" in html
+    assert 'id="id_start_error"' in html and 'id="id_end_error"' in html
+    assert not Event.objects.filter(licence=lic).exists()
+    done = post(client, lic, "suspension", {"start": "2024-05-01", "end": "2024-10-31"})
+    assert done.status_code == 302
+    assert agent_event(lic, "suspension").data == {"from": "2024-05-01", "to": "2024-10-31"}
+
+
+def test_annulment_with_a_ban(desk) -> None:
+    client, lic = desk
+    bad = post(client, lic, "annulation", {"on": "2024-05-01", "ban_until": "2024-01-01"})
+    assert "L’interdiction ne peut pas finir avant l’annulation." in bad.content.decode()
+    done = post(client, lic, "annulation", {"on": "2024-05-01", "ban_until": "2025-05-01"})
+    assert done.status_code == 302
+    assert agent_event(lic, "annulment").data == {"on": "2024-05-01", "ban_until": "2025-05-01"}
+    assert Projection.objects.get(licence=lic).status == "annulled"
+
+
+def test_new_licence_after_annulment(desk) -> None:
+    client, lic = desk
+    post(client, lic, "annulation", {"on": "2024-05-01"})
+    bad = post(client, lic, "nouveau-permis", {"obtained_on": "2001-01-01", "route": "traditional"})
+    assert "Refusé par le fichier national" in bad.content.decode()
+    assert 'id="id_obtained_on_error"' in bad.content.decode()
+    wrong_route = post(client, lic, "nouveau-permis", {"obtained_on": "2025-01-01", "route": "bike"})
+    assert "Sélectionnez un choix valide." in wrong_route.content.decode()
+    done = post(client, lic, "nouveau-permis", {"obtained_on": "2025-01-01", "route": "aac"})
+    assert done.status_code == 302
+    assert agent_event(lic, "new_licence").data == {"obtained_on": "2025-01-01", "route": "aac"}
+    assert Movement.objects.filter(licence=lic, kind="new_licence").exists()
+
+
+def test_categories_and_medical_validity(desk) -> None:
+    client, lic = desk
+    bad = post(
+        client, lic, "categorie", {"code": "C", "obtained_on": "2015-01-01", "expires_on": "2014-01-01"}
+    )
+    assert "Refusé par le fichier national" in bad.content.decode() and "expires_on" in bad.content.decode()
+    unknown = post(client, lic, "categorie", {"code": "Z", "obtained_on": "2015-01-01"})
+    assert "Sélectionnez un choix valide." in unknown.content.decode()
+    done = post(
+        client, lic, "categorie", {"code": "C", "obtained_on": "2015-01-01", "expires_on": "2030-01-01"}
+    )
+    assert done.status_code == 302
+    category = Category.objects.get(licence=lic, code="C")
+    assert (category.obtained_on, category.expires_on) == (dt.date(2015, 1, 1), dt.date(2030, 1, 1))
+    # Changing the medical validity of a category held.
+    post(client, lic, "categorie", {"code": "C", "obtained_on": "2015-01-01", "expires_on": "2031-01-01"})
+    assert Category.objects.get(licence=lic, code="C").expires_on == dt.date(2031, 1, 1)
+
+
+@pytest.fixture
+def after_48si():
+    with time_machine.travel(dt.datetime(2024, 6, 1, 10, tzinfo=dt.UTC), tick=True):
+        lic, letter_48si = zero_balance_licence()
+        Holder.objects.filter(pk=lic.holder_id).update(postal_code="75011")
+        letter = delivery(letter_48si, "registered", sent_at=paris(2024, 4, 3, 9))
+        user = agent(login="jdupont")
+        client = client_for(user)
+        open_with_purpose(client, lic)
+        yield client, lic, letter
+
+
+def test_a_48si_receipt_invalidates_the_licence(after_48si) -> None:
+    client, lic, letter = after_48si
+    assert Projection.objects.get(licence=lic).status == "zero_balance"
+    page = client.get(f"/gestion/dossiers/{lic.pk}/enregistrer/avis-48si/")
+    assert f"Envoi n° {letter.pk}, envoyé le 03/04/2024" in page.content.decode()
+    future = post(client, lic, "avis-48si", {"delivery": letter.pk, "kind": "received", "on": "2024-07-01"})
+    assert "in the future" in future.content.decode() and 'id="id_on_error"' in future.content.decode()
+    before = post(client, lic, "avis-48si", {"delivery": letter.pk, "kind": "received", "on": "2024-04-01"})
+    assert "before the letter was sent" in before.content.decode()
+    other = post(client, lic, "avis-48si", {"delivery": 999999, "kind": "received", "on": "2024-04-05"})
+    assert "Sélectionnez un choix valide." in other.content.decode()
+    done = post(client, lic, "avis-48si", {"delivery": letter.pk, "kind": "received", "on": "2024-04-05"})
+    assert done.status_code == 302
+    event = agent_event(lic, "invalidation_notified")
+    assert event.data == {"on": "2024-04-05"}
+    assert Projection.objects.get(licence=lic).status == "invalidated"
+    letter.refresh_from_db()
+    assert (letter.receipt_kind, letter.receipt_on, letter.receipt_source) == (
+        "received",
+        dt.date(2024, 4, 5),
+        "agent:jdupont",
+    )
+    page = client.get(f"/gestion/dossiers/{lic.pk}/")
+    assert '<strong id="licence-status">Invalidé</strong>' in page.content.decode()
