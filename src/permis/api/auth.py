@@ -11,11 +11,13 @@ from django.http import HttpRequest
 from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.security import HttpBearer
 
+from . import ratelimit
 from .models import ApiKey
 
 
 class KeyAuth(HttpBearer):
-    """A partner key with `scope`: 401 without a valid key, 403 when the key lacks the scope."""
+    """A partner key with `scope`: 401 without a valid key, 403 when the key lacks the scope, 429 over the key's
+    rate limit for the scope (permis.api.ratelimit)."""
 
     def __init__(self, scope: str):
         super().__init__()
@@ -36,4 +38,5 @@ class KeyAuth(HttpBearer):
             raise AuthenticationError(message="unknown or revoked key")
         if self.scope not in key.scopes:
             raise AuthorizationError(message=f"this key does not have the {self.scope!r} scope")
+        ratelimit.check(key, self.scope)
         return key

@@ -8,11 +8,12 @@ nothing to guess that a slow hash would protect.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 
@@ -52,6 +53,8 @@ class ApiKeyManager(models.Manager["ApiKey"]):
         row = self.filter(prefix=parts[1], revoked_at__isnull=True).first()
         if row is None or not hmac.compare_digest(row.secret_hash, _digest(key)):
             return None
+        if row.expires_at is not None and row.expires_at <= timezone.now():
+            return None  # replaced by a rotation whose grace period is over
         return row
 
 
@@ -63,6 +66,9 @@ class ApiKey(models.Model):
     secret_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set by a rotation (`permis apikey rotate`): the old key works until then, its replacement from the start.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
 
     objects = ApiKeyManager()
 
@@ -75,3 +81,36 @@ class ApiKey(models.Model):
     def revoke(self) -> None:
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
+
+    @transaction.atomic
+    def rotate(self, grace: dt.timedelta) -> tuple[ApiKey, str]:
+        """A new key with this key's name, sender and scopes; this one keeps working for `grace`, then is refused.
+
+        Rotating a key already rotated shortens nothing it should not: the old key's end is the earlier of its
+        current end and now + grace.
+        """
+        if self.revoked_at is not None:
+            raise ValueError(f"key {self.prefix} is revoked: create a new one instead")
+        row, key = ApiKey.objects.issue(name=self.name, sender=self.sender, scopes=list(self.scopes))
+        end = timezone.now() + grace
+        self.expires_at = min(end, self.expires_at) if self.expires_at else end
+        self.replaced_by = row
+        self.save(update_fields=["expires_at", "replaced_by"])
+        return row, key
+
+
+class ApiRateWindow(models.Model):
+    """How many calls a key made in one minute (permis.api.ratelimit): one row per key per minute, counted by
+    one INSERT ... ON CONFLICT DO UPDATE ... RETURNING; rows older than the previous minute are deleted when
+    the key opens a new minute. On PostgreSQL the table is UNLOGGED (a counter need not survive a crash)."""
+
+    # No foreign-key constraint: an UNLOGGED table may not reference a logged one.
+    key = models.ForeignKey(ApiKey, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    minute = models.BigIntegerField()  # minutes since the epoch
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "minute"], name="api_rate_window_key_minute")]
+
+    def __str__(self) -> str:
+        return f"key {self.key_id}, minute {self.minute}: {self.count} calls"

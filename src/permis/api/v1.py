@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from permis.config.access import public
 
 from . import checks, courses, feed, holder, police, post
+from .ratelimit import RateLimited
 
 api = NinjaAPI(
     title="permis: API des partenaires",
@@ -36,6 +37,13 @@ api.add_router("/holder/", holder.router)
 def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
     response = api.create_response(request, {"error": error.message}, status=401)
     response["WWW-Authenticate"] = 'Bearer realm="permis"'
+    return response
+
+
+@api.exception_handler(RateLimited)
+def _rate_limited(request: HttpRequest, error: RateLimited) -> HttpResponse:
+    response = api.create_response(request, {"error": error.message}, status=429)
+    response["Retry-After"] = str(error.retry_after)
     return response
 
 

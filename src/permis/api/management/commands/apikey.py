@@ -1,8 +1,14 @@
-"""`permis apikey create|list|revoke`: the partner API's keys. A new key is printed once and never again."""
+"""`permis apikey create|list|rotate|revoke`: the partner API's keys. A new key is printed once and never again.
+
+`rotate PREFIX` issues a new key with the same partner, sender and scopes and lets the old one work for a grace
+period (`--grace-hours`, 24 by default), so the partner can switch without an outage; then the old key is
+refused. `revoke` refuses a key at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -30,6 +36,17 @@ class Command(BaseCommand):
             help="a scope of the key (repeat for several)",
         )
         action.add_parser("list", help="list the keys (never the keys themselves)")
+        rotate = action.add_parser(
+            "rotate",
+            help="issue a new key with the same partner, sender and scopes; the old one expires later",
+        )
+        rotate.add_argument("prefix")
+        rotate.add_argument(
+            "--grace-hours",
+            type=float,
+            default=24.0,
+            help="how long the old key keeps working (hours, default 24; 0: refused from now)",
+        )
         revoke = action.add_parser("revoke", help="revoke a key by its prefix")
         revoke.add_argument("prefix")
 
@@ -58,11 +75,32 @@ class Command(BaseCommand):
 
     def _list(self, **options) -> None:
         for row in ApiKey.objects.order_by("created_at"):
-            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            if row.revoked_at:
+                state = f"revoked {row.revoked_at:%Y-%m-%d}"
+            elif row.expires_at and row.expires_at <= timezone.now():
+                state = f"expired {row.expires_at:%Y-%m-%d %H:%M}"
+            elif row.expires_at:
+                state = f"active until {row.expires_at:%Y-%m-%d %H:%M} (rotated)"
+            else:
+                state = "active"
             self.stdout.write(
                 f"{row.prefix}  {row.name}  sender={row.sender or '-'}  scopes={','.join(row.scopes)}  "
                 f"created {row.created_at:%Y-%m-%d}  {state}"
             )
+
+    def _rotate(self, *, prefix: str, grace_hours: float, **options) -> None:
+        if grace_hours < 0:
+            raise CommandError("--grace-hours: a number of hours, 0 or more")
+        row = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
+        if row is None or (row.expires_at and row.expires_at <= timezone.now()):
+            raise CommandError(f"no active key with prefix {prefix!r} (permis apikey list)")
+        new, key = row.rotate(dt.timedelta(hours=grace_hours))
+        self.stderr.write(
+            f"key {new.prefix} replaces {row.prefix} for {new.name} (sender {new.sender or '-'}, scopes "
+            f"{', '.join(new.scopes)}); {row.prefix} works until {row.expires_at:%Y-%m-%d %H:%M %Z}. "
+            "The new key is shown once, keep it now:"
+        )
+        self.stdout.write(key)
 
     def _revoke(self, *, prefix: str, **options) -> None:
         updated = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).update(

@@ -1,0 +1,72 @@
+"""Rate limits of the partner API: so many calls per key per minute, by the scope of the endpoint called.
+
+A fixed window of one minute, counted in the database so that every app server shares the count: one statement
+per call, ``INSERT ... ON CONFLICT (key, minute) DO UPDATE SET count = count + 1 RETURNING count``, on a table
+that PostgreSQL keeps UNLOGGED (no write-ahead log: the commit does not wait for a disk flush). The first call
+of a minute also deletes the key's older rows, so the table holds at most two rows per key. A limit of 0 turns
+the count off for that scope (no statement at all). Over the limit: 429, ``Retry-After`` (seconds to the next
+minute) and ``{"error": ...}`` naming the limit.
+
+The limits are settings (``API_RATE_LIMITS`` per scope, ``API_RATE_LIMIT_DEFAULT``), from the environment
+``PERMIS_API_RATE_LIMIT_<SCOPE>`` (docs/access.md). A fixed window lets a key make up to twice its limit across
+the turn of a minute; that is the price of one row and one statement per call, and it is enough to stop a
+runaway partner system.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.db import connection
+from ninja.errors import HttpError
+
+from .models import ApiKey
+
+WINDOW_SECONDS = 60
+
+
+class RateLimited(HttpError):
+    def __init__(self, limit: int, scope: str, retry_after: int):
+        super().__init__(
+            429,
+            f"rate limit reached: this key may make {limit} calls a minute to the {scope} endpoints; "
+            f"retry in {retry_after} s",
+        )
+        self.retry_after = retry_after
+
+
+def limit_for(scope: str) -> int:
+    return int(
+        getattr(settings, "API_RATE_LIMITS", {}).get(scope, getattr(settings, "API_RATE_LIMIT_DEFAULT", 0))
+    )
+
+
+# The table and column names of ApiRateWindow (a test checks them against the model); values are parameters.
+UPSERT = (
+    'INSERT INTO "api_apiratewindow" ("key_id", "minute", "count") VALUES (%s, %s, 1) '
+    'ON CONFLICT ("key_id", "minute") DO UPDATE SET "count" = "api_apiratewindow"."count" + 1 RETURNING "count"'
+)
+PRUNE = 'DELETE FROM "api_apiratewindow" WHERE "key_id" = %s AND "minute" < %s'
+
+
+def hit(key_id: int, now: float | None = None) -> tuple[int, float]:
+    """Count one call of the key in the current minute: (the calls so far in this minute, seconds left in it)."""
+    now = time.time() if now is None else now
+    minute = int(now // WINDOW_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(UPSERT, [key_id, minute])
+        count = cursor.fetchone()[0]
+        if count == 1:
+            cursor.execute(PRUNE, [key_id, minute - 1])
+    return count, (minute + 1) * WINDOW_SECONDS - now
+
+
+def check(key: ApiKey, scope: str) -> None:
+    """Let the call through, or raise ``RateLimited`` when the key is over its limit for `scope` this minute."""
+    limit = limit_for(scope)
+    if limit <= 0:
+        return
+    count, left = hit(key.pk)
+    if count > limit:
+        raise RateLimited(limit, scope, max(1, int(left + 0.999)))
