@@ -190,3 +190,62 @@ def test_five_wrong_passwords_lock_the_account(
     screen.get_by_role("button", name="Se connecter", exact=True).click()
     screen.get_by_text("Trop de tentatives ont échoué").wait_for()
     check(screen, artifacts, "lockout")
+
+
+def test_two_step_verification_and_password_reset_pages(
+    page: Any, live_server: Any, artifacts: Path, mailbox: SmtpServer
+) -> None:
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    from permis.accounts import totp
+    from permis.accounts.models import Account
+
+    user = User.objects.create_user("ines@example.fr", "ines@example.fr", PASSWORD)
+    Account.objects.create(user=user, email_verified_at=timezone.now())
+    open_login(page, live_server)
+    page.get_by_role("textbox", name="Adresse électronique").fill("ines@example.fr")
+    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter", exact=True).click()
+    page.get_by_role("heading", level=1, name="Rattacher mon permis à mon compte").wait_for()
+    page.goto(f"{live_server.url}/compte/securite/")
+    check(page, artifacts, "security")
+    page.get_by_role("link", name="Activer la validation en deux étapes").click()
+    assert page.get_by_role("img", name="Code QR à scanner avec votre application").is_visible()
+    check(page, artifacts, "totp-setup")
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    page.get_by_label("Code à usage unique").fill(totp.code_at(secret, totp.now_step()))
+    page.get_by_role("button", name="Activer").click()
+    page.get_by_role("heading", level=1, name="Vos codes de secours").wait_for()
+    assert page.locator("#recovery-codes li").count() == 10
+    check(page, artifacts, "recovery-codes")
+    recovery = page.locator("#recovery-codes li").first.inner_text()
+
+    # signing in again asks for the second factor; a recovery code works once
+    page.locator(".fr-header__tools").get_by_role("button", name="Se déconnecter").click()
+    open_login(page, live_server)
+    page.get_by_role("textbox", name="Adresse électronique").fill("ines@example.fr")
+    page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter", exact=True).click()
+    page.get_by_role("heading", level=1, name="Validation en deux étapes").wait_for()
+    check(page, artifacts, "totp-login")
+    page.get_by_label("Code à usage unique").fill(recovery)
+    page.get_by_role("button", name="Valider").click()
+    page.get_by_role("heading", level=1, name="Rattacher mon permis à mon compte").wait_for()
+
+    # password reset, by the link the email brings
+    page.locator(".fr-header__tools").get_by_role("button", name="Se déconnecter").click()
+    page.goto(f"{live_server.url}/compte/mot-de-passe/")
+    check(page, artifacts, "password-reset")
+    page.get_by_role("textbox", name="Adresse électronique").fill("ines@example.fr")
+    page.get_by_role("button", name="Recevoir un lien").click()
+    page.get_by_role("heading", level=1, name="Vérifiez votre messagerie").wait_for()
+    link = re.search(r"https?://\S+/compte/mot-de-passe/\S+", mailbox.wait_for(1)[0].text()).group(0)
+    page.goto(link)
+    page.get_by_role("heading", level=1, name="Nouveau mot de passe").wait_for()
+    check(page, artifacts, "password-new")
+    page.get_by_label("Nouveau mot de passe").fill("un tout nouveau mot de passe")
+    page.get_by_label("Confirmation du mot de passe").fill("un tout nouveau mot de passe")
+    page.get_by_role("button", name="Enregistrer").click()
+    page.get_by_role("heading", level=1, name="Mot de passe enregistré").wait_for()
+    check(page, artifacts, "password-saved")
