@@ -447,12 +447,13 @@ def _choice_form(params: dict[str, str], identities: list[Identity]) -> str:
     )
     choices = []
     for index, person in enumerate(identities):
-        born = "-".join(reversed(person.birthdate.split("-")))
-        place = person.birthplace or "étranger"
+        born = "/".join(reversed(person.birthdate.split("-")))
+        place = f"commune {person.birthplace}" if person.birthplace else "à l’étranger"
+        female = person.gender == "female"
         label = (
             f"{html.escape(person.given_name)} {html.escape(person.family_name)}"
-            f'<span class="note">née ou né le {born} à {html.escape(place)} ({html.escape(person.birthcountry)}), '
-            f"{'femme' if person.gender == 'female' else 'homme'}"
+            f'<span class="note">{"femme, née" if female else "homme, né"} le {born}, {html.escape(place)} '
+            f"(pays {html.escape(person.birthcountry)})"
             f"{' — ' + html.escape(person.note) if person.note else ''}</span>"
         )
         checked = " checked" if index == 0 else ""
