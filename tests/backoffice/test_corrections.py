@@ -32,7 +32,7 @@ def offence_file():
 
 
 def ask(client, lic, seq: int, data: dict):
-    return client.post(f"/gestion/dossiers/{lic.pk}/evenements/{seq}/corriger/", data)
+    return client.post(f"/gestion/dossiers/{lic.pk}/corriger/?evenement={seq}", data)
 
 
 def values(**changes):
@@ -51,8 +51,17 @@ def test_two_agents_correct_an_event(offence_file) -> None:
     lic = offence_file
     first, second = agent(login="first"), agent(login="second")
     one, two = client_for(first), client_for(second)
-    open_with_purpose(one, lic, "correction")
-    form = one.get(f"/gestion/dossiers/{lic.pk}/evenements/1/corriger/")
+    # Opened by its address without a purpose: the purpose first, then back to the same event.
+    asked = one.get(f"/gestion/dossiers/{lic.pk}/corriger/?evenement=1")
+    assert (
+        asked["Location"]
+        == f"/gestion/dossiers/{lic.pk}/motif/?next=%2Fgestion%2Fdossiers%2F{lic.pk}%2Fcorriger%2F%3Fevenement%3D1"
+    )
+    back = one.post(asked["Location"], {"purpose": "correction"})
+    assert back["Location"] == f"/gestion/dossiers/{lic.pk}/corriger/?evenement=1"
+    choose = one.get(f"/gestion/dossiers/{lic.pk}/corriger/")
+    assert f'href="/gestion/dossiers/{lic.pk}/corriger/?evenement=1"' in choose.content.decode()
+    form = one.get(f"/gestion/dossiers/{lic.pk}/corriger/?evenement=1")
     assert 'value="4"' in form.content.decode()
     assert ask(one, lic, 1, values(value__points="2")).status_code == 302
     request = CorrectionRequest.objects.get()
@@ -112,7 +121,7 @@ def test_a_correction_can_make_an_event_void_or_be_rejected_with_a_reason(offenc
     assert Event.objects.get(kind="correction").data == {"replaces": 1, "event": None}
     assert Projection.objects.get(licence=lic).balance == 12
     # A void event is not corrected again.
-    assert one.get(f"/gestion/dossiers/{lic.pk}/evenements/1/corriger/").status_code == 404
+    assert one.get(f"/gestion/dossiers/{lic.pk}/corriger/?evenement=1").status_code == 404
 
 
 def test_bad_corrections_say_which_field_and_why(offence_file) -> None:

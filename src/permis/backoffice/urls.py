@@ -15,8 +15,12 @@ urlpatterns = [
     path("dossiers/<int:pk>/motif/", views.purpose, name="purpose"),
     path("dossiers/<int:pk>/fermer/", views.forget_purpose, name="close"),
     path("dossiers/<int:pk>/rii.pdf", views.rii, name="rii"),
-    path("dossiers/<int:pk>/enregistrer/<slug:kind>/", views.record, name="record"),
-    path("dossiers/<int:pk>/evenements/<int:seq>/corriger/", views.correct, name="correct"),
+    # One address per form (no free path segment: every route is walked by the access tests).
+    *[
+        path(f"dossiers/<int:pk>/enregistrer/{kind}/", views.record, {"kind": kind}, name="record")
+        for kind in views.RECORD_FORMS
+    ],
+    path("dossiers/<int:pk>/corriger/", views.correct, name="correct"),  # ?evenement=<seq>
     path("corrections/", views.corrections, name="corrections"),
     path("corrections/<int:pk>/", views.review, name="review"),
     path("centres/", views.centres, name="centres"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -122,10 +123,11 @@ def file_page(shown: tuple[str, ...]) -> Callable:
             licence = _licence_for(request, pk)
             purpose = _purpose_for(request, licence)
             if purpose is None:
-                return redirect(f"{reverse('backoffice:purpose', args=[licence.pk])}?next={request.path}")
+                target = urlencode({"next": request.get_full_path()})
+                return redirect(f"{reverse('backoffice:purpose', args=[licence.pk])}?{target}")
             if request.method == "GET":
                 _log(request, licence.holder, licence, purpose, shown)
-            return view(request, licence, purpose, *args, **kwargs)
+            return view(request, licence, purpose, pk, *args, **kwargs)
 
         wrapper.__name__ = view.__name__
         wrapper.__doc__ = view.__doc__
@@ -252,7 +254,7 @@ def _history(licence: Licence) -> list[dict[str, Any]]:
 @require_GET
 @role_required(*STAFF)
 @file_page(FILE_SHOWN)
-def file(request: HttpRequest, licence: Licence, purpose: tuple[str, str]) -> HttpResponse:
+def file(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: int) -> HttpResponse:
     """The whole file: identity, licence, categories, history with movements and their basis, letters and their
     deliveries, documents."""
     projection = Projection.objects.filter(licence=licence).first()
@@ -283,7 +285,7 @@ def file(request: HttpRequest, licence: Licence, purpose: tuple[str, str]) -> Ht
 @require_GET
 @role_required(*STAFF)
 @file_page(("relevé d'information intégral (RII) imprimé",))
-def rii(request: HttpRequest, licence: Licence, purpose: tuple[str, str]) -> HttpResponse:
+def rii(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: int) -> HttpResponse:
     """The relevé d'information intégral, printed at the counter (logged like any read of the file)."""
     pdf = render_rii(licence, today())
     response = HttpResponse(pdf, content_type="application/pdf")
@@ -347,7 +349,9 @@ FIELD_NAMES = {"from": "start", "to": "end", "kind": "kind"}
 @require_http_methods(["GET", "POST"])
 @role_required(*STAFF)
 @file_page(("identité", "numéros du permis", "lettres 48SI et leurs envois"))
-def record(request: HttpRequest, licence: Licence, purpose: tuple[str, str], kind: str) -> HttpResponse:
+def record(
+    request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: int, kind: str
+) -> HttpResponse:
     """One of the agent's decisions, recorded through the registry's services with the agent's identity."""
     if kind not in RECORD_FORMS:
         raise Http404("no such form")
@@ -373,10 +377,18 @@ def record(request: HttpRequest, licence: Licence, purpose: tuple[str, str], kin
 # -- corrections --------------------------------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 @role_required(*STAFF)
-@file_page(("identité", "numéros du permis", "événement à corriger"))
-def correct(request: HttpRequest, licence: Licence, purpose: tuple[str, str], seq: int) -> HttpResponse:
-    """Agent 1: the corrected values of an event and the reason; a second agent decides."""
-    target = get_object_or_404(Event, licence=licence, seq=seq)
+@file_page(("identité", "numéros du permis", "historique"))
+def correct(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: int) -> HttpResponse:
+    """Agent 1: the corrected values of an event (``?evenement=<seq>``) and the reason; a second agent decides.
+    Without an event, the list of the events that can be corrected."""
+    seq = request.GET.get("evenement", "")
+    if not seq:
+        return render(
+            request, "backoffice/correct_choose.html", {"licence": licence, "history": _history(licence)}
+        )
+    if not seq.isdigit():
+        raise Http404("no such event")
+    target = get_object_or_404(Event, licence=licence, seq=int(seq))
     current = services.effective(target)
     if target.kind == EventKind.CORRECTION or current is None:
         raise Http404("this event cannot be corrected")
