@@ -415,3 +415,47 @@ def test_the_english_pages() -> None:
     assertContains(client.get("/en/mon-espace/previsions/"), "Forecast: the points to come")
     assertContains(client.get("/en/mon-espace/permis-numerique/"), "My digital licence")
     translation.activate("fr")
+
+
+def _with(events: list[tuple[str, dict]]) -> Licence:
+    lic = make_licence(dt.date(2015, 3, 1), on=dt.date(2024, 1, 1), holder=make_holder())
+    for n, (kind, data) in enumerate(events, start=1):
+        services.record_event(
+            lic, kind, data, source="agent", recorded_by="test", source_ref=f"S-{n}", sender="TEST", on=TODAY
+        )
+    services.refresh(lic, TODAY)
+    return lic
+
+
+ZERO = [
+    ("offence", offence("2025-01-10", "2025-02-01", 6, "D")),
+    ("offence", offence("2025-02-10", "2025-03-01", 6, "D")),
+]
+
+
+@pytest.mark.parametrize(
+    ("events", "badge", "alert"),
+    [
+        (ZERO, "Solde nul", "Votre solde est nul"),
+        (
+            [*ZERO, ("invalidation_notified", {"on": "2025-05-20"})],
+            "Permis invalidé",
+            "Votre permis est invalidé",
+        ),
+        (
+            [("suspension", {"from": "2025-05-01", "to": "2025-08-01"})],
+            "Suspendu en ce moment",
+            "Votre permis est suspendu",
+        ),
+        (
+            [("annulment", {"on": "2025-05-01"})],
+            "Permis annulé par un juge",
+            "Votre permis a été annulé par un juge",
+        ),
+    ],
+)
+def test_the_dashboard_says_each_state_and_what_to_do(events, badge, alert) -> None:
+    lic = _with(events)
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard"))
+    assertContains(response, badge)
+    assertContains(response, alert)
