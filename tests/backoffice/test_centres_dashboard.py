@@ -123,7 +123,8 @@ def test_the_demo_agents_get_a_password_only_in_development(settings) -> None:
     assert [a.login for a in agents] == ["agent.paris", "agent2.paris", "superviseur"]
     assert all(a.password == DEV_PASSWORD for a in agents)
     assert client_for_login("agent.paris", DEV_PASSWORD)
-    assert AgentProfile.objects.get(user__username="superviseur").role == "supervisor"
+    supervisor = AgentProfile.objects.get(user__username="superviseur")
+    assert supervisor.role == "supervisor" and supervisor.user.has_perm("notices.view_delivery")
     settings.DEBUG = False
     agents = seed_agents()  # run again on a deployment: the known password is gone
     assert all(a.password is None for a in agents)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import transaction
 
-from .models import AgentProfile, AgentRole
+from .models import AgentRole
+from .roles import assign_role
 
 # For development only: never used when DEBUG is off.
 DEV_PASSWORD = "demo-gestion-2026"  # noqa: S105  # printed and used only when DEBUG is on
@@ -38,11 +38,6 @@ def seed_agents() -> list[DemoAgent]:
     """Create (or update) the demo agents; answers them with their password when DEBUG is on."""
     User = get_user_model()
     password = DEV_PASSWORD if settings.DEBUG else None
-    delivery_perms = list(
-        Permission.objects.filter(
-            content_type__app_label="notices", codename__in=["view_delivery", "change_delivery"]
-        )
-    )
     out = []
     for login, first, last, role, departements in DEMO_AGENTS:
         user, _ = User.objects.get_or_create(
@@ -53,15 +48,7 @@ def seed_agents() -> list[DemoAgent]:
         else:
             user.set_unusable_password()
         user.save()
-        AgentProfile.objects.update_or_create(
-            user=user,
-            defaults={
-                "role": role,
-                "departements": departements,
-                "service": "Préfecture de police (démonstration)",
-            },
-        )
-        if role == AgentRole.SUPERVISOR:
-            user.user_permissions.add(*delivery_perms)
+        # The profile and the role's group (its letters' page permissions), as ``permis agent create`` does.
+        assign_role(user, role, departements, service="Préfecture de police (démonstration)")
         out.append(DemoAgent(login, role, departements, password))
     return out
