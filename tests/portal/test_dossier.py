@@ -168,6 +168,17 @@ def test_a_stale_projection_is_not_shown_the_engine_computes_today() -> None:
     assert snap.balance == Timeline(history_of(lic)).at(TODAY).balance == 5
 
 
+def test_a_fresh_projection_of_an_earlier_day_says_when_it_was_computed() -> None:
+    lic = _camille()
+    next_change = Projection.objects.get(licence=lic).next_change_on
+    assert next_change > TODAY
+    Projection.objects.filter(licence=lic).update(as_of=dt.date(2025, 5, 1))
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard"))
+    assertContains(response, "Données à jour au 2 juin 2025.")
+    assertContains(response, "Situation calculée le 1er mai 2025 et inchangée depuis.")
+    assert re.search(r'id="balance">5<', response.content.decode())
+
+
 def test_the_course_date_read_from_movements_is_the_engines() -> None:
     lic = _camille()
     services.record_event(
