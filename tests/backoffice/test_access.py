@@ -9,6 +9,9 @@ from django.urls import get_resolver
 from permis.audit.models import AccessLog
 from permis.backoffice import urls as backoffice_urls
 from permis.backoffice.access import departement_of, role_required
+from permis.registry import services as registry
+from permis.registry.models import Notice
+from tests.registry.factories import offence
 
 from .helpers import agent, client_for, file_in, open_with_purpose
 
@@ -161,3 +164,28 @@ def test_printing_the_rii_is_logged() -> None:
     entry = AccessLog.objects.get()
     assert entry.shown == ["relevé d'information intégral (RII) imprimé"]
     assert entry.purpose == "holder_request"
+
+
+def test_a_letter_of_the_file_is_read_as_sent_and_logged() -> None:
+    lic = file_in("75011")
+    registry.record_event(
+        lic,
+        "offence",
+        offence("2024-01-10", "2024-02-01", 3, "C4"),
+        source="feed",
+        sender="T",
+        source_ref="L1",
+    )
+    notice = Notice.objects.filter(licence=lic).first()
+    client = client_for(agent())
+    open_with_purpose(client, lic, "holder_request")
+    page = client.get(f"/gestion/dossiers/{lic.pk}/")
+    assert f'href="/gestion/dossiers/{lic.pk}/lettre.pdf?lettre={notice.pk}"' in page.content.decode()
+    response = client.get(f"/gestion/dossiers/{lic.pk}/lettre.pdf", {"lettre": notice.pk})
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    assert AccessLog.objects.order_by("-seq").first().shown == ["lettre envoyée (PDF)"]
+    other = file_in("75012")
+    assert client.get(f"/gestion/dossiers/{other.pk}/lettre.pdf", {"lettre": notice.pk}).status_code == 302
+    open_with_purpose(client, other)
+    assert client.get(f"/gestion/dossiers/{other.pk}/lettre.pdf", {"lettre": notice.pk}).status_code == 404
+    assert client.get(f"/gestion/dossiers/{lic.pk}/lettre.pdf").status_code == 404

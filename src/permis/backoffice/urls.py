@@ -15,6 +15,7 @@ urlpatterns = [
     path("dossiers/<int:pk>/motif/", views.purpose, name="purpose"),
     path("dossiers/<int:pk>/fermer/", views.forget_purpose, name="close"),
     path("dossiers/<int:pk>/rii.pdf", views.rii, name="rii"),
+    path("dossiers/<int:pk>/lettre.pdf", views.letter, name="letter"),  # ?lettre=<notice id>
     # One address per form (no free path segment: every route is walked by the access tests).
     *[
         path(f"dossiers/<int:pk>/enregistrer/{kind}/", views.record, {"kind": kind}, name="record")

@@ -33,7 +33,7 @@ from permis.audit.services import log_access
 from permis.courses.approval import approve_centre, withdraw_centre
 from permis.courses.models import CourseCentre
 from permis.courses.services import CourseError
-from permis.notices.documents import render_rii
+from permis.notices.documents import render_letter, render_rii
 from permis.notices.models import DeliveryStatus
 from permis.notices.stats import delivery_stats
 from permis.registry.models import Event, EventKind, Holder, Licence, Movement, Notice, Projection
@@ -290,6 +290,21 @@ def rii(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: in
     pdf = render_rii(licence, today())
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="RII-{licence.number}.pdf"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@role_required(*STAFF)
+@file_page(("lettre envoyée (PDF)",))
+def letter(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: int) -> HttpResponse:
+    """A letter of the file as the holder received it (``?lettre=<notice id>``), e.g. to send a copy."""
+    notice_id = request.GET.get("lettre", "")
+    if not notice_id.isdigit():
+        raise Http404("no such letter")
+    notice = get_object_or_404(Notice, pk=int(notice_id), licence=licence)
+    response = HttpResponse(render_letter(notice), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{notice.code}-{licence.number}-{notice.pk}.pdf"'
     response["Cache-Control"] = "no-store"
     return response
 
