@@ -15,7 +15,7 @@ What it does:
 4. writes two wrk Lua scripts that rotate the licence numbers and the share codes, checks that one request of
    each answers 200, warms up, then for each run points wrk at the police check and at the share-code check in
    turn; counts the access log's rows before and after each wrk run and compares with wrk's answered requests
-   (a request still in flight when wrk stops may be logged without being counted: at most one per connection);
+   (a request still in flight when wrk stops is logged without being counted by wrk: logged >= answered);
 5. checks the access log's chain at the end (``verify_chain``) and reports the medians, the load average, and
    the targets met or missed.
 
@@ -354,7 +354,9 @@ def main(argv: list[str] | None = None) -> int:
                     before = settled_rows()  # nothing of the previous run still in flight
                     result = wrk(base + "/", script, duration=args.duration, connections=args.connections)
                     result["logged"] = settled_rows() - before
-                    result["log_ok"] = 0 <= result["logged"] - result["requests"] <= args.connections
+                    # Every answered check is logged; a few more rows are the requests the server answered after
+                    # wrk stopped counting (sync workers close each connection, wrk reconnects at the end).
+                    result["log_ok"] = result["logged"] >= result["requests"]
                     run[name] = result
                 runs.append(run)
                 print(
