@@ -189,3 +189,8 @@ def test_a_letter_of_the_file_is_read_as_sent_and_logged() -> None:
     open_with_purpose(client, other)
     assert client.get(f"/gestion/dossiers/{other.pk}/lettre.pdf", {"lettre": notice.pk}).status_code == 404
     assert client.get(f"/gestion/dossiers/{lic.pk}/lettre.pdf").status_code == 404
+
+
+def test_closing_a_file_of_another_departement_is_refused() -> None:
+    lyon = file_in("69003")
+    assert client_for(agent()).post(f"/gestion/dossiers/{lyon.pk}/fermer/").status_code == 403

@@ -603,6 +603,7 @@ def integrity(request: HttpRequest) -> HttpResponse:
 @role_required(*STAFF)
 def forget_purpose(request: HttpRequest, pk: int) -> HttpResponse:
     """Close a file: its purpose is forgotten, opening it again asks for one."""
+    _licence_for(request, pk)  # a file of the agent's départements only, like every page of a file
     purposes = _purposes(request)
     purposes.pop(str(pk), None)
     request.session[SESSION_PURPOSES] = purposes
