@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 import time_machine
 
+from permis.backoffice.models import CategoryChange
 from permis.registry.models import Category, Event, Holder, Movement, Projection
 from tests.notices.legal_helpers import delivery, paris, zero_balance_licence
 
@@ -124,9 +125,14 @@ def test_categories_and_medical_validity(desk) -> None:
     assert done.status_code == 302
     category = Category.objects.get(licence=lic, code="C")
     assert (category.obtained_on, category.expires_on) == (dt.date(2015, 1, 1), dt.date(2030, 1, 1))
+    change = CategoryChange.objects.get()
+    assert (change.code, change.before, change.recorded_by) == ("C", None, "agent:jdupont")
     # Changing the medical validity of a category held.
     post(client, lic, "categorie", {"code": "C", "obtained_on": "2015-01-01", "expires_on": "2031-01-01"})
     assert Category.objects.get(licence=lic, code="C").expires_on == dt.date(2031, 1, 1)
+    latest = CategoryChange.objects.first()
+    assert (latest.before["expires_on"], latest.after["expires_on"]) == ("2030-01-01", "2031-01-01")
+    assert "C, par agent:jdupont le" in client.get(f"/gestion/dossiers/{lic.pk}/").content.decode()
 
 
 @pytest.fixture

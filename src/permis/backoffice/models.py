@@ -115,3 +115,23 @@ class IntegrityReport(models.Model):
 
     def __str__(self) -> str:
         return f"verify {self.started_at:%Y-%m-%d %H:%M}: {self.discrepancies} discrepancies"
+
+
+class CategoryChange(models.Model):
+    """Who added or changed a licence's category, and what it was before: categories move no points, so no
+    event records them; this row keeps the agent's identity with each change (append-only)."""
+
+    licence = models.ForeignKey(Licence, on_delete=models.PROTECT, related_name="category_changes")
+    code = models.CharField(_("catégorie"), max_length=3)
+    before = models.JSONField(_("avant"), null=True, blank=True)
+    after = models.JSONField(_("après"))
+    recorded_by = models.CharField(_("enregistrée par"), max_length=150)
+    recorded_at = models.DateTimeField(_("enregistrée le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("modification de catégorie")
+        verbose_name_plural = _("modifications de catégorie")
+        ordering = ["-recorded_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.licence_id} {self.code} by {self.recorded_by}"

@@ -20,11 +20,12 @@ from django.utils import timezone
 
 from permis.notices.models import Channel, Delivery
 from permis.notices.receipts import ReceiptError, record_postal_receipt
-from permis.registry.models import Event, EventKind, Licence, Source
+from permis.registry.models import Category, Event, EventKind, Licence, Source
 from permis.registry.services import RegistryError, engine_document, record_event
+from permis.registry.services.categories import set_category
 from permis.rules import InputError, parse_history
 
-from .models import AgentProfile, CorrectionRequest, CorrectionStatus, IntegrityReport
+from .models import AgentProfile, CategoryChange, CorrectionRequest, CorrectionStatus, IntegrityReport
 
 
 class BackofficeError(RegistryError):
@@ -90,6 +91,39 @@ def record_48si_receipt(profile: AgentProfile, delivery: Delivery, kind: str, on
     except ReceiptError as error:
         raise BackofficeError(error.problems) from None
     return outcome.event
+
+
+@transaction.atomic
+def record_category(
+    profile: AgentProfile,
+    licence: Licence,
+    *,
+    code: str,
+    obtained_on: dt.date,
+    expires_on: dt.date | None,
+    restrictions: str = "",
+) -> CategoryChange:
+    """A category added or changed (dates, medical validity, restrictions) through the registry's service, with
+    the agent and the values before kept in a ``CategoryChange``."""
+    old = Category.objects.filter(licence=licence, code=code).first()
+    category = set_category(
+        licence, code=code, obtained_on=obtained_on, expires_on=expires_on, restrictions=restrictions
+    )
+    return CategoryChange.objects.create(
+        licence=licence,
+        code=code,
+        before=_category_values(old) if old else None,
+        after=_category_values(category),
+        recorded_by=recorder(profile),
+    )
+
+
+def _category_values(category: Category) -> dict[str, Any]:
+    return {
+        "obtained_on": category.obtained_on.isoformat(),
+        "expires_on": category.expires_on.isoformat() if category.expires_on else None,
+        "restrictions": category.restrictions,
+    }
 
 
 # -- corrections --------------------------------------------------------------------------------------------------

@@ -38,7 +38,6 @@ from permis.notices.models import DeliveryStatus
 from permis.notices.stats import delivery_stats
 from permis.registry.models import Event, EventKind, Holder, Licence, Movement, Notice, Projection
 from permis.registry.services import RegistryError, today
-from permis.registry.services.categories import set_category
 
 from . import services
 from .access import can_manage_centre, can_see, departement_of, holders_visible_to, role_required
@@ -57,7 +56,14 @@ from .forms import (
     WithdrawForm,
     flatten,
 )
-from .models import AgentProfile, AgentRole, CorrectionRequest, CorrectionStatus, IntegrityReport
+from .models import (
+    AgentProfile,
+    AgentRole,
+    CategoryChange,
+    CorrectionRequest,
+    CorrectionStatus,
+    IntegrityReport,
+)
 
 SESSION_PURPOSES = "backoffice_purposes"
 SESSION_SEARCH = "backoffice_search"
@@ -270,6 +276,7 @@ def file(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: i
             "departement": departement_of(licence.holder.postal_code),
             "projection": projection,
             "categories": licence.categories.order_by("obtained_on", "code"),
+            "category_changes": CategoryChange.objects.filter(licence=licence)[:20],
             "history": _history(licence),
             "movements": Movement.objects.filter(licence=licence).order_by("position"),
             "notices": notices,
@@ -348,7 +355,8 @@ def _save(agent: AgentProfile, licence: Licence, kind: str, data: dict[str, Any]
     elif kind == "nouveau-permis":
         services.record_new_licence(agent, licence, data["obtained_on"], data["route"], reason)
     elif kind == "categorie":
-        set_category(
+        services.record_category(
+            agent,
             licence,
             code=data["code"],
             obtained_on=data["obtained_on"],
