@@ -36,7 +36,7 @@ class ShareIn(Schema):
     purpose: str = Field("", max_length=300, description="why it is checked (kept on the holder's log)")
 
 
-class CategoryOut(Schema):
+class ThirdPartyCategoryOut(Schema):
     code: str
     obtained_on: dt.date
     expires_on: dt.date | None
@@ -49,7 +49,7 @@ class ShareCheckOut(Schema):
     status: PublicStatus
     status_label: str
     valid: bool = Field(description="the holder may drive today")
-    categories: list[CategoryOut]
+    categories: list[ThirdPartyCategoryOut]
     checked_on: dt.date
     share_expires_at: dt.datetime
 
@@ -72,7 +72,7 @@ class AttestationCheckOut(Schema):
     valid: bool = Field(
         description="the document is authentic, in date and still true, and the licence valid"
     )
-    categories: list[CategoryOut]
+    categories: list[ThirdPartyCategoryOut]
     issued_on: dt.date | None
     valid_until: dt.date | None
 

@@ -115,7 +115,7 @@ class HolderToken(HttpBearer):
 router = Router(tags=["holder"], auth=HolderToken())
 
 
-class CategoryOut(Schema):
+class HolderCategoryOut(Schema):
     code: str
     obtained_on: dt.date
     expires_on: dt.date | None
@@ -128,7 +128,7 @@ class LicenceOut(Schema):
     dossier_number: str
     obtained_on: dt.date
     probation_end: dt.date | None
-    categories: list[CategoryOut]
+    categories: list[HolderCategoryOut]
 
 
 class MeOut(Schema):

@@ -65,7 +65,7 @@ class ReceiptResultOut(Schema):
     errors: list[str]
 
 
-class BatchOut(Schema):
+class ReceiptBatchOut(Schema):
     received: int
     recorded: int
     duplicates: int
@@ -79,7 +79,7 @@ class ErrorOut(Schema):
 
 @router.post(
     "/receipts",
-    response={200: BatchOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    response={200: ReceiptBatchOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 422: ErrorOut},
     summary="Report the receipts of registered letters",
     description=f'A batch of at most {MAX_RECEIPTS} receipts, `{{"receipts": [...]}}`. Idempotent: the same '
     "receipt sent again is a duplicate. A receipt that contradicts the one on file, dated before the letter "
