@@ -208,6 +208,8 @@ def server_env() -> dict[str, str]:
         "DATABASE_URL": url(RUN_DB),
         "PERMIS_DEBUG": "false",
         "PERMIS_SECRET_KEY": "bench-only-" + "x" * 40,
+        # Production settings require a signing key for the letters' documents (unused by the import).
+        "PERMIS_SIGNING_KEY": os.environ.get("PERMIS_SIGNING_KEY", "bench:" + "A" * 43 + "="),
         "PERMIS_ALLOWED_HOSTS": "127.0.0.1",
         "PERMIS_SECURE_SSL_REDIRECT": "false",
         "PERMIS_LOG_LEVEL": "WARNING",
