@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
@@ -72,6 +73,18 @@ def test_past_its_validity_the_document_is_expired() -> None:
     verdict = signing.verify(text, on=dt.date(2026, 5, 11), registry_lookup=False)
     assert verdict.outcome is Outcome.EXPIRED
     assert "11 mai 2026" in str(verdict.message)
+
+
+def test_a_digital_licence_qr_expires_at_its_signed_minute_not_at_the_end_of_the_day() -> None:
+    now = dt.datetime(2026, 5, 10, 12, 0, tzinfo=dt.UTC)
+    text = signing.sign_payload({**PAYLOAD, "exp": (now + dt.timedelta(minutes=10)).isoformat()})
+    with time_machine.travel(now + dt.timedelta(minutes=9), tick=False):
+        assert signing.verify(text, registry_lookup=False).valid
+    with time_machine.travel(now + dt.timedelta(minutes=11), tick=False):
+        verdict = signing.verify(text, registry_lookup=False)
+    assert verdict.outcome is Outcome.EXPIRED
+    naive = signing.sign_payload({**PAYLOAD, "exp": "2026-05-10T12:10:00"})
+    assert signing.verify(naive, registry_lookup=False).outcome is Outcome.TAMPERED
 
 
 def test_key_rotation_keeps_old_documents_verifiable_and_an_unknown_key_is_named() -> None:

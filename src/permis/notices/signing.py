@@ -328,6 +328,27 @@ def verify(text: str, *, on: dt.date | None = None, registry_lookup: bool = True
                 detail=f"valid until {valid_until}, checked on {on.isoformat()}",
                 facts=facts,
             )
+    expires_at = payload.get("exp")
+    if expires_at is not None:
+        # A digital licence's QR lives minutes, not days: its signed instant of expiry is checked to the second.
+        try:
+            instant = dt.datetime.fromisoformat(str(expires_at))
+        except ValueError:
+            return _tampered("exp is not a date and time", key_id)
+        if instant.tzinfo is None:
+            return _tampered("exp has no time zone", key_id)
+        if instant <= timezone.now():
+            return Verdict(
+                Outcome.EXPIRED,
+                _(
+                    "Ce code QR était authentique mais il a expiré : demandez au titulaire d’afficher un code "
+                    "à jour."
+                ),
+                payload,
+                key_id,
+                detail=f"expired at {instant.isoformat()}",
+                facts=facts,
+            )
     checked = False
     if registry_lookup:
         from permis.notices.documents.facts import registry_check
