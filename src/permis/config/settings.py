@@ -251,18 +251,15 @@ OIDC_STORE_ID_TOKEN = True  # the hint FranceConnect's logout needs
 OIDC_TIMEOUT = 10
 
 # Partner API rate limits: requests per key per minute, by the scope of the endpoint called (0: no limit).
-# PERMIS_API_RATE_LIMIT_<SCOPE> (FEED, POST, COURSE_CENTRE, POLICE, POLICE_BALANCE, THIRD_PARTY) sets one scope,
+# One variable per scope (below) sets its limit,
 # PERMIS_API_RATE_LIMIT_DEFAULT the others (docs/access.md). Police checks run roadside across the country
 # through a few keys: their default allows 5,000 a second.
 API_RATE_LIMIT_DEFAULT = env_int("PERMIS_API_RATE_LIMIT_DEFAULT", 600)
 API_RATE_LIMITS = {
-    scope: env_int(f"PERMIS_API_RATE_LIMIT_{scope.upper()}", default)
-    for scope, default in {
-        "feed": 600,
-        "post": 600,
-        "course_centre": 300,
-        "police": 300_000,
-        "police_balance": 300_000,
-        "third_party": 6_000,
-    }.items()
+    "feed": env_int("PERMIS_API_RATE_LIMIT_FEED", 600),
+    "post": env_int("PERMIS_API_RATE_LIMIT_POST", 600),
+    "course_centre": env_int("PERMIS_API_RATE_LIMIT_COURSE_CENTRE", 300),
+    "police": env_int("PERMIS_API_RATE_LIMIT_POLICE", 300_000),
+    "police_balance": env_int("PERMIS_API_RATE_LIMIT_POLICE_BALANCE", 300_000),
+    "third_party": env_int("PERMIS_API_RATE_LIMIT_THIRD_PARTY", 6_000),
 }
