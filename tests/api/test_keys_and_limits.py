@@ -120,3 +120,12 @@ def test_the_limits_come_from_the_environment(monkeypatch) -> None:
     finally:
         monkeypatch.undo()
         importlib.reload(module)
+
+
+def test_a_nul_character_is_refused_before_it_reaches_the_database() -> None:
+    _, key = feed_key()
+    body = '{"records": [{"licence_number": "1\\u0000"}]}'
+    refused = call("post", "/api/v1/feed/offences", key, body=body)
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "the body contains a NUL character (\\u0000), which no field accepts"}
+    assert call("get", URL + "%00", key).status_code == 400

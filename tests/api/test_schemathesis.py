@@ -8,12 +8,15 @@ Bounded: a few examples per operation (MAX_EXAMPLES), no deadline, so the suite 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.cache import cache
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -41,7 +44,20 @@ def scope_of(path: str) -> str:
 
 
 @pytest.fixture
-def tokens(django_db_blocker: Any, db: Any) -> dict[str, str]:
+def keep_the_test_connection() -> Iterator[None]:
+    """Django's WSGI handler closes the database connection after each request (``close_old_connections``),
+    which would end the test's transaction; Django's test client disconnects it the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def tokens(keep_the_test_connection: None, django_db_blocker: Any, db: Any) -> dict[str, str]:
     """A key per scope and a holder's access token, over a database with files, a share code and a centre."""
     lic = licence_with("48")
     licence_with("48SI")

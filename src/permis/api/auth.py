@@ -7,12 +7,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
-from ninja.errors import AuthenticationError, AuthorizationError
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.security import HttpBearer
 
 from . import ratelimit
 from .models import ApiKey
+
+
+def refuse_nul(request: HttpRequest) -> None:
+    """400 for a NUL character anywhere in the path, the query or a JSON body: no field takes one, and
+    PostgreSQL stores none (text and jsonb refuse it), so it would otherwise end as a server error deep down."""
+    if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", "") or "%00" in request.path:
+        raise HttpError(400, "the address contains a NUL character (%00), which no parameter accepts")
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return  # the endpoint answers 413 itself
+    if b"\\u0000" in body or b"\x00" in body:
+        raise HttpError(400, "the body contains a NUL character (\\u0000), which no field accepts")
 
 
 class KeyAuth(HttpBearer):
@@ -24,6 +40,7 @@ class KeyAuth(HttpBearer):
         self.scope = str(getattr(scope, "value", scope))
 
     def __call__(self, request: HttpRequest) -> Any:
+        refuse_nul(request)
         value = request.headers.get(self.header, "")
         if not value:
             raise AuthenticationError(message="no key: send the header 'Authorization: Bearer <key>'")
