@@ -79,7 +79,14 @@ class ErrorOut(Schema):
 
 @router.post(
     "/receipts",
-    response={200: ReceiptBatchOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    response={
+        200: ReceiptBatchOut,
+        400: ErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        413: ErrorOut,
+        422: ErrorOut,
+    },
     summary="Report the receipts of registered letters",
     description=f'A batch of at most {MAX_RECEIPTS} receipts, `{{"receipts": [...]}}`. Idempotent: the same '
     "receipt sent again is a duplicate. A receipt that contradicts the one on file, dated before the letter "
