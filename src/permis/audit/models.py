@@ -1,12 +1,14 @@
 """Who read a holder's file, and the codes a holder gives to let a third party check their licence.
 
-``AccessLog`` is append-only and hash-chained: one global chain numbered by ``seq``, whose last link is kept in
-the single ``ChainHead`` row. Only ``permis.audit.services.log_access`` writes it (the model refuses updates
-and deletes through the ORM); ``permis.audit.services.verify_chain`` (run by ``permis verify``) finds a row
-changed, deleted, inserted or moved behind its back. Why one global chain rather than one per holder: a per-holder
-chain cannot see its own last row deleted unless it keeps a head per holder, and verifying millions of small
-chains costs more than one sequential scan; the price is that appends are serialised on the head row, which is
-a few hundred microseconds per read of a file (docs/audit.md, "Why one chain").
+``AccessLog`` is append-only and hash-chained, in a fixed number of chains (``settings.AUDIT_CHAINS``, 16 by
+default): an entry goes to the chain ``holder_id % AUDIT_CHAINS``, is numbered by ``seq`` within it and linked to
+the chain's previous entry; each chain's last link is kept in its ``ChainHead`` row. Only
+``permis.audit.services.log_access`` writes it (the model refuses updates and deletes through the ORM);
+``permis.audit.services.verify_chain`` (run by ``permis verify``) finds a row changed, deleted, inserted or moved
+behind its back, chain by chain. Why several chains rather than one: an append holds its chain's head locked
+until its commit has been flushed to disk (about 4 ms here), so one chain caps the log at some 250 appends a
+second whatever the number of workers; with several, reads of different holders' files commit side by side
+(docs/audit.md, "Why a fixed number of chains").
 """
 
 from __future__ import annotations
@@ -64,7 +66,10 @@ class _AppendOnlyQuerySet(models.QuerySet):
 class AccessLog(models.Model):
     """One read of a holder's file by someone other than the holder: who, as what, when, why, what was shown."""
 
-    seq = models.PositiveBigIntegerField(_("numéro d'ordre"), unique=True)
+    chain = models.PositiveSmallIntegerField(
+        _("chaîne"), default=0, help_text="holder_id % AUDIT_CHAINS when the entry was written"
+    )
+    seq = models.PositiveBigIntegerField(_("numéro d'ordre"), help_text="position in its chain: 1, 2, 3…")
     at = models.DateTimeField(_("date et heure"))
     actor = models.CharField(
         _("auteur (identifiant)"),
@@ -98,27 +103,31 @@ class AccessLog(models.Model):
     class Meta:
         verbose_name = _("consultation du dossier")
         verbose_name_plural = _("consultations du dossier")
-        ordering = ["seq"]
+        ordering = ["chain", "seq"]
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="accesslog_chain_seq")]
         indexes = [models.Index(fields=["holder", "-at"], name="accesslog_holder_at")]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.at:%Y-%m-%d %H:%M} {self.actor_label} ({self.role}) → {self.holder_id}"
+        return f"{self.chain}#{self.seq} {self.at:%Y-%m-%d %H:%M} {self.actor_label} ({self.role}) → {self.holder_id}"
 
     def save(self, *args, **kwargs) -> None:
         if not self._state.adding:
             raise PermissionError(
-                f"access log entry #{self.seq}: the log is append-only, rows are never updated"
+                f"access log chain {self.chain}, entry #{self.seq}: the log is append-only, rows are never updated"
             )
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):  # type: ignore[override]
-        raise PermissionError(f"access log entry #{self.seq}: the log is append-only, rows are never deleted")
+        raise PermissionError(
+            f"access log chain {self.chain}, entry #{self.seq}: the log is append-only, rows are never deleted"
+        )
 
 
 class ChainHead(models.Model):
-    """The last link of the access log's chain (one row, id 1): the lock appends take, and the witness that
-    lets ``verify_chain`` see the last rows deleted."""
+    """The last link of one of the access log's chains (one row per chain, made by its first append): the lock
+    that chain's appends take, and the witness that lets ``verify_chain`` see its last rows deleted."""
 
+    chain = models.PositiveSmallIntegerField(_("chaîne"), unique=True, default=0)
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64)
 
@@ -126,7 +135,7 @@ class ChainHead(models.Model):
         verbose_name = _("tête de chaîne du journal")
 
     def __str__(self) -> str:
-        return f"access log head: #{self.seq} {self.hash[:12]}"
+        return f"access log head of chain {self.chain}: #{self.seq} {self.hash[:12]}"
 
 
 class ShareCode(models.Model):

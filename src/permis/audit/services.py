@@ -1,8 +1,9 @@
 """The only writer of the access log and of share codes.
 
-- ``log_access``: append one read of a holder's file to the hash-chained log. Every door that shows a file to
-  anyone but its holder (back office, API, share code) calls it in the same transaction as the read.
-- ``verify_chain``: recompute the chain and say what was changed, deleted, inserted or reordered.
+- ``log_access``: append one read of a holder's file to the hash-chained log, on the chain of the holder
+  (``chain_of``: holder id modulo ``settings.AUDIT_CHAINS``). Every door that shows a file to anyone but its
+  holder (back office, API, share code) calls it before the file is shown; a failed append fails the request.
+- ``verify_chain``: recompute every chain and say what was changed, deleted, inserted or reordered, and where.
 - ``create_share`` / ``revoke_share`` / ``check_share``: the holder's share codes and their use by a third party,
   who learns the existence, categories and validity of the licence, never its points (L225-5, L223-7).
 """
@@ -28,6 +29,19 @@ from permis.registry.models import Holder, Licence, Status
 from .models import AccessLog, ChainHead, Channel, Purpose, Role, ShareCode
 
 GENESIS = hashlib.sha256(b"permis:access-log:genesis").hexdigest()
+
+
+def genesis(chain: int) -> str:
+    """The `prev_hash` of a chain's first entry: chain 0 keeps the single chain's genesis (its entries predate
+    the chains), each other chain has its own, so every entry's hash depends on the chain it was written to."""
+    return (
+        GENESIS if chain == 0 else hashlib.sha256(f"permis:access-log:genesis:{chain}".encode()).hexdigest()
+    )
+
+
+def chain_of(holder_id: int) -> int:
+    """The chain a holder's reads are appended to."""
+    return holder_id % settings.AUDIT_CHAINS
 
 
 class AuditError(ValueError):
@@ -75,13 +89,16 @@ def row_hash(prev_hash: str, row: AccessLog) -> str:
     return _hash_values(prev_hash, [getattr(row, name) for name in HASHED])
 
 
-def _head_for_update() -> ChainHead:
-    """The chain head, locked until the end of the transaction (SELECT … FOR UPDATE on PostgreSQL; SQLite
-    serialises writers itself)."""
-    head = ChainHead.objects.select_for_update().filter(pk=1).first()
+def _head_for_update(chain: int) -> ChainHead:
+    """The head of `chain`, locked until the end of the transaction (SELECT … FOR UPDATE on PostgreSQL; SQLite
+    serialises writers itself); made by the chain's first append."""
+    head = ChainHead.objects.select_for_update().filter(chain=chain).first()
     if head is None:
-        ChainHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS})
-        head = ChainHead.objects.select_for_update().get(pk=1)
+        # id chain + 1: chain 0's head is the single chain's row id 1, written with that explicit id.
+        ChainHead.objects.get_or_create(
+            chain=chain, defaults={"id": chain + 1, "seq": 0, "hash": genesis(chain)}
+        )
+        head = ChainHead.objects.select_for_update().get(chain=chain)
     return head
 
 
@@ -103,7 +120,12 @@ def log_access(
     `actor` identifies the reader for machines ("user:12", "key:ab12cd34", "share:7", "system"), `actor_label`
     for the holder ("Agent Martin, préfecture du Rhône"). `purpose` is one of ``Purpose`` and
     ``Purpose.OTHER`` needs `purpose_detail`. `shown` lists what was displayed ("identité", "catégories",
-    "solde"…). Call it inside the transaction that reads the file: if the read fails, so does the entry.
+    "solde"…). Call it before showing the file (inside the transaction that reads it, if there is one): if
+    the read fails there is no entry, and if the entry cannot be written the request fails.
+
+    The entry goes to the holder's chain (``chain_of``): appends lock only that chain's head, from the
+    ``SELECT … FOR UPDATE`` to the commit (the commit waits for the disk), so reads of holders on different
+    chains commit at the same time. Outside a transaction that is 3 statements between BEGIN and COMMIT.
     """
     if role not in Role.values:
         raise AuditError("role", f"{role!r} is not one of {', '.join(Role.values)}")
@@ -119,9 +141,11 @@ def log_access(
         raise AuditError("shown", "a list of short texts, e.g. ['identité', 'catégories']")
     holder_id = holder.pk if isinstance(holder, Holder) else holder
     licence_id = licence.pk if isinstance(licence, Licence) else licence
+    chain = chain_of(holder_id)
     with transaction.atomic():
-        head = _head_for_update()
+        head = _head_for_update(chain)
         row = AccessLog(
+            chain=chain,
             seq=head.seq + 1,
             at=timezone.now(),
             actor=actor[:64],
@@ -138,24 +162,48 @@ def log_access(
         )
         row.hash = row_hash(head.hash, row)
         row.save(force_insert=True)
-        ChainHead.objects.filter(pk=1).update(seq=row.seq, hash=row.hash)
+        ChainHead.objects.filter(pk=head.pk).update(seq=row.seq, hash=row.hash)
     return row
 
 
 def verify_chain(batch: int = 5000) -> list[str]:
-    """Every discrepancy of the access log, one sentence each (empty when the chain is intact).
+    """Every discrepancy of the access log, one sentence each naming its chain (empty when the log is intact).
 
-    Reads the log in `seq` order, in batches, and checks: numbers follow each other (a gap is a deleted row),
-    each row links to the hash of the one before (a broken link: a row inserted, deleted or moved), each row's
-    hash matches its content (a changed row), times never go backwards (rows reordered), and the head names
-    the last row (rows deleted at the end, or appended without the service).
+    Checks each chain that has a head or an entry, reading it in `seq` order, in batches: numbers follow each
+    other (a gap is a deleted row), each row links to the hash of the one before, the first to its chain's
+    genesis (a broken link: a row inserted, deleted or moved, also from another chain), each row's hash matches
+    its content (a changed row), times never go backwards (rows reordered), and the chain's head names its last
+    row (rows deleted at the end, or appended without the service).
     """
+    heads = {head.chain: (head.seq, head.hash) for head in ChainHead.objects.all()}
+    chains = set(heads)
+    found = -1
+    while True:  # the chains that have entries, one index probe each (no scan of the table for DISTINCT)
+        nxt = (
+            AccessLog.objects.filter(chain__gt=found)
+            .order_by("chain")
+            .values_list("chain", flat=True)
+            .first()
+        )
+        if nxt is None:
+            break
+        chains.add(nxt)
+        found = nxt
     problems: list[str] = []
-    prev_seq, prev_hash, prev_at = 0, GENESIS, None
+    for chain in sorted(chains):
+        problems.extend(_verify_one(chain, heads.get(chain), batch))
+    return problems
+
+
+def _verify_one(chain: int, head: tuple[int, str] | None, batch: int) -> list[str]:
+    """The discrepancies of one chain, given its head's (seq, hash) or None when it has no head row."""
+    problems: list[str] = []
+    where = f"access log chain {chain}"
+    prev_seq, prev_hash, prev_at = 0, genesis(chain), None
     last = 0
     while True:
         rows = list(
-            AccessLog.objects.filter(seq__gt=last)
+            AccessLog.objects.filter(chain=chain, seq__gt=last)
             .order_by("seq")
             .values_list(*HASHED, "prev_hash", "hash")[:batch]
         )
@@ -166,38 +214,43 @@ def verify_chain(batch: int = 5000) -> list[str]:
             seq, at = values[0], values[1]
             if seq != prev_seq + 1:
                 problems.append(
-                    f"access log: entries #{prev_seq + 1} to #{seq - 1} are missing (deleted rows)"
+                    f"{where}: entries #{prev_seq + 1} to #{seq - 1} are missing (deleted rows)"
                     if seq > prev_seq + 1
-                    else f"access log entry #{seq}: numbered out of order after #{prev_seq}"
+                    else f"{where}, entry #{seq}: numbered out of order after #{prev_seq}"
                 )
             if row_prev != prev_hash:
+                before = f"entry #{prev_seq}" if prev_seq else "the chain's genesis"
                 problems.append(
-                    f"access log entry #{seq}: broken link, its previous hash is not the hash of "
-                    f"entry #{prev_seq} (a row inserted, deleted or moved)"
+                    f"{where}, entry #{seq}: broken link, its previous hash is not the hash of {before} "
+                    "(a row inserted, deleted or moved)"
                 )
             if _hash_values(row_prev, values) != stored:
-                problems.append(f"access log entry #{seq}: changed, its content no longer matches its hash")
+                problems.append(f"{where}, entry #{seq}: changed, its content no longer matches its hash")
             if prev_at is not None and at < prev_at:
                 problems.append(
-                    f"access log entry #{seq}: dated {at.isoformat()}, before entry #{prev_seq} (reordered)"
+                    f"{where}, entry #{seq}: dated {at.isoformat()}, before entry #{prev_seq} (reordered)"
                 )
             prev_seq, prev_hash, prev_at = seq, stored, at
         last = rows[-1][0]
-    head = ChainHead.objects.filter(pk=1).first()
-    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    if head is None:
+        problems.append(
+            f"{where}: entries #1 to #{prev_seq} were added without the service (the chain has no head)"
+        )
+        return problems
+    head_seq, head_hash = head
     if head_seq != prev_seq or head_hash != prev_hash:
         if head_seq > prev_seq:
             problems.append(
-                f"access log: the chain head names entry #{head_seq} but the last entry is #{prev_seq} "
+                f"{where}: the chain head names entry #{head_seq} but the last entry is #{prev_seq} "
                 "(entries deleted at the end)"
             )
         elif head_seq < prev_seq:
             problems.append(
-                f"access log: entries #{head_seq + 1} to #{prev_seq} were added without the service "
+                f"{where}: entries #{head_seq + 1} to #{prev_seq} were added without the service "
                 f"(the chain head names entry #{head_seq})"
             )
         else:
-            problems.append(f"access log: the chain head's hash does not match entry #{prev_seq}")
+            problems.append(f"{where}: the chain head's hash does not match entry #{prev_seq}")
     return problems
 
 
@@ -208,7 +261,7 @@ def entry_count() -> int:
 def accesses_of(holder: Holder | int) -> QuerySet[AccessLog]:
     """The holder's own view of who read their file, newest first (the portal's "Consultations" page)."""
     holder_id = holder.pk if isinstance(holder, Holder) else holder
-    return AccessLog.objects.filter(holder_id=holder_id).order_by("-at", "-seq")
+    return AccessLog.objects.filter(holder_id=holder_id).order_by("-at", "-chain", "-seq")
 
 
 # -- share codes --------------------------------------------------------------------------------------------------
@@ -427,4 +480,4 @@ def share_uses(holder: Holder | int, share_id: int) -> QuerySet[AccessLog]:
     holder_id = holder.pk if isinstance(holder, Holder) else holder
     return AccessLog.objects.filter(
         Q(holder_id=holder_id), channel=Channel.SHARE_CODE, actor=f"share:{share_id}"
-    ).order_by("-at", "-seq")
+    ).order_by("-at", "-chain", "-seq")

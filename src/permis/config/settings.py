@@ -263,3 +263,10 @@ API_RATE_LIMITS = {
     "police_balance": env_int("PERMIS_API_RATE_LIMIT_POLICE_BALANCE", 300_000),
     "third_party": env_int("PERMIS_API_RATE_LIMIT_THIRD_PARTY", 6_000),
 }
+
+# The access log's chains (permis.audit): a read of a file is appended to chain holder_id % PERMIS_AUDIT_CHAINS,
+# each chain with its own head and lock, so reads of different holders' files commit side by side (docs/audit.md).
+# Changing it later is safe (every chain present is verified); a holder's later entries then go to another chain.
+AUDIT_CHAINS = env_int("PERMIS_AUDIT_CHAINS", 16)
+if not 1 <= AUDIT_CHAINS <= 1024:
+    raise ImproperlyConfigured(f"PERMIS_AUDIT_CHAINS must be between 1 and 1024, not {AUDIT_CHAINS}")
