@@ -3,6 +3,10 @@
 Every holder page is declared with ``@holder_required`` (ARCHITECTURE.md, rule 8). The view then reads the file of
 ``request.holder`` only: no holder page takes a holder's or a licence's id from the URL without checking it
 belongs to ``request.holder``.
+
+The link, the holder, the current licence and its projection are read in one query (every holder page needs
+the holder, and most the licence): each round trip to the database is a large share of a page's cost
+(docs/performance.md, "Citizen portal"). ``request.licence`` is that licence, or None when the file has none.
 """
 
 from __future__ import annotations
@@ -16,18 +20,43 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from permis.registry.models import Licence
+
+from .models import HolderLink
+
+# The current licence is the most recent one (the same order as permis.portal.dossier.state.licence_of).
+CURRENT_LICENCE_FIRST = ("-obtained_on", "-pk")
+
+
+def linked_file(user_id: int) -> tuple[Any, Licence | None] | None:
+    """(holder, current licence with its projection) of the account's linked file; None when not linked.
+
+    One query when the file has a licence (the common case); a second one only for a holder without licence.
+    """
+    licence = (
+        Licence.objects.select_related("holder", "projection")
+        .filter(holder__account_links__user_id=user_id)
+        .order_by(*CURRENT_LICENCE_FIRST)
+        .first()
+    )
+    if licence is not None:
+        return licence.holder, licence
+    link = HolderLink.objects.select_related("holder").filter(user_id=user_id).first()
+    return None if link is None else (link.holder, None)
+
 
 def holder_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Signed in (else to the login page) and linked to a file (else to the linking page); sets request.holder."""
+    """Signed in (else to the login page) and linked to a file (else to the linking page); sets request.holder
+    and request.licence (the holder's current licence with its projection, or None)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("accounts:login"))
-        link = getattr(request.user, "holder_link", None)
-        if link is None:
+        linked = linked_file(request.user.pk)
+        if linked is None:
             return redirect("accounts:link")
-        request.holder = link.holder  # type: ignore[attr-defined]
+        request.holder, request.licence = linked  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)
 
     wrapper.permis_access = "holder"  # type: ignore[attr-defined]  # read by the route-declaration test

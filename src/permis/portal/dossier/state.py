@@ -22,6 +22,7 @@ from typing import Any
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 
+from permis.accounts.access import CURRENT_LICENCE_FIRST
 from permis.notices.documents.facts import add_months, offence_description
 from permis.portal.dates import long_date
 from permis.registry.models import Category, Event, FeedRecord, Licence, Movement, Notice, Projection
@@ -36,11 +37,12 @@ COURSE_48N_MONTHS = 4  # R223-4: the mandatory course within four months of the 
 
 
 def licence_of(holder: Any) -> Licence | None:
-    """The holder's current licence (the most recent one), with its projection, in one query."""
+    """The holder's current licence (the most recent one), with its projection, in one query (the holder's pages
+    have it already as ``request.licence``, read by ``@holder_required`` with the link)."""
     return (
         Licence.objects.select_related("projection")
         .filter(holder=holder)
-        .order_by("-obtained_on", "-pk")
+        .order_by(*CURRENT_LICENCE_FIRST)
         .first()
     )
 

@@ -58,7 +58,7 @@ def _base_context(request: HttpRequest, licence: Any, snap: state.Snapshot | Non
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The balance, large, with the cap, the status, the categories, and what to do now."""
     today = timezone.localdate()
-    licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
+    licence = request.licence  # type: ignore[attr-defined]  # set by @holder_required
     if licence is None:
         return _no_licence(request, _("Mon solde de points"))
     snap, _evaluation = state.snapshot(licence, today)
@@ -103,7 +103,7 @@ def _history_of(licence: Any, today: dt.date) -> tuple[list[state.HistoryRow], A
 def history(request: HttpRequest) -> HttpResponse:
     """Every movement with its reason, its offence and its article; the chart of the balance; a year filter."""
     today = timezone.localdate()
-    licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
+    licence = request.licence  # type: ignore[attr-defined]  # set by @holder_required
     if licence is None:
         return _no_licence(request, _("Historique"))
     rows, result = state.remember(
@@ -160,7 +160,7 @@ def _forecast_items(line: state.FileTimeline, evaluation: Any) -> list[dict[str,
 def forecast(request: HttpRequest) -> HttpResponse:
     """The dated restorations to come, with what would cancel each."""
     today = timezone.localdate()
-    licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
+    licence = request.licence  # type: ignore[attr-defined]  # set by @holder_required
     if licence is None:
         return _no_licence(request, _("Prévisions"))
     line = state.timeline_of(licence)
@@ -177,7 +177,7 @@ def forecast(request: HttpRequest) -> HttpResponse:
 def forecast_ics(request: HttpRequest) -> HttpResponse:
     """The forecast as an iCalendar file (RFC 5545), one all-day event per upcoming change."""
     today = timezone.localdate()
-    licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
+    licence = request.licence  # type: ignore[attr-defined]  # set by @holder_required
     items: list[dict[str, Any]] = []
     if licence is not None:
         line = state.timeline_of(licence)
@@ -196,7 +196,7 @@ def forecast_ics(request: HttpRequest) -> HttpResponse:
 def simulator(request: HttpRequest) -> HttpResponse:
     """What if: an offence and/or a course added to the holder's own file. Nothing is stored."""
     today = timezone.localdate()
-    licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
+    licence = request.licence  # type: ignore[attr-defined]  # set by @holder_required
     if licence is None:
         return _no_licence(request, _("Simuler une infraction ou un stage"))
     form = SimulatorForm(request.POST if request.method == "POST" else None, today=today)
@@ -232,7 +232,7 @@ def digital_licence(request: HttpRequest) -> HttpResponse:
     from permis.notices.documents.facts import PUBLIC_STATUS_LABELS
     from permis.notices.signing import sign_payload
 
-    licence = state.licence_of(request.holder)  # type: ignore[attr-defined]
+    licence = request.licence  # type: ignore[attr-defined]  # set by @holder_required
     if licence is None:
         return _no_licence(request, _("Mon permis numérique"))
     now = timezone.now()
