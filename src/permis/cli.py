@@ -15,20 +15,42 @@ SETTINGS_MODULE = "permis.config.settings"
 HELP = """\
 usage: permis COMMAND [ARGS...]
 
-commands:
+the law:
   rules evaluate|explain ...   the rules engine: a history in JSON, a balance out (no database needed);
                                `permis rules --help` for its options
+
+running the service:
   serve [--host H] [--port N]  serve the web site on http://127.0.0.1:8000/ (Django's development server)
   migrate                      create or update the database tables (SQLite under ./var/ by default)
-  worker                       run the background jobs; books the daily run every day at 00:05 Paris time
+  worker                       run the background jobs: the daily run at 00:05 Paris time, the letters
+                               every minute
+  fcdev [--port 8001]          the development FranceConnect (an OpenID Connect provider on loopback)
+  demo [--licences N]          fill an empty file with a realistic population and the named demo holders
+
+the national file:
+  import offences FILE         the infraction feed (CSV or JSON Lines, docs/feed.md); a report per record
   daily [--date YYYY-MM-DD]    apply every change due on or before the date (default: today), resumable
-  verify [--licence NUMBER]    check every hash chain and re-evaluate the licences from their events;
-                               lists each discrepancy, exits 1 if there is one
+  verify [--all|--licence N]   check every hash chain (events, access log) and re-evaluate the licences
+                               from their events; lists each discrepancy, exits 1 if there is one
+
+letters and documents:
+  notices plan|send|stats      turn due letters into deliveries, send them, show volumes and postage saved
+  receipt DELIVERY --kind K --on D
+                               record a registered letter's postal receipt (a 48SI's invalidates)
+  document letter|attestation|rii REF --out FILE
+                               write a signed PDF
+  verify-document FILE_OR_QR   check a document's signature: valid, expired, revoked, tampered, unknown key
+  keys generate                a new signing key (PERMIS_SIGNING_KEY) and its public line
+
+people and partners:
+  agent create|list|disable    the back office's agents and supervisors
+  apikey create|list|revoke|rotate
+                               the partner API's keys and their scopes
   manage ARGS...               any Django management command, e.g. `permis manage check --deploy`
   help                         this text
 
-Any other command is handed to Django's management, so `permis compilemessages` works too.
-Settings come from the environment: see docs/operations.md.
+`permis COMMAND --help` details each command; any other command is handed to Django's management,
+so `permis compilemessages` works too. Settings come from the environment: see docs/operations.md.
 """
 
 

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from permis.backoffice.demo import seed_agents
 from permis.courses.demo import seed_courses
 from permis.registry.demo import Population, named_people
-from permis.registry.models import Licence, Projection
+from permis.registry.models import Licence, Projection, Status
 from permis.registry.progress import Progress
 from permis.registry.services import today
 from permis.registry.services.population import load_people
@@ -62,7 +62,11 @@ class Command(BaseCommand):
         for points in range(12, -1, -1):
             count = summary.balances.get(points, 0)
             out(f"  {points:>2} pts {'█' * round(50 * count / total):<50} {count / total:6.1%}")
-        out("Statuts : " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.statuses.items())))
+        labels = dict(Status.choices)
+        out(
+            "Statuts : "
+            + ", ".join(f"{str(labels.get(k, k)).lower()} {v:,}" for k, v in sorted(summary.statuses.items()))
+        )
         # Course centres and their sessions (permis.courses), small and apart from the bulk path above.
         seeded = seed_courses(on, seed)
         out(f"Stages : {seeded.centres} centres agréés, {seeded.sessions} sessions à venir.")
