@@ -67,6 +67,30 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
+def _database_setting(tmp_path: Path, **overrides: str) -> str:
+    code = (
+        "from permis.config import settings as s; d = s.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=production_environment(tmp_path, **overrides),
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_production_keeps_connections_and_checks_them_only_when_asked(tmp_path: Path) -> None:
+    # A health check is a SELECT 1 round trip on every request (docs/performance.md, "Citizen portal").
+    assert _database_setting(tmp_path) == "60 False"
+    assert _database_setting(tmp_path, PERMIS_DB_HEALTH_CHECKS="true") == "60 True"
+
+
 def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
     env = production_environment(tmp_path)
     del env["PERMIS_SECRET_KEY"]

@@ -121,11 +121,16 @@ _DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'permis.sqlite3'}"
 DATABASE_URL = os.environ.get("DATABASE_URL") or _DEFAULT_DATABASE_URL
 if DATABASE_URL == _DEFAULT_DATABASE_URL:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Health checks are off by default: with persistent connections they cost a `SELECT 1` round trip at the start
+# of every request that touches the database (a round trip of its own, on pages that make three), to spare the one request
+# per worker that fails on a connection the server dropped (a database restart or failover); Django closes that
+# connection after the failed request and the next one reconnects. PERMIS_DB_HEALTH_CHECKS=true buys that
+# request back where restarts are frequent (docs/operations.md).
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL,
         conn_max_age=env_int("PERMIS_DB_CONN_MAX_AGE", 0 if DEBUG else 60),
-        conn_health_checks=True,
+        conn_health_checks=env_bool("PERMIS_DB_HEALTH_CHECKS", False),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
