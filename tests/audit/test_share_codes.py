@@ -155,3 +155,26 @@ def test_the_requester_must_give_a_name(lic) -> None:
     _, code = audit.create_share(lic.holder, 7)
     with pytest.raises(audit.AuditError):
         audit.check_share(code, requester_label="  ", purpose="")
+
+
+def test_the_state_read_through_a_code_follows_a_suspension_and_its_end(lic) -> None:
+    """The state comes from the projection when it holds today, else from the engine: a suspension reads
+    "suspended" while it runs, and "valid" once it has ended even before the daily run updates the projection."""
+    with time_machine.travel(dt.datetime(2025, 5, 15, 10, tzinfo=dt.UTC)):
+        services.record_event(
+            lic,
+            "suspension",
+            {"from": "2025-05-01", "to": "2025-05-31"},
+            source="agent",
+            recorded_by="a",
+            on=dt.date(2025, 5, 15),
+        )
+        _, code = audit.create_share(lic.holder, 30)
+        during = audit.check_share(code, requester_label="Loueur")
+        assert (during.status, during.valid, str(during.status_label)) == ("suspended", False, "Suspendu")
+    projection = Projection.objects.get(licence=lic)
+    assert projection.suspended and projection.next_change_on <= dt.date(2025, 6, 2)  # stale by then
+    with time_machine.travel(dt.datetime(2025, 6, 2, 10, tzinfo=dt.UTC)):
+        after = audit.check_share(code, requester_label="Loueur")
+    assert (after.status, after.valid, after.checked_on) == ("valid", True, dt.date(2025, 6, 2))
+    assert audit.verify_chain() == []

@@ -24,7 +24,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from permis.registry.models import Holder, Licence, Status
+from permis.registry.models import Holder, Licence
 
 from .models import AccessLog, ChainHead, Channel, Purpose, Role, ShareCode
 
@@ -361,24 +361,14 @@ STATUS_LABELS = {
 }
 
 
-def driving_status(licence: Licence, on: dt.date) -> str:
-    """The licence's state for someone who may not see points: a zero balance before the 48SI is notified is
-    still a valid licence (RULES.md §9), so it reads "valid"."""
-    from permis.registry.services.core import history_of
-    from permis.rules import Timeline
-
-    evaluation = Timeline(history_of(licence)).at(max(on, licence.obtained_on))
-    if evaluation.status == Status.ANNULLED:
-        return "annulled"
-    if evaluation.status == Status.INVALIDATED:
-        return "invalidated"
-    if evaluation.suspended:
-        return "suspended"
-    return "valid"
-
-
 def current_licence(holder_id: int) -> Licence | None:
-    return Licence.objects.filter(holder_id=holder_id).order_by("-obtained_on", "-pk").first()
+    """The holder's latest licence, with its projection (one query)."""
+    return (
+        Licence.objects.select_related("projection")
+        .filter(holder_id=holder_id)
+        .order_by("-obtained_on", "-pk")
+        .first()
+    )
 
 
 def find_share(code: str, at: dt.datetime | None = None) -> ShareCode | None:
@@ -399,38 +389,46 @@ def check_share(
 ) -> ShareCheck | None:
     """What the holder of `code` lets a third party see, or None ("invalid or expired", nothing more) when the
     code is unknown, expired or revoked. Each answered check is logged on the holder's access log, as read by
-    the share code, with the requester's name and purpose as they typed them."""
+    the share code, with the requester's name and purpose as they typed them.
+
+    The licence's state comes from its projection when that holds today, else from the engine
+    (``permis.api.common.licence_facts``, the police check's read): the code and holder, the licence and its
+    projection, the categories, then the log's append; no transaction around the reads, the append has its own
+    and fails the check before anything is answered."""
+    from permis.api.common import licence_facts
+
     if len(normalise_code(code)) != CODE_LENGTH:
         return None
     if not requester_label.strip():
         raise AuditError("requester_label", "the person or company checking the code must give their name")
-    with transaction.atomic():
-        share = find_share(code)
-        if share is None:
-            return None
-        holder = share.holder
-        licence = current_licence(holder.pk)
-        if licence is None:
-            return None
-        on = timezone.localdate()
-        status = driving_status(licence, on)
-        categories = tuple(
-            ShareCategory(c.code, c.obtained_on, c.expires_on, c.restrictions)
-            for c in licence.categories.order_by("obtained_on", "code")
-        )
-        name = " ".join(part for part in (holder.used_name or holder.birth_name, holder.given_names) if part)
-        log_access(
-            actor=share.actor,
-            actor_label=f"{requester_label.strip()} (code …{share.hint})",
-            role=Role.THIRD_PARTY,
-            holder=holder,
-            licence=licence,
-            purpose=Purpose.DRIVING_RIGHTS_CHECK,
-            purpose_detail=purpose.strip(),
-            shown=SHARE_SHOWN,
-            channel=Channel.SHARE_CODE,
-            request_id=request_id,
-        )
+    share = find_share(code)
+    if share is None:
+        return None
+    holder = share.holder
+    licence = current_licence(holder.pk)
+    if licence is None:
+        return None
+    licence.holder = holder  # already read with the code
+    facts = licence_facts(licence, timezone.localdate())
+    status = (
+        facts.public_status
+    )  # never "zero_balance": a third party does not learn the points (RULES.md §9)
+    categories = tuple(
+        ShareCategory(c.code, c.obtained_on, c.expires_on, c.restrictions) for c in facts.categories
+    )
+    name = " ".join(part for part in (holder.used_name or holder.birth_name, holder.given_names) if part)
+    log_access(
+        actor=share.actor,
+        actor_label=f"{requester_label.strip()} (code …{share.hint})",
+        role=Role.THIRD_PARTY,
+        holder=holder.pk,
+        licence=licence.pk,
+        purpose=Purpose.DRIVING_RIGHTS_CHECK,
+        purpose_detail=purpose.strip(),
+        shown=SHARE_SHOWN,
+        channel=Channel.SHARE_CODE,
+        request_id=request_id,
+    )
     return ShareCheck(
         holder_name=name,
         licence_number=licence.number,
@@ -438,7 +436,7 @@ def check_share(
         status_label=str(STATUS_LABELS[status]),
         valid=status == "valid",
         categories=categories,
-        checked_on=on,
+        checked_on=facts.on,
         share_expires_at=share.expires_at,
     )
 

@@ -1,0 +1,98 @@
+"""What one partner check costs the database, pinned: a police check and a share-code check read the licence's
+state from its projection (no replay of its events) and log the check in three statements, so that a new query
+on these paths (docs/performance.md, "Partner checks") shows up here before it shows up in the benchmark."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from permis.audit.models import AccessLog
+from permis.audit.services import create_share
+from tests.api.partners import call, key, licence
+from tests.registry.factories import offence
+
+pytestmark = pytest.mark.django_db
+TODAY = dt.date(2025, 6, 2)
+
+
+@pytest.fixture(autouse=True)
+def _today():
+    # Time stands still: the rate limit's minute does not change between the warm-up call and the measured one.
+    with time_machine.travel(dt.datetime(2025, 6, 2, 10, tzinfo=dt.UTC), tick=False):
+        yield
+
+
+@pytest.fixture
+def lic():
+    return licence("QRY000000001", offences=[offence("2025-01-10", "2025-02-01", 3)], on=TODAY)
+
+
+def _statements(request) -> list[str]:
+    """The statements of one request, as "VERB table", once the key's rate window and the chain's head exist
+    (the first call makes them). Inside the test's transaction, the log's BEGIN and COMMIT are a SAVEPOINT
+    and its RELEASE."""
+    request()
+    with CaptureQueriesContext(connection) as queries:
+        response = request()
+    assert response.status_code == 200, response.content
+    out = []
+    for query in queries.captured_queries:
+        sql = query["sql"]
+        verb = sql.split()[0].upper()
+        if verb in ("SAVEPOINT", "RELEASE"):
+            out.append(verb)
+            continue
+        table = re.search(r'(?:FROM|INTO|UPDATE) "(\w+)"', sql).group(1)
+        out.append(f"{verb} {table}" + (" FOR UPDATE" if "FOR UPDATE" in sql else ""))
+    return out
+
+
+LOG = [
+    "SAVEPOINT",
+    "SELECT audit_chainhead FOR UPDATE",
+    "INSERT audit_accesslog",
+    "UPDATE audit_chainhead",
+    "RELEASE",
+]
+
+
+def _log(statements: list[str]) -> list[str]:
+    if connection.vendor != "postgresql":  # SQLite has no FOR UPDATE: it serialises writers itself
+        return [s.replace(" FOR UPDATE", "") for s in statements]
+    return statements
+
+
+def test_a_police_check_is_four_reads_and_the_logs_three_statements(lic) -> None:
+    token = key("police")
+    statements = _statements(
+        lambda: call("get", f"/api/v1/police/licences/{lic.number}?purpose=roadside_check", token)
+    )
+    assert statements == [
+        "SELECT api_apikey",
+        "INSERT api_apiratewindow",  # the rate limit's counter (an upsert)
+        "SELECT registry_licence",  # with its holder and projection
+        "SELECT registry_category",
+        *_log(LOG),
+    ]
+    assert AccessLog.objects.count() == 2
+
+
+def test_a_share_code_check_reads_the_projection_not_the_events(lic) -> None:
+    token = key("third_party")
+    _row, code = create_share(lic.holder, 7)
+    statements = _statements(lambda: call("post", "/api/v1/checks/share", token, {"code": code}))
+    assert statements == [
+        "SELECT api_apikey",
+        "INSERT api_apiratewindow",
+        "SELECT audit_sharecode",  # with its holder
+        "SELECT registry_licence",  # with its projection
+        "SELECT registry_category",
+        *_log(LOG),
+    ]
+    assert AccessLog.objects.count() == 2
