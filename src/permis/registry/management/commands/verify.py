@@ -79,7 +79,8 @@ class Command(BaseCommand):
             licence_ids=ids, jobs=jobs, chunk=chunk, progress=progress, on_discrepancy=show
         )
         progress.close()
-        # The access log (permis.audit) is one global chain: checked with the whole file, not with --licence.
+        # The access log (permis.audit): its chains group holders by id, not by licence, so it is checked whole
+        # with the whole file, not with --licence.
         access_log = ""
         if ids is None:
             for problem in audit.verify_chain():
