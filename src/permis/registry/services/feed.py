@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -154,50 +155,75 @@ def detect_format(path: Path, given: str | None = None) -> str:
     return "jsonl" if start.startswith(b"{") else "csv"
 
 
-def _read_text(path: Path) -> str:
+def _read_lines(path: Path) -> Iterator[str]:
+    """The file's lines, decoded, each with its end, one at a time (a file of a million records is never held
+    whole). The file is first read through once to check it is UTF-8, so that a file that is not is refused
+    before any of its records is read, whatever else is wrong with it."""
+    for _ in _decoded(path):
+        pass
+    return _decoded(path)
+
+
+def _decoded(path: Path) -> Iterator[str]:
     try:
-        raw = path.read_bytes()
+        handle = path.open("rb")
     except OSError as error:
         raise FeedFileError(f"{path}: cannot be read ({error.strerror or error})") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise FeedFileError(f"{path}: line {line}: not UTF-8 text (byte {error.start})") from None
+    with handle:
+        offset, number = 0, 0
+        try:
+            for raw in handle:  # lines end at b"\n", which no other UTF-8 character holds
+                start = 3 if number == 0 and raw.startswith(b"\xef\xbb\xbf") else 0
+                number += 1
+                try:
+                    yield raw[start:].decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise FeedFileError(
+                        f"{path}: line {number}: not UTF-8 text (byte {offset + error.start})"
+                    ) from None
+                offset += len(raw) - start
+        except OSError as error:
+            raise FeedFileError(f"{path}: cannot be read ({error.strerror or error})") from None
 
 
 def read_records(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Any]]:
-    """The records of a file as (line number, mapping); raises FeedFileError when the file is unreadable.
+    """The records of a file as (line number, mapping), read as they are iterated; raises FeedFileError when
+    the file is unreadable (the header's problems when called, the others as the records are read).
 
     A JSON Lines line that is not a JSON object is given as its text, for `parse_record` to reject it.
     """
     fmt = detect_format(path, fmt)
-    text = _read_text(path)
+    if fmt not in {"jsonl", "csv"}:
+        raise FeedFileError(f"{path}: unknown format {fmt!r} (csv or jsonl)")
+    lines = _read_lines(path)
     if fmt == "jsonl":
-        return _jsonl(text)
-    if fmt == "csv":
-        return _csv(path, text)
-    raise FeedFileError(f"{path}: unknown format {fmt!r} (csv or jsonl)")
+        return _jsonl(lines)
+    return _csv(path, lines)
 
 
-def _jsonl(text: str) -> Iterator[tuple[int, Any]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except ValueError as error:
-            yield number, _Unparsable(f"not a JSON object ({error.msg} at column {error.colno})")
+def _jsonl(lines: Iterator[str]) -> Iterator[tuple[int, Any]]:
+    number = 0
+    for text in lines:
+        for line in text.splitlines():  # the line breaks `str.splitlines` knows, as for the whole text
+            number += 1
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except ValueError as error:
+                yield number, Unparsable(f"not a JSON object ({error.msg} at column {error.colno})")
 
 
-class _Unparsable(str):
-    pass
+class Unparsable(str):
+    """A line that holds no record, as its problem: `parse_record` rejects it with that message."""
 
 
-def _csv(path: Path, text: str) -> Iterator[tuple[int, Any]]:
-    first = text.split("\n", 1)[0]
+def _csv(path: Path, lines: Iterator[str]) -> Iterator[tuple[int, Any]]:
+    first = next(lines, "")
+    if not first:  # an empty file
+        return iter(())
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(_lines(text), delimiter=delimiter, strict=True)
+    reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as error:
@@ -217,20 +243,6 @@ def _csv(path: Path, text: str) -> Iterator[tuple[int, Any]]:
     if "sender_ref" not in header:
         raise FeedFileError(f"{path}: line 1: the header has no sender_ref column (see docs/feed.md)")
     return _csv_rows(path, reader, header)
-
-
-def _lines(text: str) -> Iterator[str]:
-    """The text's lines, each with its end, one at a time (as a StringIO would give them, without its copy of
-    the whole text at four bytes a character)."""
-    start, end = 0, len(text)
-    find = text.find
-    while start < end:
-        stop = find("\n", start)
-        if stop < 0:
-            yield text[start:]
-            return
-        yield text[start : stop + 1]
-        start = stop + 1
 
 
 _CELL = "\x1f"  # between the cells of a packed CSV line
@@ -291,7 +303,7 @@ def _csv_rows(path: Path, reader: Any, header: list[str]) -> Iterator[tuple[int,
         if len(row) != width:
             yield (
                 reader.line_num,
-                _Unparsable(f"{len(row)} values for {width} columns (check the separators and quotes)"),
+                Unparsable(f"{len(row)} values for {width} columns (check the separators and quotes)"),
             )
             continue
         yield reader.line_num, CsvRow(index, row)
@@ -306,7 +318,7 @@ def parse_record(
     `sender` is the sender the import or the API key speaks for: a record naming another one is rejected.
     """
     item = FeedItem(position=position, where=where, payload={})
-    if isinstance(raw, _Unparsable):
+    if isinstance(raw, Unparsable):
         item.payload = {"(raw)": str(raw)}
         item.error("record", str(raw))
         item.payload_json = json.dumps(item.payload, sort_keys=True, ensure_ascii=False)
@@ -674,7 +686,7 @@ def record_keys(raw: Any, sender: str | None) -> tuple[str, str, str | None, str
     The same normalisation as `parse_record`, so that a record planned by its keys and then parsed lands on
     the same licence.
     """
-    if not isinstance(raw, Mapping) or isinstance(raw, _Unparsable):
+    if not isinstance(raw, Mapping) or isinstance(raw, Unparsable):
         return None
     ref = raw.get("sender_ref")
     ref = str(ref).strip() if isinstance(ref, str | int) and not isinstance(ref, bool) else ""
@@ -851,7 +863,7 @@ def report_rows(results: Iterable[RecordResult]) -> Iterator[dict[str, Any]]:
         }
 
 
-def write_report(path: Path, results: list[RecordResult], fmt: str | None = None) -> None:
+def write_report(path: Path, results: Iterable[RecordResult], fmt: str | None = None) -> None:
     """The report of an import: one line per record (line, sender_ref, outcome, errors), CSV or JSON Lines."""
     fmt = fmt or ("jsonl" if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} else "csv")
     with path.open("w", encoding="utf-8", newline="") as handle:
