@@ -21,18 +21,22 @@ connection; idempotence under concurrency rests on the licence locks and the uni
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import gc
+import itertools
 import json
 import multiprocessing
+import os
+import secrets
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.db import IntegrityError, OperationalError, connection, connections, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from permis.rules import History, InputError, Timeline, parse_history
@@ -50,11 +54,12 @@ from .core import (
 from .feed import (
     CANCELLATION,
     OFFENCE,
+    CsvRow,
     FeedItem,
     RecordResult,
+    Unparsable,
     apply_licence,
     cancellation_problem,
-    lookup_licences,
     parse_record,
     pg_array,
     record_keys,
@@ -122,12 +127,337 @@ class _Raw:
     index: int
     position: int
     raw: Any
+    number: str | None
+    dossier: str | None
     by_number: int | None
     by_dossier: int | None
 
+    def apply(self, item: FeedItem) -> None:
+        """`feed.apply_licence` with what planning found for this record's numbers (the same numbers as the
+        parsed record's: `record_keys` and `parse_record` normalise them alike)."""
+        apply_licence(
+            item,
+            {self.number: self.by_number} if self.by_number is not None else {},
+            {self.dossier: self.by_dossier} if self.by_dossier is not None else {},
+        )
+
+
+_STAGE_COLUMNS = "idx, line, payload, number, dossier, by_number, by_dossier"
+_PAGE = 5000
+
+
+class Import:
+    """One bulk import, its memory bounded by the chunk size rather than by the file's records.
+
+    The records are copied into a staging table (`load`: unlogged on PostgreSQL, so that the worker processes
+    read it; temporary on SQLite), where the licences are found and the records grouped by licence in one
+    query. `record` then hands chunks of whole licences, read from that table in licence order, to the workers;
+    the results are counted as they come back and kept in a second table, from which `results` reads them in
+    the file's order (for the report). Only the records planning cannot place on their own, those without a
+    licence (parsed and rejected a page at a time) and those whose reference comes more than once in the file
+    (the rounds of `feed.plan`), are parsed in this process; the second kind stays in memory until recorded.
+
+    A context manager: the staging tables are dropped when it ends.
+    """
+
+    def __init__(self, *, sender: str | None, batch: str, on: dt.date):
+        self.sender, self.batch, self.on = sender, batch, on
+        self.postgres = connection.vendor == "postgresql"
+        tag = f"{os.getpid()}_{secrets.token_hex(4)}"
+        self.raw, self.stage, self.kept = f"feed_raw_{tag}", f"feed_stage_{tag}", f"feed_result_{tag}"
+        self.count = 0
+        self.counts = dict.fromkeys(FeedRecord.Outcome.values, 0)
+        self._pending: list[tuple] = []
+        self._ranges: list[tuple[int | None, int | None]] = []
+        self._extras: list[dict[int, list[FeedItem]]] = []
+
+    def __enter__(self) -> Import:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pending.clear()
+        try:
+            with connection.cursor() as cursor:
+                for table in (self.raw, self.stage, self.kept):
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        except DatabaseError:  # a transaction already failing: its rollback drops them
+            if not connection.in_atomic_block:
+                raise
+
+    # -- staging -----------------------------------------------------------------------------------------------
+    def load(self, records: Iterable[tuple[int, Any]]) -> int:
+        """Copy the records, (line, mapping) pairs, into the staging table; FeedFileError from reading them
+        leaves nothing behind. Returns their number."""
+        kind = "UNLOGGED" if self.postgres else "TEMPORARY"
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE {kind} TABLE {self.raw} (idx integer, line integer, refkey text, number text, "
+                "dossier text, payload text)"
+            )
+            cursor.execute(
+                f"CREATE {kind} TABLE {self.kept} (idx integer PRIMARY KEY, line integer, ref text, "
+                "outcome text, errors text, event_id bigint, licence_id bigint)"
+            )
+            rows = self._staged(records)
+            if self.postgres:
+                with cursor.cursor.copy(f"COPY {self.raw} FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                sql = f"INSERT INTO {self.raw} VALUES (%s, %s, %s, %s, %s, %s)"  # noqa: S608 - a table name
+                while part := list(itertools.islice(rows, _PAGE)):
+                    cursor.executemany(sql, part)
+        return self.count
+
+    def _staged(self, records: Iterable[tuple[int, Any]]) -> Iterator[tuple]:
+        dumps = json.dumps
+        for index, (line, raw) in enumerate(records):
+            self.count = index + 1
+            keys = record_keys(raw, self.sender)
+            if isinstance(raw, Unparsable):
+                payload = dumps({"unparsable": str(raw)})
+            else:
+                payload = dumps({"raw": dict(raw.items()) if isinstance(raw, CsvRow) else raw})
+            if keys is None:
+                yield (index, line, None, None, None, payload)
+            else:  # (sender, reference) in one text without NUL (PostgreSQL's text holds none)
+                yield (index, line, dumps(keys[:2]), keys[2], keys[3], payload)
+
+    def _plan(self) -> None:
+        """Each record's licence found, and whether planning can place it on its own (``refs = 1``): it has a
+        licence and no other record with a licence has its (sender, reference)."""
+        kind = "UNLOGGED" if self.postgres else "TEMPORARY"
+        licences = Licence._meta.db_table
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"""CREATE {kind} TABLE {self.stage} AS
+                SELECT s.*, CASE WHEN s.licence_id IS NULL THEN 0
+                    ELSE count(s.licence_id) OVER (PARTITION BY s.refkey) END AS refs FROM (
+                    SELECT r.idx, r.line, r.refkey, r.payload, r.number, r.dossier,
+                        n.id AS by_number, d.id AS by_dossier,
+                        CASE WHEN (r.number IS NOT NULL OR r.dossier IS NOT NULL)
+                            AND (r.number IS NULL OR n.id IS NOT NULL)
+                            AND (r.dossier IS NULL OR d.id IS NOT NULL)
+                            AND (n.id IS NULL OR d.id IS NULL OR n.id = d.id)
+                        THEN coalesce(n.id, d.id) END AS licence_id
+                    FROM {self.raw} r
+                    LEFT JOIN {licences} n ON n.number = r.number
+                    LEFT JOIN {licences} d ON d.dossier_number = r.dossier
+                ) s"""  # noqa: S608 - table names
+            )
+            cursor.execute(f"DROP TABLE {self.raw}")
+            cursor.execute(f"CREATE INDEX {self.stage}_l ON {self.stage} (licence_id, idx) WHERE refs = 1")
+            cursor.execute(f"CREATE INDEX {self.stage}_i ON {self.stage} (idx)")
+            cursor.execute(f"ANALYZE {self.stage}")
+
+    def _pages(self, where: str) -> Iterator[list[tuple]]:
+        """The staged records matching `where`, in the file's order, a page at a time."""
+        after = -1
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {_STAGE_COLUMNS} FROM {self.stage} WHERE ({where}) AND idx > %s "  # noqa: S608
+                    f"ORDER BY idx LIMIT {_PAGE}",
+                    [after],
+                )
+                page = cursor.fetchall()
+            if not page:
+                return
+            yield page
+            after = page[-1][0]
+
+    def _entry(self, row: tuple) -> _Raw:
+        index, line, payload, number, dossier, by_number, by_dossier = row
+        value = json.loads(payload)
+        raw = Unparsable(value["unparsable"]) if "unparsable" in value else value["raw"]
+        return _Raw(index, line, raw, number, dossier, by_number, by_dossier)
+
+    def _parsed(self, row: tuple) -> FeedItem:
+        entry = self._entry(row)
+        item = parse_record(entry.raw, entry.position, sender=self.sender, on=self.on)
+        item.index = entry.index
+        if not item.errors:
+            entry.apply(item)
+        return item
+
+    # -- results ----------------------------------------------------------------------------------------------
+    def _add(self, pairs: Iterable[tuple[int, RecordResult]], progress: Progress | None) -> None:
+        dumps, counts, pending = json.dumps, self.counts, self._pending
+        done = 0
+        for index, r in pairs:
+            counts[r.outcome] += 1
+            pending.append(
+                (
+                    index,
+                    r.position,
+                    r.sender_ref,
+                    r.outcome,
+                    dumps(r.errors, ensure_ascii=False),
+                    r.event_id,
+                    r.licence_id,
+                )
+            )
+            done += 1
+        if len(pending) >= _PAGE:
+            self._keep()
+        if progress:
+            progress(done)
+
+    def _keep(self) -> None:
+        if not self._pending:
+            return
+        with connection.cursor() as cursor:
+            if self.postgres:
+                with cursor.cursor.copy(f"COPY {self.kept} FROM STDIN") as copy:
+                    for row in self._pending:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(
+                    f"INSERT INTO {self.kept} VALUES (%s, %s, %s, %s, %s, %s, %s)",  # noqa: S608 - a table name
+                    self._pending,
+                )
+        self._pending.clear()
+
+    def results(self) -> Iterator[RecordResult]:
+        """One result per record, in the file's order, read a page at a time."""
+        self._keep()
+        after = -1
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT idx, line, ref, outcome, errors, event_id, licence_id FROM {self.kept} "  # noqa: S608
+                    f"WHERE idx > %s ORDER BY idx LIMIT {_PAGE}",
+                    [after],
+                )
+                page = cursor.fetchall()
+            if not page:
+                return
+            for _, line, ref, outcome, errors, event_id, licence_id in page:
+                yield RecordResult(line, ref, outcome, json.loads(errors), event_id, licence_id)
+            after = page[-1][0]
+
+    # -- recording --------------------------------------------------------------------------------------------
+    def record(
+        self,
+        *,
+        chunk_size: int = 1000,
+        workers: int = 1,
+        progress: Progress | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> dict[str, int]:
+        """Record the staged records; returns the count of each outcome.
+
+        The plan is `feed.plan`'s: records grouped by licence, then sorted on their content, a reference met
+        twice going to a later round. The records are parsed and checked in the workers, chunk by chunk.
+        """
+        began = time.perf_counter()
+        self._plan()
+        rounds = self._unplaced(chunk_size, progress)
+        planned = time.perf_counter()
+        parallel = workers > 1 and len(self._ranges) > 1 and self.postgres and not connection.in_atomic_block
+        context = {"sender": self.sender}
+        if parallel:
+            self._keep()  # nothing pending is copied into the workers
+            done = _parallel(self, len(self._ranges), workers)
+        else:
+            done = (self.chunk(n, context) for n in range(len(self._ranges)))
+        for pairs in done:
+            self._add(pairs, progress)
+        for groups in rounds:
+            for chunk in _chunks(sorted(groups.items()), chunk_size):
+                self._add(process_chunk(chunk, batch=self.batch, on=self.on, context=context), progress)
+        _flush()
+        self._keep()
+        if timings is not None:
+            timings["planning"] = planned - began
+            timings["recording"] = time.perf_counter() - planned
+        recorded = sum(self.counts.values())
+        if recorded != self.count:  # a bug, never a data problem: say so loudly rather than lose a record
+            raise RuntimeError(f"{self.count - recorded} records were not processed")
+        return dict(self.counts)
+
+    def _unplaced(self, chunk_size: int, progress: Progress | None) -> list[dict[int, list[FeedItem]]]:
+        """Parse the records planning cannot place on its own: the rejected ones are written a page at a time;
+        those whose reference comes several times are planned in rounds (returned: the later rounds). Sets the
+        chunks of the first round (`_ranges`, each with its part of the first round's parsed records)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT refkey, count(*) FROM {self.stage} WHERE licence_id IS NOT NULL "  # noqa: S608
+                "GROUP BY refkey HAVING count(*) > 1"
+            )
+            counts = dict(cursor.fetchall())
+        repeated: list[FeedItem] = []
+        for page in self._pages("refs <> 1"):
+            rejected = []
+            for row in page:
+                item = self._parsed(row)
+                (rejected if item.errors else repeated).append(item)
+            if rejected:
+                with transaction.atomic():
+                    _write_feed_records(
+                        [(i, REJECTED, i.errors, None) for i in rejected], self.batch, timezone.now()
+                    )
+                self._add(
+                    ((i.index, RecordResult(i.position, i.ref, REJECTED, list(i.errors))) for i in rejected),
+                    progress,
+                )
+        first_round: dict[int, list[FeedItem]] = defaultdict(list)
+        rounds: list[dict[int, list[FeedItem]]] = [first_round]
+        seen: dict[tuple[str, str], int] = defaultdict(int)
+        for item in sorted(repeated, key=lambda i: (i.licence_id, i.key)):
+            n = seen[(item.sender, item.ref)]
+            seen[(item.sender, item.ref)] = n + 1
+            if counts.get(json.dumps([item.sender, item.ref]), 0) > 1 or n > 0:
+                while len(rounds) <= n:
+                    rounds.append({})
+                rounds[n].setdefault(item.licence_id, []).append(item)
+            else:
+                first_round[item.licence_id].append(item)
+        with connection.cursor() as cursor:
+            # Chunks of whole licences, about `chunk_size` records each, as ranges of licence ids.
+            cursor.execute(
+                f"""SELECT max(licence_id) FROM (
+                    SELECT licence_id, (sum(n) OVER (ORDER BY licence_id) - n) / {int(chunk_size)} AS chunk
+                    FROM (SELECT licence_id, CAST(count(*) AS INTEGER) AS n FROM {self.stage}
+                          WHERE refs = 1 GROUP BY licence_id) g
+                ) c GROUP BY chunk ORDER BY chunk"""  # noqa: S608 - a table name and a number
+            )
+            ends = [row[0] for row in cursor.fetchall()]
+        ends[-1:] = [None]  # the last chunk takes every licence after the one before it
+        self._ranges = list(zip([None, *ends[:-1]], ends))
+        self._extras = [{} for _ in self._ranges]
+        for licence_id, items in first_round.items():
+            n = bisect.bisect_left(ends, licence_id, hi=len(ends) - 1)
+            self._extras[n][licence_id] = items
+        return rounds[1:]
+
+    def chunk(self, n: int, context: dict[str, Any]) -> list[tuple[int, RecordResult]]:
+        """Read the n-th chunk of the first round from the staging table and record it."""
+        low, high = self._ranges[n]
+        conditions, params = ["refs = 1"], []
+        if low is not None:
+            conditions.append("licence_id > %s")
+            params.append(low)
+        if high is not None:
+            conditions.append("licence_id <= %s")
+            params.append(high)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT licence_id, {_STAGE_COLUMNS} FROM {self.stage} "  # noqa: S608 - names
+                f"WHERE {' AND '.join(conditions)} ORDER BY licence_id, idx",
+                params,
+            )
+            rows = cursor.fetchall()
+        groups: dict[int, list[Any]] = {}
+        for licence_id, *row in rows:
+            groups.setdefault(licence_id, []).append(self._entry(tuple(row)))
+        for licence_id, items in self._extras[n].items():
+            groups.setdefault(licence_id, []).extend(items)
+        return process_chunk(sorted(groups.items()), batch=self.batch, on=self.on, context=context)
+
 
 def import_records(
-    records: list[tuple[int, Any]],
+    records: Iterable[tuple[int, Any]],
     *,
     sender: str | None = None,
     batch: str,
@@ -137,111 +467,12 @@ def import_records(
     progress: Progress | None = None,
     timings: dict[str, float] | None = None,
 ) -> list[RecordResult]:
-    """Record a file's records, (line, mapping) pairs, in bulk; one result per record, in the file's order.
-
-    The parent only reads each record's sender, reference and licence keys, finds the licences and plans;
-    the records are parsed and checked in the workers, chunk by chunk. The plan is `feed.plan`'s: records
-    grouped by licence, then sorted on their content, a reference met twice going to a later round.
-    """
-    began = time.perf_counter()
-    results: list[RecordResult | None] = [None] * len(records)
-    keys = [record_keys(raw, sender) for _, raw in records]
-    by_number, by_dossier = lookup_licences(
-        (k[2] for k in keys if k and k[2]), (k[3] for k in keys if k and k[3])
-    )
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    licence_of: list[int | None] = []
-    for k in keys:
-        licence_id = None
-        if k is not None and (k[2] or k[3]):
-            a = by_number.get(k[2]) if k[2] else None
-            b = by_dossier.get(k[3]) if k[3] else None
-            if (
-                (a is not None or not k[2])
-                and (b is not None or not k[3])
-                and (a is None or b is None or a == b)
-            ):
-                licence_id = a if a is not None else b
-        licence_of.append(licence_id)
-        if licence_id is not None:
-            counts[(k[0], k[1])] += 1
-
-    def parsed(index: int) -> FeedItem:
-        line, raw = records[index]
-        item = parse_record(raw, line, sender=sender, on=on)
-        item.index = index
-        if not item.errors:
-            apply_licence(item, by_number, by_dossier)
-        return item
-
-    rejected: list[FeedItem] = []
-    first_round: dict[int, list[Any]] = defaultdict(list)
-    repeated: list[FeedItem] = []
-    for index, ((line, raw), k, licence_id) in enumerate(zip(records, keys, licence_of)):
-        if licence_id is not None and counts[(k[0], k[1])] == 1:
-            first_round[licence_id].append(
-                _Raw(
-                    index,
-                    line,
-                    raw,
-                    by_number.get(k[2]) if k[2] else None,
-                    by_dossier.get(k[3]) if k[3] else None,
-                )
-            )
-            continue
-        item = parsed(index)  # a record without a licence, or whose reference comes twice: parsed here
-        (rejected if item.errors else repeated).append(item)
-    rounds: list[dict[int, list[Any]]] = [first_round]
-    seen: dict[tuple[str, str], int] = defaultdict(int)
-    for item in sorted(repeated, key=lambda i: (i.licence_id, i.key)):
-        n = seen[(item.sender, item.ref)]
-        seen[(item.sender, item.ref)] = n + 1
-        if counts[(item.sender, item.ref)] > 1 or n > 0:
-            while len(rounds) <= n:
-                rounds.append({})
-            rounds[n].setdefault(item.licence_id, []).append(item)
-        else:
-            first_round[item.licence_id].append(item)
-    # The planning's per-record keys and counts are done with: freed before the workers fork (each would
-    # otherwise carry a copy of their pages as it touches them).
-    del keys, licence_of, counts, seen
-    for start in range(0, len(rejected), 5000):
-        part = rejected[start : start + 5000]
-        with transaction.atomic():
-            _write_feed_records([(i, REJECTED, i.errors, None) for i in part], batch, timezone.now())
-        for item in part:
-            results[item.index] = RecordResult(item.position, item.ref, REJECTED, list(item.errors))
-        if progress:
-            progress(len(part))
-    context = {"sender": sender, "by_number": by_number, "by_dossier": by_dossier}
-    planned = time.perf_counter()
-    for round_no, groups in enumerate(rounds):
-        chunks = _chunks(sorted(groups.items()), chunk_size)
-        parallel = (
-            round_no == 0
-            and workers > 1
-            and len(chunks) > 1
-            and connection.vendor == "postgresql"
-            and not connection.in_atomic_block
-        )
-        done = (
-            _parallel(chunks, workers, batch, on, context)
-            if parallel
-            else (process_chunk(chunk, batch=batch, on=on, context=context) for chunk in chunks)
-        )
-        for pairs in done:
-            for index, result in pairs:
-                results[index] = result
-            if progress:
-                progress(len(pairs))
-    _flush()
-    if timings is not None:
-        timings["planning"] = planned - began
-        timings["recording"] = time.perf_counter() - planned
-    missing = [i for i, r in enumerate(results) if r is None]
-    if missing:  # a bug, never a data problem: say so loudly rather than lose a record
-        raise RuntimeError(f"{len(missing)} records were not processed (first: record {missing[0]})")
-    return results  # type: ignore[return-value]
+    """Record records, (line, mapping) pairs, in bulk; one result per record, in their order (for callers that
+    want them all in memory; the command reads them from `Import.results` as it writes its report)."""
+    with Import(sender=sender, batch=batch, on=on) as run:
+        run.load(records)
+        run.record(chunk_size=chunk_size, workers=workers, progress=progress, timings=timings)
+        return list(run.results())
 
 
 def _flush() -> None:
@@ -276,14 +507,15 @@ _SHARED: dict[str, Any] = {}
 
 
 def _worker(tasks: Any, out: Any) -> None:
-    chunks, batch, on, context = _SHARED["chunks"], _SHARED["batch"], _SHARED["on"], _SHARED["context"]
+    run: Import = _SHARED["run"]
+    context = {"sender": run.sender}
     try:
         while True:
             index = tasks.get()
             if index is None:
                 break
             try:
-                out.put(("ok", process_chunk(chunks[index], batch=batch, on=on, context=context)))
+                out.put(("ok", run.chunk(index, context)))
             except Exception:  # noqa: BLE001 - handed to the parent, which raises it
                 out.put(("error", traceback.format_exc()))
                 break
@@ -291,16 +523,14 @@ def _worker(tasks: Any, out: Any) -> None:
         connections.close_all()
 
 
-def _parallel(chunks: list, workers: int, batch: str, on: dt.date, context: dict[str, Any]):
-    """Run the chunks in `workers` forked processes; yields each chunk's results as it is done."""
+def _parallel(run: Import, count: int, workers: int) -> Iterator[list[tuple[int, RecordResult]]]:
+    """Run the `count` chunks of `run` in `workers` forked processes, each reading its chunks from the
+    staging table; yields each chunk's results as it is done."""
     forking = multiprocessing.get_context("fork")
     connections.close_all()  # the children open their own; none may share the parent's socket
-    # The planned records (a million objects) are read, never freed, by the workers: out of the cyclic
-    # collector's sight, its full passes do not walk them (nor copy their memory pages in each child).
-    gc.freeze()
-    _SHARED.update(chunks=chunks, batch=batch, on=on, context=context)
+    _SHARED.update(run=run)
     tasks, out = forking.Queue(), forking.Queue()
-    for index in range(len(chunks)):
+    for index in range(count):
         tasks.put(index)
     for _ in range(workers):
         tasks.put(None)
@@ -308,7 +538,7 @@ def _parallel(chunks: list, workers: int, batch: str, on: dt.date, context: dict
     for process in processes:
         process.start()
     try:
-        for _ in range(len(chunks)):
+        for _ in range(count):
             status, payload = out.get()
             if status == "error":
                 raise RuntimeError(f"a feed worker failed:\n{payload}")
@@ -320,7 +550,6 @@ def _parallel(chunks: list, workers: int, batch: str, on: dt.date, context: dict
             if process.is_alive():
                 process.terminate()
         _SHARED.clear()
-        gc.unfreeze()
 
 
 # -- one chunk ---------------------------------------------------------------------------------------------------
@@ -371,7 +600,7 @@ def _materialise(
                 item = parse_record(entry.raw, entry.position, sender=context["sender"], on=on)
                 item.index = entry.index
                 if not item.errors:
-                    apply_licence(item, context["by_number"], context["by_dossier"])
+                    entry.apply(item)
             else:
                 item = _fresh(entry)
             if item.errors:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -17,6 +18,7 @@ from permis.registry.progress import Progress
 from permis.registry.services import today
 from permis.registry.services.feed import (
     FeedFileError,
+    RecordResult,
     new_batch_name,
     parse_all,
     read_records,
@@ -24,7 +26,7 @@ from permis.registry.services.feed import (
     summary,
     write_report,
 )
-from permis.registry.services.feed_bulk import import_records
+from permis.registry.services.feed_bulk import Import
 
 
 def positive(value: str) -> int:
@@ -94,47 +96,44 @@ class Command(BaseCommand):
     ) -> None:
         started = time.perf_counter()
         on = today()
-        try:
-            records = list(read_records(file, format))
-        except FeedFileError as error:
-            raise CommandError(str(error), returncode=2) from None
-        if report is not None:
-            try:
-                report.parent.mkdir(parents=True, exist_ok=True)
-                report.touch()
-            except OSError as error:
-                raise CommandError(
-                    f"{report}: cannot be written ({error.strerror or error})", returncode=2
-                ) from None
-        read_seconds = time.perf_counter() - started
-        progress = Progress(len(records), f"import {file.name}", self.stderr._out, enabled=not quiet)
         batch = new_batch_name("file", file.name)
         if workers is None:
             workers = 2 if connection.vendor == "postgresql" else 1
         timings: dict[str, float] = {}
-        if per_record:
-            items = parse_all(records, sender=sender or None, on=on)
-            results = submit(items, batch=batch, on=on, progress=progress)
-        else:
-            results = import_records(
-                records,
-                sender=sender or None,
-                batch=batch,
-                on=on,
-                chunk_size=chunk_size,
-                workers=workers,
-                progress=progress,
-                timings=timings,
-            )
-        progress.close()
-        if report is not None:
-            write_report(report, results)
+        with Import(sender=sender or None, batch=batch, on=on) as run:
+            # The records go to a staging table as they are read (the bulk path), or in memory (--per-record).
+            try:
+                records = list(read_records(file, format)) if per_record else None
+                total = len(records) if records is not None else run.load(read_records(file, format))
+            except FeedFileError as error:
+                raise CommandError(str(error), returncode=2) from None
+            if report is not None:
+                try:
+                    report.parent.mkdir(parents=True, exist_ok=True)
+                    report.touch()
+                except OSError as error:
+                    raise CommandError(
+                        f"{report}: cannot be written ({error.strerror or error})", returncode=2
+                    ) from None
+            read_seconds = time.perf_counter() - started
+            progress = Progress(total, f"import {file.name}", self.stderr._out, enabled=not quiet)
+            if records is not None:
+                items = parse_all(records, sender=sender or None, on=on)
+                results: Iterable[RecordResult] = submit(items, batch=batch, on=on, progress=progress)
+                counts = summary(results)
+            else:
+                counts = run.record(
+                    chunk_size=chunk_size, workers=workers, progress=progress, timings=timings
+                )
+                results = run.results()
+            progress.close()
+            if report is not None:
+                write_report(report, results)
         seconds = time.perf_counter() - started
-        counts = summary(results)
-        rate = len(results) / seconds if seconds > 0 else 0.0
+        rate = total / seconds if seconds > 0 else 0.0
         phases = "".join(f", {name} {value:.1f} s" for name, value in timings.items())
         self.stdout.write(
-            f"{file}: {len(results):,} records in {seconds:.1f} s ({rate:,.0f} records/s; reading "
+            f"{file}: {total:,} records in {seconds:.1f} s ({rate:,.0f} records/s; reading "
             f"{read_seconds:.1f} s{phases}): {counts['accepted']:,} accepted, {counts['duplicate']:,} duplicates, "
             f"{counts['rejected']:,} rejected (batch {batch})"
         )
