@@ -283,6 +283,33 @@ def test_a_permanent_refusal_fails_at_once_and_the_notice_shows_it(smtp_server) 
     assert Notice.objects.get().status == NoticeStatus.FAILED
 
 
+def test_emails_go_over_several_connections_each_once_and_a_refusal_stays_on_its_own_row(
+    smtp_server, settings
+) -> None:
+    settings.EMAIL_CONNECTIONS = 3
+    holders = [person("electronic", email=f"titulaire{n}@example.fr") for n in range(10)]
+    for lic in holders:
+        due(lic)
+    services.plan_deliveries(now=NOW)
+    smtp_server.refuse_next(1, code=550)  # whichever message reaches the server first
+    summary = deliver()
+    assert summary.outcomes[("email", "delivered")] == 9
+    assert summary.outcomes[("email", "failed")] == 1
+    received = smtp_server.wait_for(9)
+    rows = Delivery.objects.filter(channel="email")
+    delivered = {row.address: row for row in rows if row.status == DeliveryStatus.DELIVERED}
+    # Every accepted email arrived once, to its holder, under the Message-ID kept on its own row.
+    assert sorted(message.rcpt_tos[0] for message in received) == sorted(delivered)
+    for message in received:
+        row = delivered[message.rcpt_tos[0]]
+        assert row.provider_ref == message.message["Message-ID"]
+        assert row.body.strip() == message.text().replace("\r\n", "\n").strip()
+    [refused] = [row for row in rows if row.status == DeliveryStatus.FAILED]
+    assert "550" in refused.last_error and refused.provider_ref == "" and refused.body == ""
+    assert deliver(NOW + dt.timedelta(days=1)).total == 0
+    assert smtp_server.count == 9
+
+
 def test_an_unreachable_smtp_server_is_a_temporary_failure(settings) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2  # nothing listens

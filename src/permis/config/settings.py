@@ -174,6 +174,8 @@ EMAIL_HOST_USER = os.environ.get("PERMIS_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("PERMIS_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("PERMIS_EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("PERMIS_EMAIL_TIMEOUT", 10)
+# SMTP connections a `permis notices send` worker keeps open side by side (each email is several round trips).
+EMAIL_CONNECTIONS = env_int("PERMIS_EMAIL_CONNECTIONS", 4)
 DEFAULT_FROM_EMAIL = os.environ.get("PERMIS_EMAIL_FROM", "Permis de conduire <ne-pas-repondre@permis.example>")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

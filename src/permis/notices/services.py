@@ -435,17 +435,60 @@ class _Sender:
     def __init__(self, now: dt.datetime):
         self.now = now
         self.today = timezone.localdate(now)
-        self._mail = None
+        self._mails: list[Any] = []  # one SMTP connection per lane (settings.EMAIL_CONNECTIONS)
         self._mail_down: _Outcome | None = None
+        self._threads = None
+        self._threads_width = 0
         self._sms = None
         self._queue = None
 
     # Each method fills the row's "what was sent" fields or raises.
     def email(self, row: Delivery) -> None:
-        if (
-            self._mail_down is not None
-        ):  # the server could not be reached in this batch: do not wait on it again
-            raise self._mail_down
+        """One email, on the batch's first connection (``emails`` sends a chunk over several)."""
+        outcome = self.emails([row]).get(row.pk)
+        if outcome is not None:
+            raise outcome
+
+    def emails(self, rows: Sequence[Delivery]) -> dict[int, _Outcome]:
+        """Send the emails of `rows`, over up to ``settings.EMAIL_CONNECTIONS`` SMTP connections at once.
+
+        An email costs several round trips (MAIL, RCPT, DATA, the message) during which the sender only waits:
+        the messages are rendered here, in this thread (the database connection is not shared between
+        threads), and only the SMTP conversations (with the MIME encoding) run side by side, each connection
+        sending its share in order. Fills the "what was sent" fields of every row accepted by the server; returns the failure of
+        each other row, by delivery id.
+        """
+        failures: dict[int, _Outcome] = {}
+        ready: list[tuple[Delivery, EmailMessage, Any]] = []
+        for row in rows:
+            if (
+                self._mail_down is not None
+            ):  # the server could not be reached in this batch: do not wait again
+                failures[row.pk] = self._mail_down
+                continue
+            try:
+                ready.append((row, *self._email_message(row)))
+            except Exception as error:  # noqa: BLE001 (classified and kept on the row)
+                failures[row.pk] = _classify(error)
+        if not ready:
+            return failures
+        width = max(1, min(int(getattr(settings, "EMAIL_CONNECTIONS", 1)), len(ready)))
+        while len(self._mails) < width:
+            self._mails.append(None)
+        shares = [ready[lane::width] for lane in range(width)]
+        if width == 1:
+            results = [self._send_share(0, shares[0])]
+        else:
+            results = list(self._pool(width).map(self._send_share, range(width), shares))
+        for result in results:
+            failures.update(result)
+        for row, message, rendered in ready:
+            if row.pk not in failures:
+                row.template, row.subject, row.body = rendered.template, rendered.subject, rendered.body
+                row.provider_ref = message.extra_headers["Message-ID"][:100]
+        return failures
+
+    def _email_message(self, row: Delivery) -> tuple[EmailMessage, Any]:
         notice, holder = row.notice, row.notice.licence.holder
         rendered = messages.render_email(notice, holder, made_available_on=self.today, language=row.language)
         message_id = make_msgid(idstring=str(row.pk), domain=_mail_domain())
@@ -456,24 +499,47 @@ class _Sender:
             to=[row.address],
             headers={"Message-ID": message_id, "X-Permis-Reference": delivery_reference(row)},
         )
-        if self._mail is None:
-            self._mail = get_connection(fail_silently=False)
-        try:
-            self._mail.open()  # a no-op while the connection is open: one connection for the whole batch
-        except Exception as error:
-            self._mail_down = _classify(error)
-            self.close_mail()
-            raise self._mail_down from error
-        try:
-            sent = self._mail.send_messages([message])
-        except Exception as error:
-            # The next message opens a new connection: the server may have dropped this one.
-            self.close_mail()
-            raise _classify(error) from error
-        if not sent:
-            raise _Outcome("le serveur de courriel n'a pas accepté le message", temporary=True)
-        row.template, row.subject, row.body = rendered.template, rendered.subject, rendered.body
-        row.provider_ref = message_id[:100]
+        return message, rendered
+
+    def _send_share(self, lane: int, share: list[tuple[Delivery, EmailMessage, Any]]) -> dict[int, _Outcome]:
+        """Send `share` in order on connection `lane` (run in a worker thread when there are several)."""
+        failures: dict[int, _Outcome] = {}
+        for index, (row, message, _rendered) in enumerate(share):
+            if self._mail_down is not None:
+                failures.update((later.pk, self._mail_down) for later, _, _ in share[index:])
+                break
+            mail = self._mails[lane]
+            if mail is None:
+                mail = self._mails[lane] = get_connection(fail_silently=False)
+            try:
+                mail.open()  # a no-op while the connection is open: one connection per lane for the batch
+            except Exception as error:  # noqa: BLE001
+                self._mail_down = _classify(error)
+                self._close(lane)
+                failures.update((later.pk, self._mail_down) for later, _, _ in share[index:])
+                break
+            try:
+                sent = mail.send_messages([message])
+            except Exception as error:  # noqa: BLE001
+                # The next message opens a new connection: the server may have dropped this one.
+                self._close(lane)
+                failures[row.pk] = _classify(error)
+                continue
+            if not sent:
+                failures[row.pk] = _Outcome(
+                    "le serveur de courriel n'a pas accepté le message", temporary=True
+                )
+        return failures
+
+    def _pool(self, width: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._threads is None or self._threads_width < width:
+            if self._threads is not None:
+                self._threads.shutdown()
+            self._threads = ThreadPoolExecutor(max_workers=width, thread_name_prefix="permis-smtp")
+            self._threads_width = width
+        return self._threads
 
     def sms(self, row: Delivery) -> None:
         from .channels.sms import SmsMessage, get_sms_backend
@@ -510,13 +576,20 @@ class _Sender:
         row.document_path = str(path)[:300]
         row.provider_ref = delivery_reference(row)
 
-    def close_mail(self) -> None:
-        if self._mail is not None:
+    def _close(self, lane: int) -> None:
+        mail, self._mails[lane] = self._mails[lane], None
+        if mail is not None:
             try:
-                self._mail.close()
+                mail.close()
             except Exception:
                 log.debug("closing the SMTP connection failed", exc_info=True)
-            self._mail = None
+
+    def close_mail(self) -> None:
+        for lane in range(len(self._mails)):
+            self._close(lane)
+        if self._threads is not None:
+            self._threads.shutdown()
+            self._threads, self._threads_width = None, 0
 
 
 def _make_available(rows: list[Delivery], at: dt.datetime) -> None:
@@ -596,8 +669,17 @@ def _send_chunk(sender: _Sender, channel: str, rows: list[Delivery], at: dt.date
         for row in rows:
             row.status, row.sent_at, row.last_error = DeliveryStatus.DELIVERED, at, ""
         return
+    if channel == Channel.EMAIL:
+        failures = sender.emails(rows)
+        for row in rows:
+            outcome = failures.get(row.pk)
+            if outcome is None:
+                row.status, row.sent_at, row.last_error = DeliveryStatus.DELIVERED, at, ""
+            else:
+                _record_failure(row, outcome, at)
+                log.info("delivery %s (email) attempt %d: %s", row.pk, row.attempts, row.last_error)
+        return
     send = {
-        Channel.EMAIL: sender.email,
         Channel.SMS: sender.sms,
         Channel.POST: sender.letter,
         Channel.REGISTERED: sender.letter,
