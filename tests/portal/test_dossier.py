@@ -215,17 +215,67 @@ def test_a_48n_gives_the_four_month_deadline() -> None:
     assertContains(response, "Permis probatoire")
 
 
-def test_the_dashboard_reads_the_projection_in_few_queries() -> None:
+def test_a_signed_in_holders_pages_read_three_rows_and_write_nothing() -> None:
+    """The session, the user, then the file (link, holder, current licence and projection in one query): nothing
+    else once the page is kept, no engine run, and no write (the session is touched once a minute at most).
+    docs/performance.md, "Citizen portal": each round trip is a large share of a page's cost."""
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    for name in ("dossier:dashboard", "dossier:history"):
+        client.get(reverse(name))  # the first visit computes the page's facts and keeps the page
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse(name))
+        assert response.status_code == 200
+        tables = [re.search(r'FROM "(\w+)"', q["sql"]).group(1) for q in queries.captured_queries]  # type: ignore[union-attr]
+        assert tables == ["django_session", "auth_user", "registry_licence"], [
+            q["sql"] for q in queries.captured_queries
+        ]
+
+
+def test_the_session_is_touched_once_a_minute_not_at_every_request() -> None:
     lic = _camille()
     client = _sign_in(Client(), lic.holder)
     client.get(reverse("dossier:dashboard"))
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(reverse("dossier:dashboard"))
-    assert response.status_code == 200
-    assert not any('"registry_event"' in q["sql"] for q in queries.captured_queries), (
-        "no engine run when fresh"
+    with CaptureQueriesContext(connection) as quiet:
+        client.get(reverse("dossier:dashboard"))
+    assert not any('UPDATE "django_session"' in q["sql"] for q in quiet.captured_queries)
+    a_minute_later = dt.datetime(2025, 6, 2, 10, 1, 1, tzinfo=dt.UTC)
+    with time_machine.travel(a_minute_later, tick=False), CaptureQueriesContext(connection) as touched:
+        assert client.get(reverse("dossier:dashboard")).status_code == 200
+    assert any('UPDATE "django_session"' in q["sql"] for q in touched.captured_queries)
+
+
+def test_a_kept_page_gets_a_fresh_csrf_token_each_time_and_its_sign_out_form_works() -> None:
+    lic = _camille()
+    client = _sign_in(Client(enforce_csrf_checks=True), lic.holder)
+    pages = [client.get(reverse("dossier:dashboard")).content.decode() for _ in range(2)]
+    tokens = [re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1) for page in pages]  # type: ignore[union-attr]
+    assert tokens[0] != tokens[1]
+    assert pages[0].replace(tokens[0], "") == pages[1].replace(tokens[1], "")
+    assert client.post(reverse("accounts:logout"), {"csrfmiddlewaretoken": tokens[1]}).status_code == 302
+    assert client.get(reverse("dossier:dashboard")).status_code == 302
+
+
+def test_a_kept_page_follows_a_new_event_and_a_new_name_at_once() -> None:
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    for name in ("dossier:dashboard", "dossier:history"):
+        client.get(reverse(name))
+    services.record_event(
+        lic,
+        "offence",
+        offence("2025-05-01", "2025-05-20", 2, "C4"),
+        source="feed",
+        sender="ANTAI",
+        source_ref="A-3",
+        on=TODAY,
     )
-    assert len(queries) <= 9, [q["sql"] for q in queries.captured_queries]
+    services.refresh(lic, TODAY)
+    Holder.objects.filter(pk=lic.holder_id).update(used_name="Dupont")
+    dashboard = client.get(reverse("dossier:dashboard")).content.decode()
+    assert re.search(r'id="balance">3<', dashboard)
+    assert "Camille DUPONT" in dashboard
+    assertContains(client.get(reverse("dossier:history")), "20 mai 2025")
 
 
 def test_the_history_lists_each_movement_with_its_offence_and_article() -> None:

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from typing import Any
 
 import segno
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -35,6 +39,33 @@ def _fragment_key(licence: Any, snap: state.Snapshot, *extra: Any) -> str:
     return (
         f"{licence.pk}:{state.version(licence)}:{get_language()}:{hashlib.sha256(facts.encode()).hexdigest()}"
     )
+
+
+# The value of each CSRF field of a rendered page (the header's sign-out form): the one part of a page that is new
+# on every request.
+_CSRF_VALUE = re.compile(r'(?<=name="csrfmiddlewaretoken" value=")[^"]*')
+
+
+def _render_kept(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """The page, rendered once and then kept whole under its body's key, this address and the holder's name.
+
+    Everything a page shows is in that key (the file's version, the day, the language, the warnings: the body's
+    ``fragment_key``; the address, which sets the menu and the links to the other languages; the name in the
+    menu), except the CSRF token, a fresh one is put in each answer. On a hit the page costs a cache lookup
+    instead of rendering the layout (most of a holder page's Python time once its facts are cached). A page
+    asked with a query string (the history's year filter) is rendered as usual: any string would be a new key.
+    """
+    if request.GET:
+        return render(request, template, context)
+    holder = request.holder  # type: ignore[attr-defined]
+    name = (holder.pk, holder.given_names, holder.used_name, holder.birth_name)
+    digest = hashlib.sha256(repr((context["fragment_key"], request.path, name)).encode()).hexdigest()
+    key = f"dossier:page:{digest}"
+    parts = cache.get(key)
+    if parts is None:
+        parts = _CSRF_VALUE.split(render_to_string(template, context, request))
+        cache.set(key, parts, state.CACHE_SECONDS)
+    return HttpResponse(get_token(request).join(parts))
 
 
 def _no_licence(request: HttpRequest, title: str) -> HttpResponse:
@@ -75,7 +106,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "fragment_key": _fragment_key(licence, snap, alerts),
         }
     )
-    return render(request, "portal/dossier/dashboard.html", context)
+    return _render_kept(request, "portal/dossier/dashboard.html", context)
 
 
 def _causes(line: state.FileTimeline) -> dict[str, str]:
@@ -129,7 +160,7 @@ def history(request: HttpRequest) -> HttpResponse:
             "fragment_key": _fragment_key(licence, snap, year),
         }
     )
-    return render(request, "portal/dossier/history.html", context)
+    return _render_kept(request, "portal/dossier/history.html", context)
 
 
 def _forecast_items(line: state.FileTimeline, evaluation: Any) -> list[dict[str, Any]]:
