@@ -135,6 +135,19 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The cache is each worker's own memory (Django's default backend, made explicit): what is kept there is keyed by
+# what it depends on (the holder pages' facts and pages under the file's version and the day; FranceConnect's
+# answers for a few minutes), so workers need not share it, and a lookup costs no round trip. Sessions are not
+# kept there but in the database: a signed-out session must end in every worker. Up to 2,000 entries per worker,
+# about six per holder recently seen (Django's default of 300 keeps some fifty holders); a kept page weighs 10 to
+# 40 kB, so the cache stays under 80 MB per worker.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    }
+}
+
 # Background jobs are rows of the same database (django-tasks' database backend), run by `permis worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
