@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 import segno
@@ -46,7 +47,9 @@ def _fragment_key(licence: Any, snap: state.Snapshot, *extra: Any) -> str:
 _CSRF_VALUE = re.compile(r'(?<=name="csrfmiddlewaretoken" value=")[^"]*')
 
 
-def _render_kept(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+def _render_kept(
+    request: HttpRequest, template: str, fragment_key: str, context: Callable[[], dict[str, Any]]
+) -> HttpResponse:
     """The page, rendered once and then kept whole under its body's key, this address and the holder's name.
 
     Everything a page shows is in that key (the file's version, the day, the language, the warnings: the body's
@@ -54,16 +57,17 @@ def _render_kept(request: HttpRequest, template: str, context: dict[str, Any]) -
     menu), except the CSRF token, a fresh one is put in each answer. On a hit the page costs a cache lookup
     instead of rendering the layout (most of a holder page's Python time once its facts are cached). A page
     asked with a query string (the history's year filter) is rendered as usual: any string would be a new key.
+    ``context`` is called only when the page is rendered (the history's rows and chart are not read on a hit).
     """
     if request.GET:
-        return render(request, template, context)
+        return render(request, template, context())
     holder = request.holder  # type: ignore[attr-defined]
     name = (holder.pk, holder.given_names, holder.used_name, holder.birth_name)
-    digest = hashlib.sha256(repr((context["fragment_key"], request.path, name)).encode()).hexdigest()
+    digest = hashlib.sha256(repr((fragment_key, request.path, name)).encode()).hexdigest()
     key = f"dossier:page:{digest}"
     parts = cache.get(key)
     if parts is None:
-        parts = _CSRF_VALUE.split(render_to_string(template, context, request))
+        parts = _CSRF_VALUE.split(render_to_string(template, context(), request))
         cache.set(key, parts, state.CACHE_SECONDS)
     return HttpResponse(get_token(request).join(parts))
 
@@ -106,7 +110,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "fragment_key": _fragment_key(licence, snap, alerts),
         }
     )
-    return _render_kept(request, "portal/dossier/dashboard.html", context)
+    return _render_kept(request, "portal/dossier/dashboard.html", context["fragment_key"], lambda: context)
 
 
 def _causes(line: state.FileTimeline) -> dict[str, str]:
@@ -137,6 +141,19 @@ def history(request: HttpRequest) -> HttpResponse:
     licence = request.licence  # type: ignore[attr-defined]  # set by @holder_required
     if licence is None:
         return _no_licence(request, _("Historique"))
+    snap, _ev = state.snapshot(licence, today)
+    # The kept page's key (no year filter) is known before the rows: a hit reads none of them.
+    return _render_kept(
+        request,
+        "portal/dossier/history.html",
+        _fragment_key(licence, snap, None),
+        lambda: _history_context(request, licence, snap, today),
+    )
+
+
+def _history_context(
+    request: HttpRequest, licence: Any, snap: state.Snapshot, today: dt.date
+) -> dict[str, Any]:
     rows, result = state.remember(
         f"dossier:history:{licence.pk}:{state.version(licence)}:{today.isoformat()}:{get_language()}",
         lambda: _history_of(licence, today),
@@ -145,7 +162,6 @@ def history(request: HttpRequest) -> HttpResponse:
     form = YearForm(request.GET or None, years=years)
     year = form.cleaned_data.get("annee") if form.is_bound and form.is_valid() else None
     shown = [row for row in rows if year is None or row.on.year == int(year)]
-    snap, _ev = state.snapshot(licence, today)
     context = _base_context(request, licence, snap)
     context.update(
         {
@@ -160,7 +176,7 @@ def history(request: HttpRequest) -> HttpResponse:
             "fragment_key": _fragment_key(licence, snap, year),
         }
     )
-    return _render_kept(request, "portal/dossier/history.html", context)
+    return context
 
 
 def _forecast_items(line: state.FileTimeline, evaluation: Any) -> list[dict[str, Any]]:
