@@ -24,6 +24,7 @@ tests check for both languages.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -77,11 +78,20 @@ def holder_name(holder: Holder) -> str:
 def _context(notice: Notice, holder: Holder, made_available_on: dt.date) -> dict[str, object]:
     return {
         "name": holder_name(holder),
+        **_day_context(made_available_on, translation.get_language(), settings.PUBLIC_URL),
+        "reference": reference(notice),
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _day_context(made_available_on: dt.date, language: str | None, public_url: str) -> dict[str, object]:
+    """What every message of a day says alike (a sender writes thousands a day): computed once per day,
+    language and public address."""
+    return {
         "made_available_on": formats.date_format(made_available_on, "j F Y"),
         "deemed_after_days": deemed_after_days(made_available_on),
-        "account_url": account_url(),
-        "public_url": settings.PUBLIC_URL,
-        "reference": reference(notice),
+        "account_url": public_url + ACCOUNT_LETTERS_PATH,
+        "public_url": public_url,
     }
 
 

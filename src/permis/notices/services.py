@@ -265,6 +265,35 @@ def _insert(rows: list[Delivery], now: dt.datetime) -> None:
         f"VALUES ({', '.join(['%s'] * len(INSERT_COLUMNS))}) ON CONFLICT DO NOTHING"
     )
     at = connection.ops.adapt_datetimefield_value(now)
+    if connection.vendor == "postgresql":
+        # One statement per batch from five arrays (the other columns are the same for every new row): the
+        # per-row pipeline of ``executemany`` was half of the planning's CPU.
+        constants = {"attempts": "0", "next_attempt_at": "%(at)s", "created_at": "%(at)s"}
+        arrays = {
+            "notice_id": "bigint",
+            "channel": "text",
+            "status": "text",
+            "address": "text",
+            "last_error": "text",
+        }
+        select = ", ".join(
+            f"v.{name}" if name in arrays else constants.get(name, "''") for name in INSERT_COLUMNS
+        )
+        unnest = ", ".join(f"%({name})s::{kind}[]" for name, kind in arrays.items())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(Delivery._meta.db_table)} ({columns}) "  # noqa: S608 (names from the model)
+                f"SELECT {select} FROM unnest({unnest}) AS v({', '.join(arrays)}) ON CONFLICT DO NOTHING",
+                {
+                    "at": at,
+                    "notice_id": [row.notice_id for row in rows],
+                    "channel": [str(row.channel) for row in rows],
+                    "status": [str(row.status) for row in rows],
+                    "address": [row.address for row in rows],
+                    "last_error": [row.last_error for row in rows],
+                },
+            )
+        return
     params = [
         (
             row.notice_id,
@@ -697,10 +726,11 @@ def _send_chunk(sender: _Sender, channel: str, rows: list[Delivery], at: dt.date
 def _write(rows: list[Delivery]) -> None:
     """Write the outcomes of rows this worker still owns, then roll their notices up, in one transaction.
 
-    One parameterised UPDATE per row, sent together (``executemany``: a pipeline on PostgreSQL), each guarded
-    by the claim it was sent under (``claimed_by``, ``claimed_at``, still ``sending``): a worker that lost its
-    lease writes nothing over a newer attempt. Django's ``bulk_update`` would build the same in Python
-    expressions, ten times slower at these volumes.
+    Each row's UPDATE is guarded by the claim it was sent under (``claimed_by``, ``claimed_at``, still
+    ``sending``): a worker that lost its lease writes nothing over a newer attempt. On PostgreSQL one statement
+    writes the whole chunk from arrays (``_write_postgresql``); elsewhere one parameterised UPDATE per row, sent
+    together (``executemany``). Django's ``bulk_update`` would build the same in Python expressions, ten times
+    slower at these volumes.
     """
     if not rows:
         return
@@ -719,26 +749,69 @@ def _write(rows: list[Delivery]) -> None:
         f"UPDATE {table} SET {assignments} "  # noqa: S608 (names from the model, values as parameters)
         f"WHERE id = %s AND status = %s AND claimed_by = %s AND claimed_at = %s"
     )
-    params = [
-        [
-            *(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields),
-            row.pk,
-            DeliveryStatus.SENDING.value,
-            row.claimed_by,
-            claimed_at.get_db_prep_save(row.claimed_at, connection),
+    if connection.vendor != "postgresql":
+        params = [
+            [
+                *(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields),
+                row.pk,
+                DeliveryStatus.SENDING.value,
+                row.claimed_by,
+                claimed_at.get_db_prep_save(row.claimed_at, connection),
+            ]
+            for row in rows
         ]
-        for row in rows
-    ]
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.executemany(statement, params)
-            written = cursor.rowcount
+        if connection.vendor != "postgresql":
+            with connection.cursor() as cursor:
+                cursor.executemany(statement, params)
+                written = cursor.rowcount
+        else:
+            written = _write_postgresql(rows, fields, first_stands)
         if 0 <= written < len(rows):
             log.warning(
                 "%d deliveries were claimed again by another worker before this one wrote them",
                 len(rows) - written,
             )
         _roll_up(sorted({row.notice_id for row in rows}))
+
+
+def _write_postgresql(rows: list[Delivery], fields: list, first_stands: set[str]) -> int:
+    """The outcomes of a chunk in one ``UPDATE ... FROM unnest(arrays)``: one array per column, one statement
+    (the per-row pipeline cost a third of a sender's CPU). Same guard and the same first-date-stands rule as
+    the per-row statement; returns how many rows were written."""
+    quote = connection.ops.quote_name
+    table = quote(Delivery._meta.db_table)
+    claimed_at = Delivery._meta.get_field("claimed_at")
+    names = [f"v{index}" for index in range(len(fields))]
+    assignments = ", ".join(
+        f"{quote(f.column)} = COALESCE(d.{quote(f.column)}, v.{name})"
+        if f.name in first_stands
+        else f"{quote(f.column)} = v.{name}"
+        for f, name in zip(fields, names, strict=True)
+    )
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    statement = (
+        f"UPDATE {table} AS d SET {assignments} "  # noqa: S608 (names and types from the model)
+        f"FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], {arrays}) "
+        f"AS v(id, claimed_by, claimed_at, {', '.join(names)}) "
+        "WHERE d.id = v.id AND d.status = %s AND d.claimed_by = v.claimed_by AND d.claimed_at = v.claimed_at"
+    )
+    params: list = [
+        [row.pk for row in rows],
+        [row.claimed_by for row in rows],
+        [claimed_at.get_db_prep_save(row.claimed_at, connection) for row in rows],
+    ]
+    for f in fields:
+        values = [getattr(row, f.attname) for row in rows]
+        if f.get_internal_type() not in {"CharField", "TextField", "DateTimeField", "DateField"}:
+            values = [f.get_db_prep_save(value, connection) for value in values]
+        elif f.get_internal_type() in {"CharField", "TextField"}:
+            values = [None if value is None else str(value) for value in values]
+        params.append(values)
+    params.append(DeliveryStatus.SENDING.value)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.rowcount
 
 
 def _roll_up(notice_ids: Sequence[int]) -> None:
@@ -753,6 +826,9 @@ def _roll_up(notice_ids: Sequence[int]) -> None:
         return
     ids = sorted(notice_ids)
     list(Notice.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    if connection.vendor == "postgresql":
+        _roll_up_postgresql(ids)
+        return
     statuses: dict[int, set[str]] = defaultdict(set)
     for notice_id, status in Delivery.objects.filter(notice_id__in=ids).values_list("notice_id", "status"):
         statuses[notice_id].add(status)
@@ -769,6 +845,38 @@ def _roll_up(notice_ids: Sequence[int]) -> None:
         targets[target].append(notice_id)
     for target, members in targets.items():
         Notice.objects.filter(pk__in=members).exclude(status=target).update(status=target)
+
+
+def _roll_up_postgresql(ids: list[int]) -> None:
+    """``_roll_up``'s rule in one statement, once the notices are locked (a statement of its own: the read of
+    the deliveries must start after the lock is granted, to see what another worker committed meanwhile)."""
+    quote = connection.ops.quote_name
+    notices = quote(Notice._meta.db_table)
+    deliveries = quote(Delivery._meta.db_table)
+    statement = (
+        f"UPDATE {notices} AS n SET status = t.target FROM ("  # noqa: S608 (names from the models)
+        "  SELECT notice_id, CASE"
+        "    WHEN bool_or(status = %(failed)s) THEN %(n_failed)s"
+        "    WHEN bool_and(status = %(delivered)s) THEN %(n_delivered)s"
+        "    WHEN bool_or(status = %(temporary)s) THEN %(n_temporary)s"
+        "    ELSE %(n_sending)s END AS target"
+        f"  FROM {deliveries} WHERE notice_id = ANY(%(ids)s) GROUP BY notice_id"
+        ") AS t WHERE n.id = t.notice_id AND n.status <> t.target"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            {
+                "failed": DeliveryStatus.FAILED.value,
+                "delivered": DeliveryStatus.DELIVERED.value,
+                "temporary": DeliveryStatus.TEMPORARY_FAILURE.value,
+                "n_failed": NoticeStatus.FAILED.value,
+                "n_delivered": NoticeStatus.DELIVERED.value,
+                "n_temporary": NoticeStatus.TEMPORARY_FAILURE.value,
+                "n_sending": NoticeStatus.SENDING.value,
+                "ids": ids,
+            },
+        )
 
 
 def deliver_due(
