@@ -710,3 +710,38 @@ def test_many_licence_numbers_are_found_with_one_join(monkeypatch) -> None:
     monkeypatch.setattr(feed, "JOIN_ABOVE", 10**9)
     bulk(scenario(two))
     assert rows(one) == rows(two)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_worker_processes_with_references_given_twice_and_bad_records_write_the_per_record_rows() -> None:
+    """The workers read their chunks from the staging table; the records planning parses itself (a reference
+    given twice, a record without a licence) join them or come after them, as in a serial import."""
+    one, two = population("WA"), population("WB")
+    results = bulk(scenario(one), chunk_size=2, workers=2)
+    per_record(scenario(two))
+    assert rows(one) == rows(two)
+    assert [r.position for r in results] == list(range(2, 2 + len(scenario(one))))
+    assert_verifies()
+
+
+@pytest.mark.django_db
+def test_an_import_leaves_no_staging_table(tmp_path: Path) -> None:
+    lics = population("ST")
+    bulk(scenario(lics))
+    code, _, _ = command("offences", str(tmp_path / "missing.csv"))
+    assert code == 2
+    bad = tmp_path / "late.csv"
+    bad.write_bytes(b"sender_ref,place\nA,ok\nB,Besan\xe7on\n")
+    assert command("offences", str(bad))[0] == 2
+    quoted = tmp_path / "quoted.csv"  # found while the records are being copied into the staging table
+    quoted.write_text('sender_ref,place\nA,ok\nB,"x"y\n', encoding="utf-8")
+    code, _, err = command("offences", str(quoted))
+    assert code == 2 and "line 3" in err, err
+    assert FeedRecord.objects.count() == len(scenario(lics))
+    tables = connection.introspection.table_names(include_views=False)
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_temp_master WHERE type = 'table'")
+            tables += [row[0] for row in cursor.fetchall()]
+    assert not [t for t in tables if t.startswith(("feed_raw_", "feed_stage_", "feed_result_"))]

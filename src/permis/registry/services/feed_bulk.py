@@ -1,7 +1,8 @@
 """The bulk path of the infraction feed: files of a million records, with the same result as the per-record path.
 
 A batch is planned as in `feed.plan` (grouped by licence, each group sorted on content), cut into chunks of
-whole licence groups, and each chunk is one transaction:
+whole licence groups, and each chunk is one transaction. The records wait in a staging table (`Import`), so
+that memory is bounded by the chunk, not by the file; each chunk is read from it when its turn comes:
 
 1. lock the chunk's licences (``SELECT ... FOR UPDATE``, ordered by id: two imports never deadlock on them);
 2. load, in one query each, the events already known under the chunk's references (duplicates, offences to
@@ -16,7 +17,7 @@ inside the same transaction: one bad record never blocks the others. A chunk tha
 the same references (unique violation, deadlock) is rolled back and done again, then record by record.
 
 With PostgreSQL and ``workers > 1``, the chunks are shared between forked worker processes, each with its own
-connection; idempotence under concurrency rests on the licence locks and the unique (sender, source_ref).
+connection, reading its chunks from the (unlogged) staging table; idempotence under concurrency rests on the licence locks and the unique (sender, source_ref).
 """
 
 from __future__ import annotations
