@@ -745,3 +745,22 @@ def test_an_import_leaves_no_staging_table(tmp_path: Path) -> None:
             cursor.execute("SELECT name FROM sqlite_temp_master WHERE type = 'table'")
             tables += [row[0] for row in cursor.fetchall()]
     assert not [t for t in tables if t.startswith(("feed_raw_", "feed_stage_", "feed_result_"))]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_command_with_two_workers_reports_every_record_in_the_file_order(tmp_path: Path) -> None:
+    """The results come back chunk by chunk, in licence order; the report follows the file."""
+    serial, parallel = population("RS"), population("RP")
+    expected = outcomes(bulk(scenario(serial) + _many(serial, 4, 60)))
+    path = write_csv(tmp_path / "p.csv", scenario(parallel) + _many(parallel, 4, 60))
+    report = tmp_path / "report.csv"
+    code, out, err = command(
+        "offences", str(path), "--report", str(report), "--workers", "2", "--chunk-size", "5", "--quiet"
+    )
+    assert code == 0, err
+    lines = list(csv.DictReader(report.open(encoding="utf-8")))
+    assert [int(line["line"]) for line in lines] == list(range(2, 2 + len(expected)))
+    assert [(line["sender_ref"], line["outcome"]) for line in lines] == expected
+    assert f"{len(expected)} records" in out
+    assert rows(serial) == rows(parallel)
