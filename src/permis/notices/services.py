@@ -460,7 +460,7 @@ def _classify(error: BaseException) -> _Outcome:
 
 
 class _Sender:
-    """Sends one batch of claimed deliveries; one SMTP connection and one SMS backend for the whole batch."""
+    """Sends one batch of claimed deliveries; its SMTP connections and SMS backend serve the whole batch."""
 
     def __init__(self, now: dt.datetime):
         self.now = now
@@ -472,28 +472,22 @@ class _Sender:
         self._sms = None
         self._queue = None
 
-    # Each method fills the row's "what was sent" fields or raises.
-    def email(self, row: Delivery) -> None:
-        """One email, on the batch's first connection (``emails`` sends a chunk over several)."""
-        outcome = self.emails([row]).get(row.pk)
-        if outcome is not None:
-            raise outcome
-
+    # `emails` fills the "what was sent" fields of the rows it sent and returns the others' failures; `sms` and
+    # `letter` fill one row's fields or raise.
     def emails(self, rows: Sequence[Delivery]) -> dict[int, _Outcome]:
         """Send the emails of `rows`, over up to ``settings.EMAIL_CONNECTIONS`` SMTP connections at once.
 
         An email costs several round trips (MAIL, RCPT, DATA, the message) during which the sender only waits:
         the messages are rendered here, in this thread (the database connection is not shared between
         threads), and only the SMTP conversations (with the MIME encoding) run side by side, each connection
-        sending its share in order. Fills the "what was sent" fields of every row accepted by the server; returns the failure of
-        each other row, by delivery id.
+        sending its share in order. Fills the "what was sent" fields of every row accepted by the server;
+        returns the failure of each other row, by delivery id.
         """
         failures: dict[int, _Outcome] = {}
         ready: list[tuple[Delivery, EmailMessage, Any]] = []
         for row in rows:
-            if (
-                self._mail_down is not None
-            ):  # the server could not be reached in this batch: do not wait again
+            # The server could not be reached in this batch: do not wait on it again.
+            if self._mail_down is not None:
                 failures[row.pk] = self._mail_down
                 continue
             try:
