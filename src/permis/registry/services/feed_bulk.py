@@ -147,6 +147,24 @@ _STAGE_COLUMNS = "idx, line, payload, number, dossier, by_number, by_dossier"
 _PAGE = 5000
 
 
+def _pages_by_idx(columns: str, table: str, where: str) -> Iterator[list[tuple]]:
+    """Rows of one of the import's own tables (`columns` starting with `idx`, the record's place in the file)
+    matching `where`, in the file's order, a page of _PAGE rows at a time (keyset pagination on idx)."""
+    after = -1
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {columns} FROM {table} WHERE ({where}) AND idx > %s "  # noqa: S608 (our own names)
+                f"ORDER BY idx LIMIT {_PAGE}",
+                [after],
+            )
+            page = cursor.fetchall()
+        if not page:
+            return
+        yield page
+        after = page[-1][0]
+
+
 class Import:
     """One bulk import, its memory bounded by the chunk size rather than by the file's records.
 
@@ -253,19 +271,7 @@ class Import:
 
     def _pages(self, where: str) -> Iterator[list[tuple]]:
         """The staged records matching `where`, in the file's order, a page at a time."""
-        after = -1
-        while True:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT {_STAGE_COLUMNS} FROM {self.stage} WHERE ({where}) AND idx > %s "  # noqa: S608
-                    f"ORDER BY idx LIMIT {_PAGE}",
-                    [after],
-                )
-                page = cursor.fetchall()
-            if not page:
-                return
-            yield page
-            after = page[-1][0]
+        return _pages_by_idx(_STAGE_COLUMNS, self.stage, where)
 
     def _entry(self, row: tuple) -> _Raw:
         index, line, payload, number, dossier, by_number, by_dossier = row
@@ -322,20 +328,10 @@ class Import:
     def results(self) -> Iterator[RecordResult]:
         """One result per record, in the file's order, read a page at a time."""
         self._keep()
-        after = -1
-        while True:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT idx, line, ref, outcome, errors, event_id, licence_id FROM {self.kept} "  # noqa: S608
-                    f"WHERE idx > %s ORDER BY idx LIMIT {_PAGE}",
-                    [after],
-                )
-                page = cursor.fetchall()
-            if not page:
-                return
+        columns = "idx, line, ref, outcome, errors, event_id, licence_id"
+        for page in _pages_by_idx(columns, self.kept, "TRUE"):
             for _, line, ref, outcome, errors, event_id, licence_id in page:
                 yield RecordResult(line, ref, outcome, json.loads(errors), event_id, licence_id)
-            after = page[-1][0]
 
     # -- recording --------------------------------------------------------------------------------------------
     def record(
