@@ -433,3 +433,11 @@ def test_the_planner_fills_every_column_a_new_delivery_needs() -> None:
         assert model_field.attname in services.INSERT_COLUMNS, (
             f"{model_field.attname}: add it to INSERT_COLUMNS"
         )
+
+
+def test_a_planned_delivery_is_written_with_its_values_on_every_database() -> None:
+    notice = due(person("electronic", email="camille@example.fr"))
+    services.plan_deliveries(now=NOW)
+    row = Delivery.objects.get(notice=notice, channel="email")
+    assert (row.status, row.address, row.language, row.attempts) == ("pending", "camille@example.fr", "fr", 0)
+    assert (row.next_attempt_at, row.created_at, row.claimed_by, row.last_error) == (NOW, NOW, "", "")

@@ -103,6 +103,8 @@ RESULT_FIELDS = [
     "made_available_at",
     "deemed_received_on",
 ]
+# The legal dates of an electronic notice: once set, an outcome written later never moves them.
+FIRST_STANDS = frozenset({"made_available_at", "deemed_received_on"})
 
 
 # -- planning ------------------------------------------------------------------------------------------------
@@ -256,70 +258,48 @@ INSERT_COLUMNS = (
 
 def _insert(rows: list[Delivery], now: dt.datetime) -> None:
     """Insert new deliveries, skipping those that exist (the unique (notice, channel)): ``bulk_create`` with
-    ``ignore_conflicts``, without its per-value preparation (a third of the planning time at 100,000 letters)."""
+    ``ignore_conflicts``, without its per-value preparation (a third of the planning time at 100,000 letters).
+    On PostgreSQL one statement per batch from arrays of the columns that differ between rows (the per-row
+    pipeline of ``executemany`` was half of the planning's CPU); elsewhere one statement per row."""
     quote = connection.ops.quote_name
+    table = quote(Delivery._meta.db_table)
     columns = ", ".join(
         quote(Delivery._meta.get_field(name.removesuffix("_id")).column) for name in INSERT_COLUMNS
     )
-    statement = (
-        f"INSERT INTO {quote(Delivery._meta.db_table)} ({columns}) "  # noqa: S608 (names from the model)
-        f"VALUES ({', '.join(['%s'] * len(INSERT_COLUMNS))}) ON CONFLICT DO NOTHING"
-    )
     at = connection.ops.adapt_datetimefield_value(now)
-    if connection.vendor == "postgresql":
-        # One statement per batch from five arrays (the other columns are the same for every new row): the
-        # per-row pipeline of ``executemany`` was half of the planning's CPU.
-        constants = {"attempts": "0", "next_attempt_at": "%(at)s", "created_at": "%(at)s"}
-        arrays = {
-            "notice_id": "bigint",
-            "channel": "text",
-            "status": "text",
-            "address": "text",
-            "last_error": "text",
-        }
-        select = ", ".join(
-            f"v.{name}" if name in arrays else constants.get(name, "''") for name in INSERT_COLUMNS
-        )
-        unnest = ", ".join(f"%({name})s::{kind}[]" for name, kind in arrays.items())
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {quote(Delivery._meta.db_table)} ({columns}) "  # noqa: S608 (names from the model)
-                f"SELECT {select} FROM unnest({unnest}) AS v({', '.join(arrays)}) ON CONFLICT DO NOTHING",
-                {
-                    "at": at,
-                    "notice_id": [row.notice_id for row in rows],
-                    "channel": [str(row.channel) for row in rows],
-                    "status": [str(row.status) for row in rows],
-                    "address": [row.address for row in rows],
-                    "last_error": [row.last_error for row in rows],
-                },
-            )
-        return
-    params = [
-        (
-            row.notice_id,
-            str(row.channel),
-            str(row.status),
-            row.address,
-            row.language,
-            0,
-            at,
-            "",
-            row.last_error,
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            at,
-            "",
-            "",
-        )
-        for row in rows
-    ]
+    varying = {
+        "notice_id": ("bigint", [row.notice_id for row in rows]),
+        "channel": ("text", [str(row.channel) for row in rows]),
+        "status": ("text", [str(row.status) for row in rows]),
+        "address": ("text", [row.address for row in rows]),
+        "language": ("text", [row.language for row in rows]),
+        "last_error": ("text", [row.last_error for row in rows]),
+    }
+    same = {"attempts": 0, "next_attempt_at": at, "created_at": at}  # every other column is ''
     with connection.cursor() as cursor:
-        cursor.executemany(statement, params)
+        if connection.vendor == "postgresql":
+            select = ", ".join(
+                f"v.{name}" if name in varying else f"%({name})s" if name in same else "''"
+                for name in INSERT_COLUMNS
+            )
+            unnest = ", ".join(f"%({name})s::{kind}[]" for name, (kind, _values) in varying.items())
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) "  # noqa: S608 (names from the model)
+                f"SELECT {select} FROM unnest({unnest}) AS v({', '.join(varying)}) ON CONFLICT DO NOTHING",
+                {**same, **{name: values for name, (_kind, values) in varying.items()}},
+            )
+            return
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) "  # noqa: S608 (names from the model)
+            f"VALUES ({', '.join(['%s'] * len(INSERT_COLUMNS))}) ON CONFLICT DO NOTHING",
+            [
+                tuple(
+                    varying[name][1][index] if name in varying else same.get(name, "")
+                    for name in INSERT_COLUMNS
+                )
+                for index in range(len(rows))
+            ],
+        )
 
 
 # -- claiming ------------------------------------------------------------------------------------------------
@@ -723,45 +703,14 @@ def _write(rows: list[Delivery]) -> None:
 
     Each row's UPDATE is guarded by the claim it was sent under (``claimed_by``, ``claimed_at``, still
     ``sending``): a worker that lost its lease writes nothing over a newer attempt. On PostgreSQL one statement
-    writes the whole chunk from arrays (``_write_postgresql``); elsewhere one parameterised UPDATE per row, sent
-    together (``executemany``). Django's ``bulk_update`` would build the same in Python expressions, ten times
-    slower at these volumes.
+    writes the whole chunk (``_write_postgresql``); elsewhere one parameterised UPDATE per row, sent together
+    (``_write_each``). Django's ``bulk_update`` would build the same in Python expressions, ten times slower at
+    these volumes.
     """
     if not rows:
         return
-    fields = [Delivery._meta.get_field(name) for name in RESULT_FIELDS]
-    claimed_at = Delivery._meta.get_field("claimed_at")
-    quote = connection.ops.quote_name
-    table = quote(Delivery._meta.db_table)
-    first_stands = {"made_available_at", "deemed_received_on"}  # legal dates: never moved once set
-    assignments = ", ".join(
-        f"{quote(f.column)} = COALESCE({quote(f.column)}, %s)"
-        if f.name in first_stands
-        else f"{quote(f.column)} = %s"
-        for f in fields
-    )
-    statement = (
-        f"UPDATE {table} SET {assignments} "  # noqa: S608 (names from the model, values as parameters)
-        f"WHERE id = %s AND status = %s AND claimed_by = %s AND claimed_at = %s"
-    )
-    if connection.vendor != "postgresql":
-        params = [
-            [
-                *(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields),
-                row.pk,
-                DeliveryStatus.SENDING.value,
-                row.claimed_by,
-                claimed_at.get_db_prep_save(row.claimed_at, connection),
-            ]
-            for row in rows
-        ]
     with transaction.atomic():
-        if connection.vendor != "postgresql":
-            with connection.cursor() as cursor:
-                cursor.executemany(statement, params)
-                written = cursor.rowcount
-        else:
-            written = _write_postgresql(rows, fields, first_stands)
+        written = _write_postgresql(rows) if connection.vendor == "postgresql" else _write_each(rows)
         if 0 <= written < len(rows):
             log.warning(
                 "%d deliveries were claimed again by another worker before this one wrote them",
@@ -770,17 +719,48 @@ def _write(rows: list[Delivery]) -> None:
         _roll_up(sorted({row.notice_id for row in rows}))
 
 
-def _write_postgresql(rows: list[Delivery], fields: list, first_stands: set[str]) -> int:
+def _write_each(rows: list[Delivery]) -> int:
+    """The outcomes of a chunk, one guarded UPDATE per row (``executemany``); returns how many were written."""
+    fields = [Delivery._meta.get_field(name) for name in RESULT_FIELDS]
+    claimed_at = Delivery._meta.get_field("claimed_at")
+    quote = connection.ops.quote_name
+    assignments = ", ".join(
+        f"{quote(f.column)} = COALESCE({quote(f.column)}, %s)"
+        if f.name in FIRST_STANDS
+        else f"{quote(f.column)} = %s"
+        for f in fields
+    )
+    statement = (
+        f"UPDATE {quote(Delivery._meta.db_table)} SET {assignments} "  # noqa: S608 (names from the model)
+        f"WHERE id = %s AND status = %s AND claimed_by = %s AND claimed_at = %s"
+    )
+    params = [
+        [
+            *(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields),
+            row.pk,
+            DeliveryStatus.SENDING.value,
+            row.claimed_by,
+            claimed_at.get_db_prep_save(row.claimed_at, connection),
+        ]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, params)
+        return cursor.rowcount
+
+
+def _write_postgresql(rows: list[Delivery]) -> int:
     """The outcomes of a chunk in one ``UPDATE ... FROM jsonb_to_recordset(...)``: the chunk travels as one JSON
     document (encoded in C; psycopg's per-element array adaptation and the per-row pipeline each cost a large
     share of a sender's CPU). Same guard and the same first-date-stands rule as the per-row statement; returns
     how many rows were written."""
+    fields = [Delivery._meta.get_field(name) for name in RESULT_FIELDS]
     quote = connection.ops.quote_name
     table = quote(Delivery._meta.db_table)
     names = [f"v{index}" for index in range(len(fields))]
     assignments = ", ".join(
         f"{quote(f.column)} = COALESCE(d.{quote(f.column)}, v.{name})"
-        if f.name in first_stands
+        if f.name in FIRST_STANDS
         else f"{quote(f.column)} = v.{name}"
         for f, name in zip(fields, names, strict=True)
     )
