@@ -20,12 +20,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from permis.registry.models import Licence
+from permis.registry.models import CURRENT_LICENCE_FIRST, Licence
 
 from .models import HolderLink
-
-# The current licence is the most recent one (the same order as permis.portal.dossier.state.licence_of).
-CURRENT_LICENCE_FIRST = ("-obtained_on", "-pk")
 
 
 def linked_file(user_id: int) -> tuple[Any, Licence | None] | None:

@@ -33,7 +33,7 @@ from ninja.security import HttpBearer
 
 from permis.accounts.identities import matching_holders
 from permis.accounts.models import HolderLink
-from permis.registry.models import Holder, Licence, Movement
+from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence, Movement
 
 from .common import ERRORS, licence_facts
 
@@ -163,7 +163,7 @@ def _licence(holder: Holder) -> Licence | None:
     return (
         Licence.objects.select_related("holder", "projection")
         .filter(holder=holder)
-        .order_by("-obtained_on", "-pk")
+        .order_by(*CURRENT_LICENCE_FIRST)
         .first()
     )
 

@@ -24,7 +24,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from permis.registry.models import Holder, Licence
+from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence
 
 from .models import AccessLog, ChainHead, Channel, Purpose, Role, ShareCode
 
@@ -366,7 +366,7 @@ def current_licence(holder_id: int) -> Licence | None:
     return (
         Licence.objects.select_related("projection")
         .filter(holder_id=holder_id)
-        .order_by("-obtained_on", "-pk")
+        .order_by(*CURRENT_LICENCE_FIRST)
         .first()
     )
 

@@ -68,6 +68,10 @@ class Status(models.TextChoices):
     ANNULLED = "annulled", _("Annulé")
 
 
+# A holder's current licence is the most recent one: every reader of "the holder's licence" orders by this.
+CURRENT_LICENCE_FIRST = ("-obtained_on", "-pk")
+
+
 class Licence(models.Model):
     """A holder's licence file: the dossier (NEPH, kept for life) and the card currently issued."""
 

@@ -29,7 +29,7 @@ from permis.notices.documents import render_attestation, render_letter, render_r
 from permis.notices.models import Channel, Delivery
 from permis.notices.services import REGISTERED_CODES
 from permis.portal.labels import letter_label
-from permis.registry.models import Holder, Licence, Notice
+from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence, Notice
 from permis.registry.services import today
 
 from .forms import PostcodeForm, PreferencesForm, ShareForm
@@ -230,7 +230,7 @@ def preferences_view(request: HttpRequest) -> HttpResponse:
 
 # -- documents -------------------------------------------------------------------------------------------------
 def _holder_licences(holder: Holder):
-    return Licence.objects.filter(holder=holder).order_by("-obtained_on", "-pk")
+    return Licence.objects.filter(holder=holder).order_by(*CURRENT_LICENCE_FIRST)
 
 
 @require_GET

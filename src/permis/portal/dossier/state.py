@@ -22,10 +22,18 @@ from typing import Any
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 
-from permis.accounts.access import CURRENT_LICENCE_FIRST
 from permis.notices.documents.facts import add_months, offence_description
 from permis.portal.dates import long_date
-from permis.registry.models import Category, Event, FeedRecord, Licence, Movement, Notice, Projection
+from permis.registry.models import (
+    CURRENT_LICENCE_FIRST,
+    Category,
+    Event,
+    FeedRecord,
+    Licence,
+    Movement,
+    Notice,
+    Projection,
+)
 from permis.registry.services.core import engine_document, genesis_hash, stored_history_of
 from permis.rules import Evaluation, History, Timeline
 from permis.rules.engine import add_years
