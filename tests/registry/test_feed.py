@@ -531,6 +531,17 @@ def test_the_command_imports_a_csv_file_and_writes_its_report(tmp_path: Path) ->
 
 
 @pytest.mark.django_db
+def test_a_report_that_cannot_be_written_stops_the_command_before_any_record(tmp_path: Path) -> None:
+    lics = population("W")
+    path = write_csv(tmp_path / "offences.csv", scenario(lics))
+    (tmp_path / "taken").write_text("a file, not a folder", encoding="utf-8")
+    events = Event.objects.count()
+    code, out, err = command("offences", str(path), "--report", str(tmp_path / "taken" / "report.csv"))
+    assert code == 2 and "report.csv: cannot be written" in err and out == ""
+    assert Event.objects.count() == events and not FeedRecord.objects.exists()
+
+
+@pytest.mark.django_db
 def test_the_command_reads_json_lines_and_semicolon_csv(tmp_path: Path) -> None:
     one, two = population("J"), population("K")
     path = tmp_path / "offences.jsonl"

@@ -100,6 +100,16 @@ class Command(BaseCommand):
         if workers is None:
             workers = 2 if connection.vendor == "postgresql" else 1
         timings: dict[str, float] = {}
+        if (
+            report is not None
+        ):  # before reading a line: a report that cannot be written stops the import at once
+            try:
+                report.parent.mkdir(parents=True, exist_ok=True)
+                report.touch()
+            except OSError as error:
+                raise CommandError(
+                    f"{report}: cannot be written ({error.strerror or error})", returncode=2
+                ) from None
         with Import(sender=sender or None, batch=batch, on=on) as run:
             # The records go to a staging table as they are read (the bulk path), or in memory (--per-record).
             try:
@@ -107,14 +117,6 @@ class Command(BaseCommand):
                 total = len(records) if records is not None else run.load(read_records(file, format))
             except FeedFileError as error:
                 raise CommandError(str(error), returncode=2) from None
-            if report is not None:
-                try:
-                    report.parent.mkdir(parents=True, exist_ok=True)
-                    report.touch()
-                except OSError as error:
-                    raise CommandError(
-                        f"{report}: cannot be written ({error.strerror or error})", returncode=2
-                    ) from None
             read_seconds = time.perf_counter() - started
             progress = Progress(total, f"import {file.name}", self.stderr._out, enabled=not quiet)
             if records is not None:
