@@ -226,6 +226,29 @@ def check_once(port: int, method: str, path: str, token: str, body: dict | None,
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
+def cpu_seconds(server: subprocess.Popen) -> tuple[float, float]:
+    """CPU seconds used so far by gunicorn's workers (the master's children) and by PostgreSQL for this
+    benchmark (the backends connected to its database, and the server's own processes: WAL writer,
+    checkpointer…; not the backends of other databases): what a check costs, whatever the neighbours' load."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    workers = database = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            name, rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = rest.split()
+        used = int(fields[11]) + int(fields[12])  # utime + stime
+        if int(fields[1]) == server.pid:  # ppid
+            workers += used
+        elif name.endswith("(postgres") and (
+            f" {DATABASE} " in title or not re.search(r"\d+\.\d+\.\d+\.\d+\(|\[local\]", title)
+        ):
+            database += used
+    return workers / ticks, database / ticks
+
+
 def wrk(url: str, script: Path, *, duration: int, connections: int, threads: int = 2) -> dict[str, Any]:
     command = [
         "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency", "--timeout", "5s",
@@ -352,8 +375,13 @@ def main(argv: list[str] | None = None) -> int:
                 run: dict[str, Any] = {"load": os.getloadavg()[0]}
                 for name, script in scripts.items():
                     before = settled_rows()  # nothing of the previous run still in flight
+                    cpu_before = cpu_seconds(server)
                     result = wrk(base + "/", script, duration=args.duration, connections=args.connections)
+                    cpu_after = cpu_seconds(server)
                     result["logged"] = settled_rows() - before
+                    answered = max(result["logged"], 1)
+                    result["server_cpu_ms"] = (cpu_after[0] - cpu_before[0]) * 1000 / answered
+                    result["database_cpu_ms"] = (cpu_after[1] - cpu_before[1]) * 1000 / answered
                     # Every answered check is logged; a few more rows are the requests the server answered after
                     # wrk stopped counting (sync workers close each connection, wrk reconnects at the end).
                     result["log_ok"] = result["logged"] >= result["requests"]
@@ -364,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
                     + ", ".join(
                         f"{name} {run[name]['rps']:.0f} req/s (p99 {run[name]['p99_ms']:.1f} ms, "
                         f"{run[name]['requests']:,} answered, {run[name]['logged']:,} logged, "
-                        f"{run[name]['errors']} errors)"
+                        f"{run[name]['errors']} errors, CPU per check: server "
+                        f"{run[name]['server_cpu_ms']:.2f} ms, PostgreSQL {run[name]['database_cpu_ms']:.2f} ms)"
                         for name in scripts
                     )
                     + f", load {run['load']:.1f}",
@@ -394,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
             "p50_ms": median(name, "p50_ms"),
             "p99_ms": median(name, "p99_ms"),
             "errors": sum(run[name]["errors"] for run in runs),
+            "server_cpu_ms": median(name, "server_cpu_ms"),
+            "database_cpu_ms": median(name, "database_cpu_ms"),
             "all_logged": all(run[name]["log_ok"] for run in runs),
         }
         for name in ("police", "share")
@@ -438,11 +469,13 @@ def main(argv: list[str] | None = None) -> int:
     results.write_text(json.dumps(result, indent=2) + "\n")
     print()
     print(
-        f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}   (median of {len(runs)} runs of {args.duration} s)"
+        f"{'':8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU ms':>7} {'PG ms':>6}"
+        f"   (median of {len(runs)} runs of {args.duration} s; CPU per check: gunicorn's workers, PostgreSQL)"
     )
     for name, values in summary.items():
         print(
             f"{name:8} {values['rps']:8.0f} {values['p50_ms']:8.1f} {values['p99_ms']:8.1f} {values['errors']:7}"
+            f" {values['server_cpu_ms']:7.2f} {values['database_cpu_ms']:6.2f}"
             f"   every answered check logged: {'yes' if values['all_logged'] else 'NO'}"
         )
     print(

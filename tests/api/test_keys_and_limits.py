@@ -103,6 +103,12 @@ def test_the_counting_statement_names_the_model_table_and_columns() -> None:
     assert f'"{meta.db_table}"' in ratelimit.UPSERT
     for column in ("key_id", "minute", "count"):
         assert meta.get_field(column.removesuffix("_id")).column == column
+    # PostgreSQL's one-statement lookup and count: the same table, and ApiKey's columns in the model's order
+    # (ApiKey.from_db takes them positionally).
+    assert f'"{meta.db_table}"' in ratelimit.AUTHENTICATE_AND_COUNT
+    assert f'"{ApiKey._meta.db_table}"' in ratelimit.AUTHENTICATE_AND_COUNT
+    assert tuple(field.column for field in ApiKey._meta.concrete_fields) == ratelimit.KEY_COLUMNS
+    assert ", ".join(f'"{c}"' for c in ratelimit.KEY_COLUMNS) in ratelimit.AUTHENTICATE_AND_COUNT
 
 
 def test_the_limits_come_from_the_environment(monkeypatch) -> None:

@@ -17,6 +17,10 @@ from permis.audit import services as audit
 from permis.audit.models import AccessLog, ChainHead
 from tests.registry import factories
 
+# Every test runs on SQLite and again on PostgreSQL, where an append is the server's function
+# (permis_audit_append, migration 0004) instead of the Python path: both must write the same chain.
+pytestmark = pytest.mark.django_db
+
 TABLE = AccessLog._meta.db_table
 
 
@@ -302,6 +306,10 @@ def test_an_append_is_three_statements_once_the_chain_has_its_head(logged) -> No
     with CaptureQueriesContext(connection) as queries:
         _entry(lic.holder_id, 7)
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    if connection.vendor == "postgresql":
+        # one statement: the server's function locks the head, inserts and moves the head (migration 0004)
+        assert len(statements) == 1 and "permis_audit_append" in queries.captured_queries[0]["sql"]
+        return
     # SELECT … FOR UPDATE of the head, INSERT, UPDATE of the head (inside the test's transaction, the append's
     # BEGIN and COMMIT show as a SAVEPOINT and its RELEASE).
     assert [s for s in statements if s not in ("SAVEPOINT", "RELEASE")] == ["SELECT", "INSERT", "UPDATE"]
@@ -417,3 +425,42 @@ def test_concurrent_appends_on_several_chains_keep_every_chain_valid() -> None:
         seqs = list(AccessLog.objects.filter(chain=chain).order_by("seq").values_list("seq", flat=True))
         assert seqs == list(range(1, len(seqs) + 1))
     assert audit.verify_chain() == []
+
+
+@pytest.mark.postgres
+def test_the_servers_append_hashes_every_field_as_python_does(db) -> None:
+    """permis_audit_append hashes the bytes row_hash recomputes: quotes, backslashes, newlines, accents, emoji,
+    an empty list, a licence or none, on a new chain (its head made by the first append) and after."""
+    if connection.vendor != "postgresql":
+        pytest.fail("run with DATABASE_URL=postgres://… (the function is PostgreSQL's)")
+    lic = factories.licence()
+    awkward = [
+        {"purpose_detail": 'PV n° 12 "urgent"\n\\ fin', "shown": []},
+        {"actor_label": "Gendarmerie d’Évry 🚓 <b>&</b>", "shown": ["solde de points", "a\tb"]},
+        {"licence": lic, "request_id": "x" * 80, "purpose_detail": "é" * 400},
+        {"licence": lic.pk, "actor": "key:" + "k" * 100},
+    ]
+    written = [_entry(lic.holder_id, n, **extra) for n, extra in enumerate(awkward)]
+    assert [e.seq for e in written] == [1, 2, 3, 4]
+    assert written[0].prev_hash == audit.genesis(written[0].chain)
+    for entry in written:
+        stored = AccessLog.objects.get(pk=entry.pk)
+        assert audit.row_hash(stored.prev_hash, stored) == stored.hash == entry.hash
+        assert [getattr(stored, name) for name in audit.HASHED] == [
+            getattr(entry, name) for name in audit.HASHED
+        ]
+    assert AccessLog.objects.get(pk=written[2].pk).purpose_detail == "é" * 300
+    assert audit.verify_chain() == []
+
+
+@pytest.mark.postgres
+def test_the_servers_append_never_dates_an_entry_before_the_previous_one(logged) -> None:
+    """The clock is read after the head's lock; an entry dated in the future (another server's clock ahead)
+    does not make the next one go back in time."""
+    if connection.vendor != "postgresql":
+        pytest.fail("run with DATABASE_URL=postgres://… (the function is PostgreSQL's)")
+    lic, entries = logged
+    ahead = entries[-1].at + dt.timedelta(hours=1)
+    _sql("UPDATE {t} SET at = %s WHERE id = %s", [ahead, entries[-1].pk])
+    following = _entry(lic.holder_id, 9)
+    assert following.at == ahead

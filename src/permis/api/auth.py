@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import connection
 from django.http import HttpRequest
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.security import HttpBearer
@@ -50,10 +51,24 @@ class KeyAuth(HttpBearer):
         return self.authenticate(request, token.strip())
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey:
+        if connection.vendor == "postgresql":
+            return self._authenticate_postgresql(token)
         key = ApiKey.objects.authenticate(token)
         if key is None:
             raise AuthenticationError(message="unknown or revoked key")
         if self.scope not in key.scopes:
             raise AuthorizationError(message=f"this key does not have the {self.scope!r} scope")
         ratelimit.check(key, self.scope)
+        return key
+
+    def _authenticate_postgresql(self, token: str) -> ApiKey:
+        """The same answers as above in one round trip: the key and its call counted in one statement."""
+        key, count, left = ratelimit.authenticate_and_count(token, self.scope)
+        if key is None:
+            raise AuthenticationError(message="unknown or revoked key")
+        if self.scope not in key.scopes:
+            raise AuthorizationError(message=f"this key does not have the {self.scope!r} scope")
+        limit = ratelimit.limit_for(self.scope)
+        if limit > 0 and count > limit:
+            raise ratelimit.RateLimited(limit, self.scope, max(1, int(left + 0.999)))
         return key

@@ -10,14 +10,16 @@ only the police-balance door (L225-4) and the holder's own door copy it into an 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
 
+from django.db import connection
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from ninja import Schema
 
-from permis.registry.models import Category, Licence, Projection
+from permis.registry.models import Category, Holder, Licence, Projection
 
 
 class ErrorOut(Schema):
@@ -102,8 +104,11 @@ def _fresh(projection: Projection | None, on: dt.date) -> bool:
     )
 
 
-def licence_facts(licence: Licence, on: dt.date) -> LicenceFacts:
-    """The licence's state on `on`: from the projection when it holds that day, else from the engine."""
+def licence_facts(
+    licence: Licence, on: dt.date, categories: tuple[CategoryFacts, ...] | None = None
+) -> LicenceFacts:
+    """The licence's state on `on`: from the projection when it holds that day, else from the engine.
+    `categories`, when the caller has read them already (``read_facts``), spares their query."""
     try:
         projection = licence.projection
     except Projection.DoesNotExist:
@@ -114,6 +119,11 @@ def licence_facts(licence: Licence, on: dt.date) -> LicenceFacts:
         balance, cap = projection.balance, projection.cap  # type: ignore[union-attr]
     else:
         from permis.notices.documents.facts import licence_state
+
+        if licence.get_deferred_fields():  # read by read_facts with the checks' columns only: the whole row
+            holder = licence.holder
+            licence = Licence.objects.get(pk=licence.pk)
+            licence.holder = holder
 
         state = licence_state(licence, on)
         evaluation = state.evaluation
@@ -126,13 +136,76 @@ def licence_facts(licence: Licence, on: dt.date) -> LicenceFacts:
                 if getattr(event, "kind", "") == "suspension" and event.start <= on <= event.end
             ]
             suspension = max(windows) if windows else None
-    categories = tuple(
-        CategoryFacts(code, obtained, expires, restrictions or "")
-        for code, obtained, expires, restrictions in Category.objects.filter(licence=licence)
-        .order_by("obtained_on", "code")
-        .values_list("code", "obtained_on", "expires_on", "restrictions")
-    )
+    if categories is None:
+        categories = tuple(
+            CategoryFacts(code, obtained, expires, restrictions or "")
+            for code, obtained, expires, restrictions in Category.objects.filter(licence=licence)
+            .order_by("obtained_on", "code")
+            .values_list("code", "obtained_on", "expires_on", "restrictions")
+        )
     return LicenceFacts(licence, on, status, suspended, suspension, balance, cap, categories)
+
+
+# -- the checks' one-statement read (PostgreSQL) ------------------------------------------------------------------
+# A police or share-code check must cost about a millisecond (issue 6: 1,000 a second on two cores), and through
+# the ORM each query costs more than that in compiling alone. On PostgreSQL the licence, its holder, its
+# projection and its categories are one hand-written statement whose rows become the same model instances,
+# with only the columns a check shows (the others are deferred: read if touched, which licence_facts avoids).
+# SQLite keeps the ORM's queries; tests run the checks on both and compare.
+HOLDER_COLUMNS = ("id", "birth_name", "used_name", "given_names", "birth_date")
+LICENCE_COLUMNS = ("id", "holder_id", "number", "obtained_on")
+PROJECTION_COLUMNS = ("licence_id", "balance", "cap", "status", "suspended", "next_change_on", "as_of")
+FACTS_SELECT = (
+    'SELECT l."id", l."holder_id", l."number", l."obtained_on", '
+    'h."birth_name", h."used_name", h."given_names", h."birth_date", '
+    'p."licence_id", p."balance", p."cap", p."status", p."suspended", p."next_change_on", p."as_of", '
+    '(SELECT json_agg(json_build_array(c."code", c."obtained_on", c."expires_on", c."restrictions") '
+    'ORDER BY c."obtained_on", c."code") FROM "registry_category" c WHERE c."licence_id" = l."id") '
+)
+FACTS_BY_NUMBER = (
+    FACTS_SELECT + 'FROM "registry_licence" l JOIN "registry_holder" h ON h."id" = l."holder_id" '
+    'LEFT JOIN "registry_projection" p ON p."licence_id" = l."id" WHERE l."number" = %s'
+)
+
+
+def facts_from_row(row: tuple, on: dt.date) -> LicenceFacts:
+    """The LicenceFacts of one row of FACTS_SELECT (its first 16 columns). ``Model.from_db`` takes the values of
+    the columns it is given in the model's field order, which the *_COLUMNS tuples follow (a test checks it)."""
+    alias = connection.alias
+    licence = Licence.from_db(alias, LICENCE_COLUMNS, row[0:4])
+    licence.holder = Holder.from_db(alias, HOLDER_COLUMNS, (row[1], *row[4:8]))
+    if row[8] is None:
+        Licence.projection.related.set_cached_value(licence, None)  # type: ignore[attr-defined]
+    else:
+        licence.projection = Projection.from_db(alias, PROJECTION_COLUMNS, row[8:15])
+    cats = row[15]
+    if isinstance(cats, str):
+        cats = json.loads(cats)
+    categories = tuple(
+        CategoryFacts(
+            code,
+            dt.date.fromisoformat(obtained),
+            dt.date.fromisoformat(expires) if expires else None,
+            restr or "",
+        )
+        for code, obtained, expires, restr in cats or ()
+    )
+    return licence_facts(licence, on, categories)
+
+
+def read_facts(number: str, on: dt.date) -> LicenceFacts | None:
+    """``licence_facts(find_licence(number), on)``, or None when no licence has that number: one statement on
+    PostgreSQL, the ORM's two or three elsewhere."""
+    if connection.vendor != "postgresql":
+        licence = find_licence(number)
+        return None if licence is None else licence_facts(licence, on)
+    number = "".join(number.split()).upper()
+    if not number or len(number) > 19:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(FACTS_BY_NUMBER, [number])
+        row = cursor.fetchone()
+    return None if row is None else facts_from_row(row, on)
 
 
 def check_qr(text: str, on: dt.date | None = None):

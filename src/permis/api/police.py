@@ -22,7 +22,16 @@ from permis.audit.models import Channel, Role
 from permis.audit.services import log_access
 
 from .auth import KeyAuth
-from .common import ERRORS, LicenceFacts, check_qr, document_kind, find_licence, licence_facts, request_id
+from .common import (
+    ERRORS,
+    LicenceFacts,
+    check_qr,
+    document_kind,
+    find_licence,
+    licence_facts,
+    read_facts,
+    request_id,
+)
 from .models import ApiKey, Scope
 
 router = Router(tags=["police"], auth=KeyAuth(Scope.POLICE))
@@ -123,10 +132,9 @@ def _log(request: HttpRequest, facts: LicenceFacts, purpose: str, detail: str, s
 def _read(request: HttpRequest, number: str, query: CheckQuery, *, balance: bool) -> LicenceFacts:
     """Read, then log: no transaction around both, the log's own is enough (a failed append fails the request
     before anything is shown) and two fewer round trips keep the chain's lock short (docs/performance.md)."""
-    licence = find_licence(number)
-    if licence is None:
+    facts = read_facts(number, timezone.localdate())
+    if facts is None:
         raise HttpError(404, f"number: no licence numbered {number!r} in the national file")
-    facts = licence_facts(licence, timezone.localdate())
     _log(
         request, facts, query.purpose, query.purpose_detail, [*SHOWN, "solde de points"] if balance else SHOWN
     )

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -142,6 +142,22 @@ def log_access(
     holder_id = holder.pk if isinstance(holder, Holder) else holder
     licence_id = licence.pk if isinstance(licence, Licence) else licence
     chain = chain_of(holder_id)
+    if connection.vendor == "postgresql":
+        return _append_postgresql(
+            chain,
+            [
+                actor[:64],
+                actor_label[:200],
+                role,
+                holder_id,
+                licence_id,
+                purpose,
+                purpose_detail[:300],
+                list(shown),
+                channel,
+                request_id[:64],
+            ],
+        )
     with transaction.atomic():
         head = _head_for_update(chain)
         row = AccessLog(
@@ -163,6 +179,35 @@ def log_access(
         row.hash = row_hash(head.hash, row)
         row.save(force_insert=True)
         ChainHead.objects.filter(pk=head.pk).update(seq=row.seq, hash=row.hash)
+    return row
+
+
+# permis_audit_append (migration 0004): the head locked, the entry dated, numbered, hashed, inserted, the head
+# moved, in one statement. Its arguments are the entry's fields after `at`, in HASHED's order, then their
+# canonical JSON after `seq` and `at` (the "tail" the function hashes behind them).
+APPEND = "SELECT r_id, r_seq, r_at, r_prev, r_hash FROM permis_audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def _append_postgresql(chain: int, fields: list) -> AccessLog:
+    """``log_access`` on PostgreSQL: one round trip (the five of the Python path are done by the server)."""
+    tail = _dumps(fields)[1:]  # '"actor","label",…]': the canonical JSON of the fields after seq and at
+    shown = fields[7]
+    params = [chain, genesis(chain), *fields[:7], _dumps(shown), *fields[8:], tail]
+    with connection.cursor() as cursor:
+        cursor.execute(APPEND, params)
+        pk, seq, at, prev_hash, digest = cursor.fetchone()
+    names = HASHED[2:]
+    row = AccessLog(
+        id=pk,
+        chain=chain,
+        seq=seq,
+        at=at,
+        prev_hash=prev_hash,
+        hash=digest,
+        **dict(zip(names, fields, strict=True)),
+    )
+    row._state.adding = False
+    row._state.db = connection.alias
     return row
 
 
@@ -384,6 +429,59 @@ def find_share(code: str, at: dt.datetime | None = None) -> ShareCode | None:
     return share
 
 
+# PostgreSQL: the code, its holder, the holder's current licence (CURRENT_LICENCE_FIRST), its projection and its
+# categories in one statement (permis.api.common.FACTS_SELECT's columns, then the code's).
+SHARE_COLUMNS = (
+    "id",
+    "holder_id",
+    "code_hash",
+    "hint",
+    "expires_at",
+    "revoked_at",
+)  # ShareCode's field order
+
+
+def _share_facts_sql() -> str:
+    from permis.api.common import FACTS_SELECT
+
+    return (
+        FACTS_SELECT  # noqa: S608 (constant text: the code's hash is a parameter)
+        + ', s."id", s."holder_id", s."code_hash", s."hint", s."expires_at", s."revoked_at" '
+        'FROM "audit_sharecode" s JOIN "registry_holder" h ON h."id" = s."holder_id" '
+        'LEFT JOIN LATERAL (SELECT * FROM "registry_licence" x WHERE x."holder_id" = h."id" '
+        'ORDER BY x."obtained_on" DESC, x."id" DESC LIMIT 1) l ON true '
+        'LEFT JOIN "registry_projection" p ON p."licence_id" = l."id" '
+        'WHERE s."code_hash" = %s'
+    )
+
+
+def _share_facts(code: str, on: dt.date):
+    """(the live share code, the facts of its holder's current licence on `on`), or None when the code is
+    unknown, expired or revoked or its holder has no licence: one statement on PostgreSQL, four queries
+    through the ORM elsewhere."""
+    from permis.api.common import facts_from_row, licence_facts
+
+    if connection.vendor != "postgresql":
+        share = find_share(code)
+        if share is None:
+            return None
+        licence = current_licence(share.holder_id)
+        if licence is None:
+            return None
+        licence.holder = share.holder  # already read with the code
+        return share, licence_facts(licence, on)
+    digest = hash_code(code)
+    with connection.cursor() as cursor:
+        cursor.execute(_share_facts_sql(), [digest])
+        row = cursor.fetchone()
+    if row is None or not hmac.compare_digest(row[-4], digest):
+        return None
+    share = ShareCode.from_db(connection.alias, SHARE_COLUMNS, row[-6:])
+    if share.revoked_at is not None or share.expires_at <= timezone.now() or row[0] is None:
+        return None
+    return share, facts_from_row(row, on)
+
+
 def check_share(
     code: str, *, requester_label: str, purpose: str = "", request_id: str = ""
 ) -> ShareCheck | None:
@@ -395,21 +493,15 @@ def check_share(
     (``permis.api.common.licence_facts``, the police check's read): the code and holder, the licence and its
     projection, the categories, then the log's append; no transaction around the reads, the append has its own
     and fails the check before anything is answered."""
-    from permis.api.common import licence_facts
-
     if len(normalise_code(code)) != CODE_LENGTH:
         return None
     if not requester_label.strip():
         raise AuditError("requester_label", "the person or company checking the code must give their name")
-    share = find_share(code)
-    if share is None:
+    found = _share_facts(code, timezone.localdate())
+    if found is None:
         return None
-    holder = share.holder
-    licence = current_licence(holder.pk)
-    if licence is None:
-        return None
-    licence.holder = holder  # already read with the code
-    facts = licence_facts(licence, timezone.localdate())
+    share, facts = found
+    holder, licence = facts.licence.holder, facts.licence
     status = (
         facts.public_status
     )  # never "zero_balance": a third party does not learn the points (RULES.md §9)
