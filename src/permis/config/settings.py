@@ -87,7 +87,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "permis.accounts.signed_in.AuthenticationMiddleware",  # Django's, with the user read with the session
     "permis.accounts.middleware.SessionActivityMiddleware",  # idle expiry of sessions (docs/accounts.md)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -243,6 +243,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's database sessions, read in the same statement as the account and its file (permis.accounts.signed_in,
+# docs/adr/0003-one-query-signed-in-pages.md): a holder's page costs one round trip instead of three.
+SESSION_ENGINE = "permis.accounts.signed_in"
 # A signed-in session ends after this many minutes without a request (and at "log out everywhere").
 SESSION_COOKIE_AGE = 60 * env_int("PERMIS_SESSION_IDLE_MINUTES", 30)
 LOGIN_REDIRECT_URL = "accounts:home"
