@@ -98,19 +98,25 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return _no_licence(request, _("Mon solde de points"))
     snap, _evaluation = state.snapshot(licence, today)
     alerts, course_from = state.warnings(licence, snap)
-    context = _base_context(request, licence, snap)
-    context.update(
-        {
-            "status_label": status_label(snap.status),
-            "alerts": alerts,
-            "course_from": course_from,
-            "categories": state.categories_of(licence),
-            # The rendered page body is kept under everything it shows (the file's version, the day, the
-            # language, the warnings): rendering is most of a page's time once its facts are cached.
-            "fragment_key": _fragment_key(licence, snap, alerts),
-        }
-    )
-    return _render_kept(request, "portal/dossier/dashboard.html", context["fragment_key"], lambda: context)
+    # The rendered page body is kept under everything it shows (the file's version, the day, the language, the
+    # warnings): rendering is most of a page's time once its facts are cached. The rest of the context (the
+    # categories...) is read only when the page is rendered.
+    fragment_key = _fragment_key(licence, snap, alerts)
+
+    def context() -> dict[str, Any]:
+        page = _base_context(request, licence, snap)
+        page.update(
+            {
+                "status_label": status_label(snap.status),
+                "alerts": alerts,
+                "course_from": course_from,
+                "categories": state.categories_of(licence),
+                "fragment_key": fragment_key,
+            }
+        )
+        return page
+
+    return _render_kept(request, "portal/dossier/dashboard.html", fragment_key, context)
 
 
 def _causes(line: state.FileTimeline) -> dict[str, str]:
