@@ -5,15 +5,19 @@ no projection, categories past their end, a holder with several licences. On SQL
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import time_machine
+from ninja.responses import NinjaJSONEncoder
 
+from permis.api.checks import ShareCheckOut
 from permis.api.common import find_licence, licence_facts, read_facts
+from permis.api.police import LicenceCheckOut
 from permis.audit import services as audit
 from permis.registry import services
 from permis.registry.models import Category, Projection
-from tests.api.partners import licence
+from tests.api.partners import call, key, licence
 from tests.registry.factories import offence
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +116,28 @@ def test_a_share_code_reads_its_holders_current_licence(licences) -> None:
     assert _seen(facts) == _seen(licence_facts(find_licence(newer.number), TODAY))
     assert share.actor == f"share:{share.pk}" and share.holder_id == plain.holder_id
     assert audit._share_facts("ABCD-EFGH-JK", TODAY) is None
+
+
+def _as_ninja_renders(schema, body: dict) -> dict:
+    """What django-ninja answered when it validated the answer against its schema: the schema's fields only,
+    converted, then rendered by its JSON encoder."""
+    return json.loads(json.dumps(schema.model_validate(body).model_dump(), cls=NinjaJSONEncoder))
+
+
+def test_the_hot_checks_answer_exactly_their_schema(licences) -> None:
+    """The police and share-code checks render their answer without ninja's second validation (common.answer):
+    each answer is still what the schema gives, key for key (no key more, none less, the same values)."""
+    police_key, third_key = key("police"), key("third_party")
+    for lic in licences:
+        response = call("get", f"/api/v1/police/licences/{lic.number}?purpose=roadside_check", police_key)
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("application/json")
+        body = response.json()
+        assert body == _as_ninja_renders(LicenceCheckOut, body), lic.number
+        assert set(body) == set(LicenceCheckOut.model_fields)
+        _, code = audit.create_share(lic.holder, 2)
+        response = call("post", "/api/v1/checks/share", third_key, {"code": code})
+        assert response.status_code == 200
+        body = response.json()
+        assert body == _as_ninja_renders(ShareCheckOut, body), lic.number
+        assert set(body) == set(ShareCheckOut.model_fields)

@@ -128,3 +128,23 @@ def test_a_share_code_check_reads_the_projection_not_the_events(lic) -> None:
         *_log(LOG),
     ]
     assert AccessLog.objects.count() == 2
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_checks_statements_are_prepared_once_per_connection(lic) -> None:
+    """permis.config.database.prepared_cursor: PostgreSQL plans the checks' statements once per connection."""
+    if connection.vendor != "postgresql":
+        pytest.fail("run with DATABASE_URL=postgres://… (prepared statements are PostgreSQL's)")
+    token = key("police")
+    for _ in range(3):
+        response = call("get", f"/api/v1/police/licences/{lic.number}?purpose=roadside_check", token)
+        assert response.status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any('FROM "api_apikey"' in sql for sql in prepared)
+    assert any('FROM "registry_licence"' in sql for sql in prepared)
+    assert any("permis_audit_append" in sql for sql in prepared)
+    assert (
+        len(prepared) == len(set(prepared)) <= 4
+    )  # each once however many checks (+ the rate window's prune)

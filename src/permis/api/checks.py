@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError
 from pydantic import ConfigDict
@@ -21,7 +21,7 @@ from permis.audit.models import Channel, Purpose, Role
 from permis.audit.services import SHARE_SHOWN, AuditError, check_share, log_access
 
 from .auth import KeyAuth
-from .common import ERRORS, check_qr, document_kind, find_licence, request_id
+from .common import ERRORS, answer, check_qr, document_kind, find_licence, request_id
 from .models import ApiKey, Scope
 
 router = Router(tags=["third parties"], auth=KeyAuth(Scope.THIRD_PARTY))
@@ -88,7 +88,7 @@ def _requester(key: ApiKey) -> str:
     description="The holder's name, licence number, categories and validity today. An unknown, expired or "
     "revoked code answers 404 without saying which. Each answered check is on the holder's access log.",
 )
-def check_share_code(request: HttpRequest, body: ShareIn) -> dict[str, Any]:
+def check_share_code(request: HttpRequest, body: ShareIn) -> HttpResponse:
     key: ApiKey = request.auth  # type: ignore[attr-defined]
     try:
         found = check_share(
@@ -98,24 +98,27 @@ def check_share_code(request: HttpRequest, body: ShareIn) -> dict[str, Any]:
         raise HttpError(422, f"{error.field}: {error.message}") from None
     if found is None:
         raise HttpError(404, "code: invalid or expired share code")
-    return {
-        "holder_name": found.holder_name,
-        "licence_number": found.licence_number,
-        "status": found.status,
-        "status_label": found.status_label,
-        "valid": found.valid,
-        "categories": [
-            {
-                "code": c.code,
-                "obtained_on": c.obtained_on,
-                "expires_on": c.expires_on,
-                "restrictions": c.restrictions,
-            }
-            for c in found.categories
-        ],
-        "checked_on": found.checked_on,
-        "share_expires_at": found.share_expires_at,
-    }
+    return answer(
+        request,
+        {
+            "holder_name": found.holder_name,
+            "licence_number": found.licence_number,
+            "status": found.status,
+            "status_label": found.status_label,
+            "valid": found.valid,
+            "categories": [
+                {
+                    "code": c.code,
+                    "obtained_on": c.obtained_on,
+                    "expires_on": c.expires_on,
+                    "restrictions": c.restrictions,
+                }
+                for c in found.categories
+            ],
+            "checked_on": found.checked_on,
+            "share_expires_at": found.share_expires_at,
+        },
+    )
 
 
 def _day(value: Any) -> dt.date | None:

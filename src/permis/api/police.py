@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
@@ -25,6 +25,7 @@ from .auth import KeyAuth
 from .common import (
     ERRORS,
     LicenceFacts,
+    answer,
     check_qr,
     document_kind,
     find_licence,
@@ -148,8 +149,8 @@ def _read(request: HttpRequest, number: str, query: CheckQuery, *, balance: bool
     description="Identity, categories, validity, status and suspension today; never the points (use the "
     "`police_balance` scope's endpoint for those). Logged on the holder's access log with the purpose.",
 )
-def check_licence(request: HttpRequest, number: str, query: Query[CheckQuery]) -> dict[str, Any]:
-    return _check(_read(request, number, query, balance=False))
+def check_licence(request: HttpRequest, number: str, query: Query[CheckQuery]) -> HttpResponse:
+    return answer(request, _check(_read(request, number, query, balance=False)))
 
 
 @router.get(

@@ -24,6 +24,8 @@ from django.conf import settings
 from django.db import connection
 from ninja.errors import HttpError
 
+from permis.config.database import prepared_cursor
+
 from .models import KEY_PREFIX, ApiKey
 
 WINDOW_SECONDS = 60
@@ -118,7 +120,7 @@ def authenticate_and_count(
     minute = int(now // WINDOW_SECONDS)
     counted = limit_for(scope) > 0
     digest = hashlib.sha256(token.encode()).hexdigest()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             AUTHENTICATE_AND_COUNT,
             [parts[1], digest, dt.datetime.fromtimestamp(now, dt.UTC), minute, counted, json.dumps([scope])],

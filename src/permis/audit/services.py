@@ -24,6 +24,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from permis.config.database import prepared_cursor
 from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence
 
 from .models import AccessLog, ChainHead, Channel, Purpose, Role, ShareCode
@@ -69,6 +70,8 @@ HASHED = (
     "channel",
     "request_id",
 )
+# The accepted values, as sets: an enum's `.values` builds its list anew at every call.
+ROLES, PURPOSES, CHANNELS = frozenset(Role.values), frozenset(Purpose.values), frozenset(Channel.values)
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -127,11 +130,11 @@ def log_access(
     ``SELECT … FOR UPDATE`` to the commit (the commit waits for the disk), so reads of holders on different
     chains commit at the same time. Outside a transaction that is 3 statements between BEGIN and COMMIT.
     """
-    if role not in Role.values:
+    if role not in ROLES:
         raise AuditError("role", f"{role!r} is not one of {', '.join(Role.values)}")
-    if purpose not in Purpose.values:
+    if purpose not in PURPOSES:
         raise AuditError("purpose", f"{purpose!r} is not one of {', '.join(Purpose.values)}")
-    if channel not in Channel.values:
+    if channel not in CHANNELS:
         raise AuditError("channel", f"{channel!r} is not one of {', '.join(Channel.values)}")
     if purpose == Purpose.OTHER and not purpose_detail.strip():
         raise AuditError("purpose_detail", "the purpose 'other' must say what the file is read for")
@@ -193,7 +196,7 @@ def _append_postgresql(chain: int, fields: list) -> AccessLog:
     tail = _dumps(fields)[1:]  # '"actor","label",…]': the canonical JSON of the fields after seq and at
     shown = fields[7]
     params = [chain, genesis(chain), *fields[:7], _dumps(shown), *fields[8:], tail]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(APPEND, params)
         pk, seq, at, prev_hash, digest = cursor.fetchone()
     names = HASHED[2:]
@@ -471,7 +474,7 @@ def _share_facts(code: str, on: dt.date):
         licence.holder = share.holder  # already read with the code
         return share, licence_facts(licence, on)
     digest = hash_code(code)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_share_facts_sql(), [digest])
         row = cursor.fetchone()
     if row is None or not hmac.compare_digest(row[-4], digest):
