@@ -137,14 +137,32 @@ def resolve_speeding(
     if excess <= 0:
         raise ValueError(f"retained speed {retained_kmh} km/h does not exceed the limit {limit_kmh} km/h")
     table = parameter("speeding.bands").at(committed_on if harsher_basis == "committed_on" else final_on)
+    # The answer depends on the table in force, the two speeds and, under 5 km/h, the 2024 rule: kept per
+    # table (the parameters' values live as long as the process), since a file has few distinct pairs.
+    known = _SPEEDING.get(id(table))
+    if known is None or known[0] is not table:
+        known = _SPEEDING[id(table)] = (table, {})
+    answers = known[1]
+    zero = excess < 5 and lt5_rule_applies(committed_on, final_on, lt5_basis)
+    key = (limit_kmh, retained_kmh, zero)
+    resolved = answers.get(key)
+    if resolved is None:
+        resolved = _speeding(limit_kmh, retained_kmh, excess, table, zero)
+        if len(answers) < 100_000 and type(limit_kmh) is int and type(retained_kmh) is int:
+            answers[key] = resolved  # (80.0 would equal 80 as a key, but not in the label)
+    return resolved
+
+
+_SPEEDING: dict[int, tuple[Mapping, dict[tuple, Resolved]]] = {}
+
+
+def _speeding(limit_kmh: int, retained_kmh: int, excess: int, table: Mapping, zero: bool) -> Resolved:
     low_limit = limit_kmh <= table["low_limit_kmh"]
     for band in table["bands"]:
         if band["below"] is None or excess < band["below"]:
             break
     offence_class = band.get("class_low_limit", band["class"]) if low_limit else band["class"]
-    points = band["points"]
-    if excess < 5 and lt5_rule_applies(committed_on, final_on, lt5_basis):
-        points = 0
+    points = 0 if zero else band["points"]
     label = (
         f"Excès de vitesse de {excess} km/h (vitesse retenue {retained_kmh} km/h, limite {limit_kmh} km/h)"
     )
