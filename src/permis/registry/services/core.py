@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from permis.rules import History, InputError, Timeline, parse_history, trusted_history
-from permis.rules.model import Evaluation, Suspension
+from permis.rules.model import Evaluation, Suspension, quick_init
 
 from ..models import (
     Category,
@@ -58,10 +58,33 @@ def engine_document(licence: Licence, events: Iterable[Event], tz: dt.tzinfo | N
     """The licence and its events in the engine's contract (ENGINE-IO.md), corrections applied.
 
     `tz`: the zone of the legal day (default: the current time zone; batch jobs pass it once for all)."""
-    effective: dict[int, tuple[str, dict[str, Any]] | None] = {}
-    recorded: dict[int, dt.date] = {}
     if tz is None:
         tz = timezone.get_current_timezone()
+    document = {"licence": _licence_document(licence), "events": []}
+    if not isinstance(events, list | tuple):
+        events = list(events)
+    if not events:
+        return document
+    if _plain(events):
+        # No correction and the events in sequence order (nearly every history): each event is itself.
+        document["events"] = [
+            {
+                "kind": event.kind,
+                "id": f"e{event.seq}",
+                **event.data,
+                "recorded_on": event.recorded_at.astimezone(tz).date().isoformat(),
+            }
+            for event in events
+        ]
+        return document
+    document["events"] = _corrected_events(events, tz)
+    return document
+
+
+def _corrected_events(events: Iterable[Event], tz: dt.tzinfo) -> list[dict[str, Any]]:
+    """The engine's events of a history, each correction applied to the event it replaces (or removes)."""
+    effective: dict[int, tuple[str, dict[str, Any]] | None] = {}
+    recorded: dict[int, dt.date] = {}
     for event in events:
         if event.kind == EventKind.CORRECTION:
             target = event.data["replaces"]
@@ -76,16 +99,31 @@ def engine_document(licence: Licence, events: Iterable[Event], tz: dt.tzinfo | N
             continue
         kind, data = item
         out.append({"kind": kind, "id": f"e{seq}", **data, "recorded_on": recorded[seq].isoformat()})
+    return out
+
+
+_CORRECTION = EventKind.CORRECTION.value
+
+
+def _plain(events: list[Event] | tuple[Event, ...]) -> bool:
+    """Whether no event is a correction and the sequence numbers only go up (so none is repeated)."""
+    previous = None
+    for event in events:
+        seq = event.seq
+        if event.kind == _CORRECTION or (previous is not None and seq <= previous):
+            return False
+        previous = seq
+    return True
+
+
+def _licence_document(licence: Licence) -> dict[str, Any]:
     return {
-        "licence": {
-            "obtained_on": licence.obtained_on.isoformat(),
-            "route": licence.route,
-            "complementary_training_on": licence.complementary_training_on.isoformat()
-            if licence.complementary_training_on
-            else None,
-            "regained": licence.regained,
-        },
-        "events": out,
+        "obtained_on": licence.obtained_on.isoformat(),
+        "route": licence.route,
+        "complementary_training_on": licence.complementary_training_on.isoformat()
+        if licence.complementary_training_on
+        else None,
+        "regained": licence.regained,
     }
 
 
@@ -116,8 +154,36 @@ def genesis_hash(licence: Licence) -> str:
 
 
 def event_hash(prev_hash: str, event: Event) -> str:
-    """The hash of an event chained to its predecessor: any change to a stored event breaks the chain."""
-    payload = {
+    """The hash of an event chained to its predecessor: any change to a stored event breaks the chain.
+
+    sha256 of the previous hash followed by the canonical JSON of the event's columns:
+    ``json.dumps(canonical_payload(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False)``.
+    """
+    licence, seq, corrects = event.licence_id, event.seq, event.corrects_id
+    if type(licence) is int and type(seq) is int and (corrects is None or type(corrects) is int):
+        # The same text written directly (`permis verify` hashes every event of the file): the keys in sorted
+        # order, the strings through json's own escaping, the data through a reused C encoder. A column of
+        # another type (a caller's str subclass is fine) takes the general path below.
+        try:
+            ref = event.source_ref
+            text = (
+                f'{prev_hash}{{"corrects":{"null" if corrects is None else corrects},'
+                f'"data":{"".join(_ENCODE(event.data, 0))},"kind":{_STRING(event.kind)},"licence":{licence},'
+                f'"reason":{_STRING(event.reason)},"recorded_at":"{_utc_iso(event.recorded_at)}",'
+                f'"recorded_by":{_STRING(event.recorded_by)},"sender":{_STRING(event.sender)},"seq":{seq},'
+                f'"source":{_STRING(event.source)},"source_ref":{"null" if ref is None else _STRING(ref)}}}'
+            )
+        except TypeError:
+            pass
+        else:
+            return hashlib.sha256(text.encode()).hexdigest()
+    canonical = _CANONICAL.encode(canonical_payload(event))
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def canonical_payload(event: Event) -> dict[str, Any]:
+    """The columns of an event that its hash covers, under the names the hash gives them."""
+    return {
         "licence": event.licence_id,
         "seq": event.seq,
         "kind": event.kind,
@@ -125,17 +191,27 @@ def event_hash(prev_hash: str, event: Event) -> str:
         "source": event.source,
         "sender": event.sender,
         "source_ref": event.source_ref,
-        "recorded_at": event.recorded_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "recorded_at": _utc_iso(event.recorded_at),
         "recorded_by": event.recorded_by,
         "corrects": event.corrects_id,
         "reason": event.reason,
     }
-    canonical = _CANONICAL.encode(payload)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def _utc_iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 # json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False), without a new encoder per call
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_STRING = json.encoder.encode_basestring  # how _CANONICAL writes a string (ensure_ascii=False)
+if json.encoder.c_make_encoder is not None:
+    # What _CANONICAL.encode builds for every call, built once (no cycle check: decoded JSON has no cycles).
+    _ENCODE = json.encoder.c_make_encoder(
+        None, _CANONICAL.default, _STRING, None, ":", ",", True, False, True
+    )
+else:  # pragma: no cover - CPython always has the C encoder
+    _ENCODE = _CANONICAL.iterencode
 
 
 # -- writing what the engine says -------------------------------------------------------------------------------
@@ -193,7 +269,8 @@ EVENT_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
+@quick_init  # made for every licence the registry re-evaluates
+@dataclass(frozen=True, slots=True)
 class Derived:
     """Everything the law makes follow from a history on a date, as rows ready to write."""
 
@@ -203,14 +280,21 @@ class Derived:
     projection: dict[str, Any]  # Projection's fields, without the licence
 
 
-def derive(history: History, on: dt.date, events_count: int, last_hash: str) -> Derived:
-    """Ask the engine once and shape its answer as the registry's rows (used by every writing path)."""
+def derive(
+    history: History, on: dt.date, events_count: int, last_hash: str, letters_from: dt.date | None = None
+) -> Derived:
+    """Ask the engine once and shape its answer as the registry's rows (used by every writing path).
+
+    `letters_from`: only the letters due on or after that day (the licence's ``notices_from``), when given."""
     evaluation = Timeline(history).at(on)
     movements = [
-        (m.on, m.kind, m.change, m.balance, m.raw_balance, m.cap, m.cause or "", m.basis)
-        for m in evaluation.movements
+        (day, kind, change, balance, raw_balance, cap, cause or "", basis)
+        for day, change, balance, kind, cause, basis, cap, raw_balance, _, _ in evaluation.movements
     ]
-    letters = [(letter.code, letter.cause or "", letter.on) for letter in evaluation.letters]
+    if letters_from is None:
+        letters = [(code, cause or "", day) for code, day, cause in evaluation.letters]
+    else:
+        letters = [(code, cause or "", day) for code, day, cause in evaluation.letters if day >= letters_from]
     upcoming = evaluation.upcoming[0].on if evaluation.upcoming else None
     boundary = next_suspension_boundary(history, on)
     next_change = min(d for d in (upcoming, boundary) if d is not None) if (upcoming or boundary) else None

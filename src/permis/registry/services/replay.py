@@ -183,9 +183,11 @@ def load_events(ids: Sequence[int]) -> dict[int, list[EventRow]]:
     return events
 
 
-def derive(licence: LicenceRow | Licence, events: Sequence[EventRow | Event], on: dt.date) -> Derived:
+def derive(
+    licence: LicenceRow | Licence, events: Sequence[EventRow | Event], on: dt.date, genesis: str | None = None
+) -> Derived:
     """The movements, letters and projection of `licence` on `on`, as `services.core.apply_evaluation` writes
-    them (a test keeps the two in step)."""
+    them (a test keeps the two in step). `genesis`: the licence's genesis hash, when the caller has it."""
     if not events:
         # A licence without events: its rows depend only on these columns (and its genesis hash), and many
         # licences share them, so the engine's answer is kept (the first answer for a key is the answer).
@@ -206,7 +208,7 @@ def derive(licence: LicenceRow | Licence, events: Sequence[EventRow | Event], on
             known.evaluation,
             known.movements,
             known.letters,
-            {**known.projection, "last_hash": genesis_hash(licence)},  # type: ignore[arg-type]
+            {**known.projection, "last_hash": genesis or genesis_hash(licence)},  # type: ignore[arg-type]
         )
     return _derive(licence, events, on)
 
@@ -219,10 +221,7 @@ def _derive(licence: LicenceRow | Licence, events: Sequence[EventRow | Event], o
     # Batch jobs never activate another zone: the legal day is in the settings' zone (Europe/Paris).
     history = stored_history_of(licence, events, timezone.get_default_timezone())  # type: ignore[arg-type]
     last_hash = events[-1].hash if events else genesis_hash(licence)  # type: ignore[arg-type]
-    derived = core_derive(history, on, len(events), last_hash)
-    notices_from = licence.notices_from
-    letters = [letter for letter in derived.letters if letter[2] >= notices_from]
-    return Derived(derived.evaluation, derived.movements, letters, derived.projection)
+    return core_derive(history, on, len(events), last_hash, licence.notices_from)
 
 
 def can_fork() -> bool:
