@@ -5,10 +5,12 @@ holds. Run on SQLite and, with DATABASE_URL=postgres://..., on PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import re
 
 import pytest
 from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
@@ -19,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from permis.accounts import sessions
+from permis.accounts import sessions, signed_in
 from permis.accounts.access import linked_file
 from permis.accounts.models import AccountSession, HolderLink
 from permis.accounts.signed_in import SQL, SessionStore, tables
@@ -230,3 +232,20 @@ def test_the_statement_names_the_models_tables_and_columns() -> None:
     columns = {field.column for model in tables().values() for field in model._meta.concrete_fields}
     named = re.findall(r'\w\."(\w+)"', SQL)
     assert named and set(named) <= columns
+
+
+def _code(function) -> str:
+    """A function's body without its docstring, comments and whitespace."""
+    body = inspect.getsource(function).split('"""', 2)[2]
+    return "".join("".join(line.split("#")[0] for line in body.splitlines()).split())
+
+
+def test_get_user_is_django_s_but_for_where_the_user_comes_from() -> None:
+    """``signed_in.get_user`` is a copy of Django's: a Django upgrade that changes the original fails here."""
+    django_s = _code(auth.get_user).replace("from.modelsimportAnonymousUser", "")
+    ours = (
+        _code(signed_in.get_user)
+        .replace("auth._get_user_session_key", "_get_user_session_key")
+        .replace("_backend_user(backend,user_id,request.session)", "backend.get_user(user_id)")
+    )
+    assert ours == django_s
