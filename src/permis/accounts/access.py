@@ -47,7 +47,7 @@ def linked_file(user_id: int) -> tuple[Any, Licence | None] | None:
 def file_of(request: HttpRequest) -> tuple[Any, Licence | None] | None:
     """The signed-in account's (holder, current licence): as read with its session when the session read this
     very account, else ``linked_file``."""
-    signed_in: SignedIn | None = getattr(request.session, "signed_in", None)
+    signed_in: SignedIn | None = getattr(getattr(request, "session", None), "signed_in", None)
     if signed_in is not None and signed_in.user is not None and signed_in.user.pk == request.user.pk:
         return signed_in.file
     return linked_file(request.user.pk)
