@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import operator
 from collections.abc import Iterable, Sequence
 
 from permis.rules import citations
@@ -342,12 +343,14 @@ class _Replay:
                 licence.obtained_on, licence.route, licence.complementary_training_on, licence.regained, None
             )
         ]
-        for item in sorted(new_licences, key=lambda e: (e.obtained_on, e.id)):
-            if item.obtained_on > epochs[-1].start:
-                epochs[-1].end = item.obtained_on
-                epochs.append(_Epoch(item.obtained_on, item.route, None, True, item.id))
+        if new_licences:
+            for item in sorted(new_licences, key=lambda e: (e.obtained_on, e.id)):
+                if item.obtained_on > epochs[-1].start:
+                    epochs[-1].end = item.obtained_on
+                    epochs.append(_Epoch(item.obtained_on, item.route, None, True, item.id))
         self.epochs = epochs
-        self.suspensions.sort(key=lambda s: (s.start, s.end, s.id))
+        if len(self.suspensions) > 1:
+            self.suspensions.sort(key=lambda s: (s.start, s.end, s.id))
         if len(epochs) == 1:
             self.run_epoch(epochs[0], offences, others, cancellations)
             return
@@ -397,11 +400,15 @@ class _Replay:
                 w.ten_year_share = ten
                 w.capped = capped
                 withdrawals.append(w)
-        withdrawals.sort(key=lambda w: (w.on, w.offence.committed_on, w.offence.final_on, w.offence.id))
+        if len(withdrawals) > 1:
+            withdrawals.sort(key=lambda w: (w.on, w.offence.committed_on, w.offence.final_on, w.offence.id))
 
         # Offences that block recovery windows and stop probation increments: every withdrawal that stands.
-        eligible = [w for w in withdrawals if w.offence.id not in cancellations]
-        commits = sorted(w.offence.committed_on.toordinal() for w in eligible)
+        eligible = (
+            [w for w in withdrawals if w.offence.id not in cancellations] if cancellations else withdrawals
+        )
+        commits = [w.offence.committed_on.toordinal() for w in eligible]
+        commits.sort()
         epoch.eligible_commits = commits
         self.eligible_finals = (
             None
@@ -456,7 +463,7 @@ class _Replay:
         if probationary:
             seq += 1
             actions.append((prob_end_ord, O_PROBATION, seq, 6, None))
-        for event in sorted(others, key=_event_key):
+        for event in sorted(others, key=_event_key) if others else ():
             seq += 1
             kind = event.kind
             if kind == "course":
@@ -702,8 +709,12 @@ class _Replay:
         if not active:
             self.pending = None
             return
-        anchor = max(w.offence.final_on for w in active)
-        serious = any(w.offence.offence_class in LONG_TRACK_CLASSES for w in active)
+        if len(active) == 1:
+            offence = active[0].offence
+            anchor, serious = offence.final_on, offence.offence_class in LONG_TRACK_CLASSES
+        else:
+            anchor = max(w.offence.final_on for w in active)
+            serious = any(w.offence.offence_class in LONG_TRACK_CLASSES for w in active)
         short_end, long_end = self.params.full_windows(anchor)
         window_end = long_end if serious else short_end
         prob_end_ord = self.prob_end_ord
@@ -869,6 +880,10 @@ class _Replay:
         self.emit(day, change, "initial", None, citations.RAISE_1992)
 
 
+_movement_on = operator.itemgetter(Movement._fields.index("on"))
+_letter_on = operator.itemgetter(Letter._fields.index("on"))
+
+
 def _event_key(event: object) -> tuple:
     """A total order on the non-offence events, whatever their order in the input."""
     if isinstance(event, Course):
@@ -879,15 +894,13 @@ def _event_key(event: object) -> tuple:
 class Timeline:
     """The replay of one history: every movement and letter, in order, and what the cut at a date needs."""
 
-    __slots__ = ("_credit_ords", "_letter_ords", "_movement_ords", "options", "replay")
+    __slots__ = ("options", "replay")
 
     def __init__(self, history: History):
         replay = _Replay(history)
         replay.run()
         self.replay = replay
         self.options = history.options
-        self._movement_ords = [m.on.toordinal() for m in replay.movements]
-        self._letter_ords = [letter.on.toordinal() for letter in replay.letters]
 
     @property
     def first_day(self) -> dt.date:
@@ -896,14 +909,19 @@ class Timeline:
     def at(self, on: dt.date) -> Evaluation:
         replay = self.replay
         on_ord = on.toordinal()
-        index = bisect.bisect_right(self._movement_ords, on_ord)
+        # Movements and letters are in date order: the cut is found by their dates (a few comparisons).
+        index = bisect.bisect_right(replay.movements, on, key=_movement_on)
         if index == 0:
             raise ValueError(
                 f"{on.isoformat()} is before the licence carries points ({self.first_day.isoformat()})"
             )
         movements = replay.movements
         last = movements[index - 1]
-        letters = replay.letters[: bisect.bisect_right(self._letter_ords, on_ord)] if replay.letters else ()
+        letters = (
+            replay.letters[: bisect.bisect_right(replay.letters, on, key=_letter_on)]
+            if replay.letters
+            else ()
+        )
         epochs = replay.epochs
         epoch = epochs[0]
         if len(epochs) > 1:
