@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from permis.rules import Timeline, evaluate, parse_history, trusted_history
+from permis.rules import Timeline, evaluate, parse_history, trusted_history, trusted_stored_history
 from permis.rules.io import InputError
 
 try:
@@ -96,3 +96,42 @@ def test_the_events_after_a_trusted_prefix_are_still_checked() -> None:
     assert any(p.startswith("events[3].id") for p in problems)
     assert any(p.startswith("events[3].final_on") for p in problems)
     assert not any(p.startswith(("events[0]", "events[1]")) for p in problems)
+
+
+def _parts(document: dict[str, Any]) -> tuple:
+    """A stored document (see `stored`) as the parts `trusted_stored_history` takes."""
+    licence = document["licence"]
+    day = date.fromisoformat
+    events = []
+    for index, item in enumerate(document.get("events") or []):
+        fields = {k: v for k, v in item.items() if k not in ("kind", "id", "recorded_on")}
+        recorded = item.get("recorded_on")
+        events.append(
+            (
+                item["kind"],
+                item.get("id", f"events[{index}]"),
+                fields,
+                None if recorded is None else day(recorded),
+            )
+        )
+    training = licence.get("complementary_training_on")
+    return (
+        day(licence["obtained_on"]),
+        licence.get("route"),
+        None if training is None else day(training),
+        licence.get("regained"),
+        events,
+    )
+
+
+@SETTINGS
+@given(gen.histories())
+def test_the_stored_parts_give_the_history_of_their_document(history: dict[str, Any]) -> None:
+    document = stored({**history, "options": None})
+    assert trusted_stored_history(*_parts(document)) == trusted_history(document) == parse_history(document)
+
+
+def test_fields_naming_their_own_kind_or_id_are_refused() -> None:
+    fields = {"committed_on": "2020-01-01", "final_on": "2020-02-01", "points": 2, "class": "C4", "id": "x"}
+    with pytest.raises(ValueError, match="a kind or an id of their own"):
+        trusted_stored_history(date(2010, 1, 1), None, None, None, [("offence", "e1", fields, None)])

@@ -16,7 +16,13 @@ A what-if is an evaluation of the same history with hypothetical events added:
 from __future__ import annotations
 
 from permis.rules.engine import Timeline, evaluate, evaluate_many, timeline, what_if
-from permis.rules.io import InputError, evaluation_to_json, parse_history, trusted_history
+from permis.rules.io import (
+    InputError,
+    evaluation_to_json,
+    parse_history,
+    trusted_history,
+    trusted_stored_history,
+)
 from permis.rules.model import Evaluation, History, Letter, Movement, Options
 
 __all__ = [
@@ -33,5 +39,6 @@ __all__ = [
     "parse_history",
     "timeline",
     "trusted_history",
+    "trusted_stored_history",
     "what_if",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from permis.rules import bareme
@@ -567,6 +567,14 @@ def _trusted_event(data: Mapping[str, Any], index: int, options: Options) -> Eve
         ident = str(ident)
     recorded = data.get("recorded_on")
     recorded_on = None if recorded is None else (_DAYS.get(recorded) or _new_day(recorded))
+    return _trusted_event_of(kind, ident, data, recorded_on, index, options)
+
+
+def _trusted_event_of(
+    kind: str, ident: str, data: Mapping[str, Any], recorded_on: dt.date | None, index: int, options: Options
+) -> Event:
+    """An event from its kind, its id, its fields (`data`, where only the kind's own fields are read) and the
+    day it was recorded."""
     if kind == "offence":
         return _trusted_offence(data, ident, recorded_on, options)
     if kind == "course":
@@ -612,6 +620,40 @@ def trusted_history(data: Mapping[str, Any]) -> History:
             _or(licence.get("regained"), False),
         ),
         tuple(_trusted_event(item, index, options) for index, item in enumerate(events)) if events else (),
+        options,
+    )
+
+
+def trusted_stored_history(
+    obtained_on: dt.date,
+    route: str | None,
+    complementary_training_on: dt.date | None,
+    regained: bool | None,
+    events: Iterable[tuple[str, str, Mapping[str, Any], dt.date | None]],
+) -> History:
+    """`trusted_history` of a stored document given as its parts, without building the document: the licence's
+    fields, and each event as (kind, id, its own fields, the day it was recorded), which stand for the document
+
+        {"licence": {"obtained_on": ..., "route": ..., "complementary_training_on": ..., "regained": ...},
+         "events": [{"kind": kind, "id": id, **fields, "recorded_on": day}, ...]}
+
+    (dates as ISO strings, default options): the same History. Fields holding "kind" or "id", which would
+    replace the given ones in that document, are refused (ValueError): build the document instead. Not for
+    outside input, like `trusted_history`; tests/rules/test_trusted.py holds the two equal."""
+    options = _DEFAULT_OPTIONS
+    built = []
+    for index, (kind, ident, data, recorded_on) in enumerate(events):
+        if "kind" in data or "id" in data:
+            raise ValueError(f"events[{index}]: its fields name a kind or an id of their own")
+        built.append(_trusted_event_of(kind, ident, data, recorded_on, index, options))
+    return History(
+        Licence(
+            _day(obtained_on),
+            _or(route, "traditional"),
+            _day_or_none(complementary_training_on),
+            _or(regained, False),
+        ),
+        tuple(built),
         options,
     )
 

@@ -18,7 +18,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from permis.rules import History, InputError, Timeline, parse_history, trusted_history
+from permis.rules import (
+    History,
+    InputError,
+    Timeline,
+    parse_history,
+    trusted_history,
+    trusted_stored_history,
+)
 from permis.rules.model import Evaluation, Suspension, quick_init
 
 from ..models import (
@@ -141,6 +148,23 @@ def stored_history_of(licence: Licence, events: Iterable[Event], tz: dt.tzinfo |
     the same History without checking it again. A document it cannot even read (a row changed by hand) goes
     through the checking parse, which says what is wrong (InputError).
     """
+    if tz is None:
+        tz = timezone.get_current_timezone()
+    if not isinstance(events, list | tuple):
+        events = list(events)
+    if _plain(events):
+        # The document engine_document would build, handed over as its parts (no dictionaries to build and
+        # read back): the same History.
+        try:
+            return trusted_stored_history(
+                licence.obtained_on,
+                licence.route,
+                licence.complementary_training_on,
+                licence.regained,
+                [(e.kind, f"e{e.seq}", e.data, e.recorded_at.astimezone(tz).date()) for e in events],
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # the document path below says what is wrong, exactly as before
     document = engine_document(licence, events, tz)
     try:
         return trusted_history(document)

@@ -9,6 +9,7 @@ for a whole batch of licences in one query per table.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import multiprocessing
 import multiprocessing.util
@@ -119,6 +120,7 @@ def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
 
         connection.ensure_connection()
         with psycopg.Cursor(connection.connection) as cursor:
+            cursor.adapters.register_loader("jsonb", _jsonb_loader())
             cursor.execute(sql.replace("IN %s", "= ANY(%s)").replace("%s", "%b"), params, binary=True)
             return cursor.fetchall()
     # Elsewhere (SQLite): a list becomes (%s, %s, ...), through Django's cursor.
@@ -135,6 +137,31 @@ def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute("".join(text), expanded)
         return cursor.fetchall()
+
+
+@functools.cache
+def _jsonb_loader() -> type:
+    """psycopg's binary jsonb loader, less its Python layers: a version byte, then the document's text, read by
+    json's C scanner (json.loads, with its exact errors, for anything else)."""
+    import psycopg
+
+    scan = json.JSONDecoder().scan_once
+    loads = json.loads
+
+    class JsonbLoader(psycopg.adapt.Loader):
+        format = psycopg.pq.Format.BINARY
+
+        def load(self, data: Any) -> Any:
+            if data[:1] != b"\x01":
+                raise psycopg.DataError(f"unknown jsonb binary format: {bytes(data[:1])!r}")
+            text = bytes(data[1:]).decode()
+            try:
+                value, end = scan(text, 0)
+            except StopIteration:
+                return loads(text)
+            return value if end == len(text) else loads(text)
+
+    return JsonbLoader
 
 
 def load_licences(ids: Sequence[int], *, lock: bool = False) -> dict[int, LicenceRow]:
