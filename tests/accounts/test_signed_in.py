@@ -249,3 +249,16 @@ def test_get_user_is_django_s_but_for_where_the_user_comes_from() -> None:
         .replace("_backend_user(backend,user_id,request.session)", "backend.get_user(user_id)")
     )
     assert ours == django_s
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_statement_is_prepared_once_per_connection() -> None:
+    """permis.config.database.prepared_cursor: PostgreSQL plans the seven tables' join once per connection."""
+    lic = _licence()
+    client = _signed_in(_account("camille", lic.holder))
+    for _ in range(2):
+        assert client.get(reverse(DASHBOARD)).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert sum('FROM "django_session"' in sql for sql in prepared) == 1
