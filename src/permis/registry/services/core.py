@@ -223,7 +223,9 @@ def canonical_payload(event: Event) -> dict[str, Any]:
 
 
 def _utc_iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    if moment.tzinfo is not dt.UTC:  # (as read from PostgreSQL it already is)
+        moment = moment.astimezone(dt.UTC)
+    return moment.isoformat(timespec="microseconds")
 
 
 # json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False), without a new encoder per call

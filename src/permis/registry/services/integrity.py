@@ -31,12 +31,13 @@ from .replay import (
     LICENCE_COLUMNS,
     EventRow,
     LicenceRow,
+    StoredEvent,
     can_fork,
     derive,
-    event_row,
     fetch,
     process_pool,
     select,
+    stored_event,
 )
 
 CHUNK = 2000  # licence ids per range
@@ -158,9 +159,9 @@ def _check_range(lo: int, hi: int, only: set[int] | None) -> Report:
         LicenceRow(*row) for row in fetch(queries["licences"], bounds) if only is None or row[0] in only
     ]
     projections = {row[0]: row[1:] for row in fetch(queries["projections"], bounds)}
-    events: dict[int, list[EventRow]] = {}
+    events: dict[int, list[EventRow | StoredEvent]] = {}
     for row in fetch(queries["events"], bounds):
-        event = event_row(row)
+        event = stored_event(row)
         bucket = events.get(event.licence_id)
         if bucket is None:
             events[event.licence_id] = [event]
@@ -205,7 +206,7 @@ _AS_OF = _DERIVED_FIELDS.index("as_of")
 
 def check_licence(
     licence: LicenceRow,
-    events: list[EventRow],
+    events: list[EventRow | StoredEvent],
     projection: tuple | None,
     movements: list[tuple],
     notices: list[tuple],
