@@ -8,7 +8,7 @@ What it does:
 1. creates its own PostgreSQL database (permis_bench_portal), migrates it and loads the demo population
    (`permis demo --licences N`);
 2. adds, through the registry's services, a holder whose file has 30 movements, an account linked to it and a
-   signed-in session (the session cookie wrk sends);
+   signed-in session (the cookies wrk sends: the session and the CSRF cookie a signed-in browser has);
 3. starts gunicorn on 127.0.0.1 (2 sync workers, PERMIS_DEBUG=false, a generated secret key and signing key,
    persistent database connections as in production) with the bench's URLconf (bench/portal_urls.py): the
    site's URLs plus /bench/bare, a view that returns {"ok": true} through the same middleware and nothing else
@@ -167,7 +167,17 @@ def holder_with_movements(env: dict[str, str]) -> tuple[str, int]:
     HolderLink.objects.create(user=user, holder=licence.holder, method="licence_form")
     client = Client()
     client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}", count
+    # The cookies a signed-in browser sends: the session's and the CSRF cookie that the first page with a form
+    # set (every page of the holder's space has the sign-out form). Without the latter every request would make
+    # a new CSRF secret and set its cookie, which no browser makes a server do twice.
+    page = client.get("/mon-espace/", HTTP_HOST="127.0.0.1")
+    if page.status_code != 200 or settings.CSRF_COOKIE_NAME not in client.cookies:
+        raise SystemExit(f"the bench holder's dashboard answered {page.status_code} without a CSRF cookie")
+    cookie = "; ".join(
+        f"{name}={client.cookies[name].value}"
+        for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
+    )
+    return cookie, count
 
 
 def free_port() -> int:

@@ -14,7 +14,6 @@ from typing import Any
 import segno
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -24,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from permis.accounts.access import holder_required
+from permis.config.csrf import fresh_token
 from permis.portal.dates import long_date
 from permis.portal.dossier import calendar, state
 from permis.portal.dossier.forms import SimulatorForm, YearForm
@@ -69,7 +69,7 @@ def _render_kept(
     if parts is None:
         parts = _CSRF_VALUE.split(render_to_string(template, context(), request))
         cache.set(key, parts, state.CACHE_SECONDS)
-    return HttpResponse(get_token(request).join(parts))
+    return HttpResponse(fresh_token(request).join(parts))
 
 
 def _no_licence(request: HttpRequest, title: str) -> HttpResponse:
