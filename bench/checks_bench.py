@@ -226,12 +226,15 @@ def check_once(port: int, method: str, path: str, token: str, body: dict | None,
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def cpu_seconds(server: subprocess.Popen) -> tuple[float, float]:
+def cpu_seconds(server: subprocess.Popen) -> tuple[float, dict[int, float]]:
     """CPU seconds used so far by gunicorn's workers (the master's children) and by PostgreSQL for this
     benchmark (the backends connected to its database, and the server's own processes: WAL writer,
     checkpointer…; not the backends of other databases): what a check costs, whatever the neighbours' load."""
     ticks = os.sysconf("SC_CLK_TCK")
-    workers = database = 0
+    workers = 0
+    database: dict[
+        int, float
+    ] = {}  # by process: a backend that ends between two readings takes its CPU along
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             name, rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
@@ -245,8 +248,13 @@ def cpu_seconds(server: subprocess.Popen) -> tuple[float, float]:
         elif name.endswith("(postgres") and (
             f" {DATABASE} " in title or not re.search(r"\d+\.\d+\.\d+\.\d+\(|\[local\]", title)
         ):
-            database += used
-    return workers / ticks, database / ticks
+            database[int(pid)] = used / ticks
+    return workers / ticks, database
+
+
+def database_cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """PostgreSQL's CPU seconds between two readings: the processes alive at the second (a new one from 0)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items())
 
 
 def wrk(url: str, script: Path, *, duration: int, connections: int, threads: int = 2) -> dict[str, Any]:
@@ -381,7 +389,9 @@ def main(argv: list[str] | None = None) -> int:
                     result["logged"] = settled_rows() - before
                     answered = max(result["logged"], 1)
                     result["server_cpu_ms"] = (cpu_after[0] - cpu_before[0]) * 1000 / answered
-                    result["database_cpu_ms"] = (cpu_after[1] - cpu_before[1]) * 1000 / answered
+                    result["database_cpu_ms"] = (
+                        database_cpu_between(cpu_before[1], cpu_after[1]) * 1000 / answered
+                    )
                     # Every answered check is logged; a few more rows are the requests the server answered after
                     # wrk stopped counting (sync workers close each connection, wrk reconnects at the end).
                     result["log_ok"] = result["logged"] >= result["requests"]
