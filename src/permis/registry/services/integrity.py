@@ -29,7 +29,6 @@ from .core import PROJECTION_FIELDS, event_hash, genesis_hash
 from .replay import (
     EVENT_COLUMNS,
     LICENCE_COLUMNS,
-    EventRow,
     LicenceRow,
     StoredEvent,
     can_fork,
@@ -159,7 +158,7 @@ def _check_range(lo: int, hi: int, only: set[int] | None) -> Report:
         LicenceRow(*row) for row in fetch(queries["licences"], bounds) if only is None or row[0] in only
     ]
     projections = {row[0]: row[1:] for row in fetch(queries["projections"], bounds)}
-    events: dict[int, list[EventRow | StoredEvent]] = {}
+    events: dict[int, list[StoredEvent]] = {}
     for row in fetch(queries["events"], bounds):
         event = stored_event(row)
         bucket = events.get(event.licence_id)
@@ -206,7 +205,7 @@ _AS_OF = _DERIVED_FIELDS.index("as_of")
 
 def check_licence(
     licence: LicenceRow,
-    events: list[EventRow | StoredEvent],
+    events: list[StoredEvent],
     projection: tuple | None,
     movements: list[tuple],
     notices: list[tuple],

@@ -76,28 +76,9 @@ class LicenceRow:
         return self.id
 
 
-@dataclass(slots=True)
-class EventRow:
-    """A stored Event's columns, under the model's attribute names."""
-
-    licence_id: int
-    seq: int
-    kind: str
-    data: Any
-    source: str
-    sender: str
-    source_ref: str | None
-    recorded_at: dt.datetime
-    recorded_by: str
-    corrects_id: int | None
-    reason: str
-    prev_hash: str
-    hash: str
-
-
 class StoredEvent(NamedTuple):
-    """EventRow's columns as a tuple, for the rows PostgreSQL hands over ready (the JSON decoded, the datetime
-    aware): `permis verify` makes one per stored event, and a tuple costs no Python ``__init__``."""
+    """A stored Event's columns, under the model's attribute names, as a tuple: `permis verify` makes one per
+    stored event, and a tuple costs no Python ``__init__``."""
 
     licence_id: int
     seq: int
@@ -114,8 +95,13 @@ class StoredEvent(NamedTuple):
     hash: str
 
 
-def stored_event(row: tuple) -> StoredEvent | EventRow:
-    """The event of a raw row of EVENT_COLUMNS: a StoredEvent when nothing needs converting, else an EventRow."""
+# The name the readers of single licences use (one type for every stored event read in raw SQL).
+EventRow = StoredEvent
+
+
+def stored_event(row: tuple) -> StoredEvent:
+    """The event of a raw row of EVENT_COLUMNS: the row itself as a StoredEvent when PostgreSQL handed it over
+    ready (the JSON decoded, the datetime aware), else converted by ``event_row``."""
     if isinstance(row[3], str | bytes) or row[7].tzinfo is None:
         return event_row(row)
     return _new_tuple(StoredEvent, row)
@@ -202,11 +188,11 @@ def load_licences(ids: Sequence[int], *, lock: bool = False) -> dict[int, Licenc
     return {row[0]: LicenceRow(*row) for row in fetch(sql, [list(ids)])}
 
 
-def event_row(row: tuple) -> EventRow:
-    """An EventRow from the EVENT_COLUMNS of a raw row (JSON as text or decoded, datetimes naive or aware)."""
+def event_row(row: tuple) -> StoredEvent:
+    """A StoredEvent from the EVENT_COLUMNS of a raw row (JSON as text or decoded, datetimes naive or aware)."""
     data = row[3]
     recorded_at = row[7]
-    return EventRow(
+    return StoredEvent(
         row[0],
         row[1],
         row[2],
