@@ -99,10 +99,16 @@ class LicenceFacts:
         }
 
 
+def normalised_number(number: str) -> str | None:
+    """A licence number as typed, without spaces and upper-cased; None when it cannot be one (empty, too long)."""
+    number = "".join(number.split()).upper()
+    return number if number and len(number) <= 19 else None
+
+
 def find_licence(number: str) -> Licence | None:
     """The licence by its number (spaces ignored), with its holder and projection: one query."""
-    number = "".join(number.split()).upper()
-    if not number or len(number) > 19:
+    number = normalised_number(number)
+    if number is None:
         return None
     return Licence.objects.select_related("holder", "projection").filter(number=number).first()
 
@@ -210,8 +216,8 @@ def read_facts(number: str, on: dt.date) -> LicenceFacts | None:
     if connection.vendor != "postgresql":
         licence = find_licence(number)
         return None if licence is None else licence_facts(licence, on)
-    number = "".join(number.split()).upper()
-    if not number or len(number) > 19:
+    number = normalised_number(number)
+    if number is None:
         return None
     with prepared_cursor() as cursor:
         cursor.execute(FACTS_BY_NUMBER, [number])

@@ -31,8 +31,17 @@ class Scope(models.TextChoices):
 KEY_PREFIX = "permis"
 
 
-def _digest(key: str) -> str:
+def key_digest(key: str) -> str:
+    """What is stored of a key: its SHA-256."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_prefix(key: str) -> str | None:
+    """The prefix that finds a key's row ("permis_<prefix>_<secret>"), or None when `key` is not of that form."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    return parts[1]
 
 
 class ApiKeyManager(models.Manager["ApiKey"]):
@@ -41,17 +50,17 @@ class ApiKeyManager(models.Manager["ApiKey"]):
         prefix = secrets.token_hex(6)
         key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
         row = self.create(
-            name=name, sender=sender, scopes=sorted(set(scopes)), prefix=prefix, secret_hash=_digest(key)
+            name=name, sender=sender, scopes=sorted(set(scopes)), prefix=prefix, secret_hash=key_digest(key)
         )
         return row, key
 
     def authenticate(self, key: str) -> ApiKey | None:
         """The active key matching `key`, or None."""
-        parts = key.split("_", 2)
-        if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        prefix = key_prefix(key)
+        if prefix is None:
             return None
-        row = self.filter(prefix=parts[1], revoked_at__isnull=True).first()
-        if row is None or not hmac.compare_digest(row.secret_hash, _digest(key)):
+        row = self.filter(prefix=prefix, revoked_at__isnull=True).first()
+        if row is None or not hmac.compare_digest(row.secret_hash, key_digest(key)):
             return None
         if row.expires_at is not None and row.expires_at <= timezone.now():
             return None  # replaced by a rotation whose grace period is over

@@ -16,7 +16,6 @@ runaway partner system.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import time
 
@@ -26,7 +25,7 @@ from ninja.errors import HttpError
 
 from permis.config.database import prepared_cursor
 
-from .models import KEY_PREFIX, ApiKey
+from .models import ApiKey, key_digest, key_prefix
 
 WINDOW_SECONDS = 60
 
@@ -113,17 +112,17 @@ def authenticate_and_count(
     """PostgreSQL: (the live key matching `token` or None, this minute's calls of the key counted for `scope`
     (0 when it lacks the scope or the scope has no limit), seconds left in the minute), in one round trip.
     The caller then refuses as ``check`` does: no key 401, no scope 403, over the limit 429."""
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+    prefix = key_prefix(token)
+    if prefix is None:
         return None, 0, 0.0
     now = time.time() if now is None else now
     minute = int(now // WINDOW_SECONDS)
     counted = limit_for(scope) > 0
-    digest = hashlib.sha256(token.encode()).hexdigest()
+    digest = key_digest(token)
     with prepared_cursor() as cursor:
         cursor.execute(
             AUTHENTICATE_AND_COUNT,
-            [parts[1], digest, dt.datetime.fromtimestamp(now, dt.UTC), minute, counted, json.dumps([scope])],
+            [prefix, digest, dt.datetime.fromtimestamp(now, dt.UTC), minute, counted, json.dumps([scope])],
         )
         row = cursor.fetchone()
         if row is None:
