@@ -4,6 +4,9 @@
   browser or database cannot turn a red build green.
 - On a developer's machine, tests that need PostgreSQL skip with a message when the server named by
   DATABASE_URL is unreachable, instead of erroring in the middle of creating the test database.
+- Every test starts in the site's language (French). Django's LocaleMiddleware activates a request's language
+  on the thread and nothing deactivates it: after a test that fetched an /en/ page, ``reverse()`` in the next
+  test would build English URLs and its French assertions would fail for a reason of order alone.
 """
 
 from __future__ import annotations
@@ -36,6 +39,14 @@ def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectRep
     report = yield
     _skipped_under_ci(report)
     return report
+
+
+@pytest.fixture(autouse=True)
+def _site_language() -> None:
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def _postgres_problem() -> str | None:
