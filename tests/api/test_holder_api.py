@@ -115,3 +115,35 @@ def test_partner_keys_do_not_open_the_holder_door(provider) -> None:
     from tests.api.partners import key
 
     assert call("get", "/api/v1/holder/me", key("police", "police_balance", "third_party")).status_code == 401
+
+
+def test_an_address_that_sends_many_bad_tokens_is_held_off_without_asking_the_provider(provider, settings):
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    settings.API_HOLDER_REFUSED_LIMIT = 3
+    good = access_token(provider)
+    assert call("get", "/api/v1/holder/me", good, REMOTE_ADDR="10.9.9.10").status_code == 200  # now cached
+    for n in range(3):
+        assert call("get", "/api/v1/holder/me", f"made-up-{n}", REMOTE_ADDR="10.9.9.9").status_code == 401
+    provider.stop()  # from now on, a call that reached the provider would answer 503
+    held = call("get", "/api/v1/holder/me", "made-up-3", REMOTE_ADDR="10.9.9.9")
+    assert held.status_code == 429, held.content
+    assert held.json()["error"].startswith("too many invalid or expired access tokens from this address")
+    assert 1 <= int(held["Retry-After"]) <= 15 * 60
+    # Even a good token waits: the address is held off before any token is looked at.
+    assert call("get", "/api/v1/holder/me", good, REMOTE_ADDR="10.9.9.9").status_code == 429
+    # Another address is not held off (the good token's claims are still cached).
+    assert call("get", "/api/v1/holder/me", good, REMOTE_ADDR="10.9.9.10").status_code == 200
+    # The window over, the address is let through again.
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=16)):
+        cache.clear()  # and the provider, stopped, now answers nothing: 503, not 429
+        assert call("get", "/api/v1/holder/me", "made-up-4", REMOTE_ADDR="10.9.9.9").status_code == 503
+
+
+def test_the_limit_can_be_turned_off(provider, settings):
+    settings.API_HOLDER_REFUSED_LIMIT = 0
+    for n in range(25):
+        assert call("get", "/api/v1/holder/me", f"made-up-{n}", REMOTE_ADDR="10.9.9.11").status_code == 401

@@ -9,6 +9,7 @@ password or numbers are right or not, with the same neutral message. Counting us
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -51,6 +52,24 @@ def locked(action: str, request: HttpRequest, account: str = "") -> bool:
         Failure.objects.filter(key=key, at__gte=since).count() >= limit
         for key, limit in keys(action, request, account)
     )
+
+
+def address_wait(action: str, request: HttpRequest, limit: int) -> int:
+    """Seconds before this client address may try `action` again after `limit` failures within the window, or 0
+    when it may now (or `limit` is 0). For an action counted by address only, with its own limit."""
+    if limit <= 0:
+        return 0
+    _, _, window = _limits()
+    now = timezone.now()
+    newest = list(
+        Failure.objects.filter(key=f"{action}:address:{client_address(request)}", at__gte=now - window)
+        .order_by("-at")
+        .values_list("at", flat=True)[:limit]
+    )
+    if len(newest) < limit:
+        return 0
+    # Free again when the oldest of the `limit` newest failures leaves the window.
+    return max(1, math.ceil((newest[-1] + window - now).total_seconds()))
 
 
 def fail(action: str, request: HttpRequest, account: str = "") -> None:

@@ -4,7 +4,10 @@ Authentication: an OpenID Connect access token from the accounts' provider (Fran
 development), sent as `Authorization: Bearer <token>`. The provider's access tokens are opaque, so the token is
 checked by calling its userinfo endpoint (``OIDC_OP_USER_ENDPOINT``) with it; the answer is cached for
 ``USERINFO_CACHE_SECONDS`` under the token's SHA-256, so a phone refreshing its screen does not call the
-provider each time, and a revoked token stops working within that delay.
+provider each time, and a revoked token stops working within that delay. Each refused token counts against the
+client's address (``permis.accounts.throttle``, action ``api_token``): past ``API_HOLDER_REFUSED_LIMIT`` within
+the throttle window, that address gets 429 with ``Retry-After`` and the provider is not asked, so that a flood
+of made-up tokens cannot be relayed to FranceConnect.
 
 The identity then names the file: first the account whose FranceConnect subject it is and that account's
 ``HolderLink``; else FranceConnect's identity pivot when it designates exactly one holder (the same rule as the
@@ -31,14 +34,18 @@ from ninja import Field, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
 
+from permis.accounts import throttle
 from permis.accounts.identities import matching_holders
 from permis.accounts.models import HolderLink
 from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence, Movement
 
-from .common import ERRORS, licence_facts
+from .common import ERRORS, ErrorOut, licence_facts
+from .ratelimit import TooManyRequests
 
 logger = logging.getLogger(__name__)
 USERINFO_CACHE_SECONDS = 60
+REFUSED = "api_token"  # the throttle's action: refused access tokens, by client address
+RESPONSES = {**ERRORS, 429: ErrorOut, 503: ErrorOut}
 
 
 def userinfo(token: str) -> dict[str, Any] | None:
@@ -99,8 +106,14 @@ class HolderToken(HttpBearer):
         return self.authenticate(request, token.strip())
 
     def authenticate(self, request: HttpRequest, token: str) -> Holder:
+        wait = throttle.address_wait(REFUSED, request, settings.API_HOLDER_REFUSED_LIMIT)
+        if wait:
+            raise TooManyRequests(
+                f"too many invalid or expired access tokens from this address; retry in {wait} s", wait
+            )
         claims = userinfo(token)
         if claims is None:
+            throttle.fail(REFUSED, request)
             raise AuthenticationError(message="the access token is invalid or expired")
         holder = holder_of(claims)
         if holder is None:
@@ -170,7 +183,7 @@ def _licence(holder: Holder) -> Licence | None:
 
 @router.get(
     "/me",
-    response={200: MeOut, **ERRORS},
+    response={200: MeOut, **RESPONSES},
     summary="The holder's own file",
     description="Identity, licence, categories, and today's balance, cap and status.",
 )
@@ -214,7 +227,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
 
 @router.get(
     "/me/movements",
-    response={200: MovementsOut, **ERRORS},
+    response={200: MovementsOut, **RESPONSES},
     summary="The movements of the holder's balance",
     description="Every change of balance or cap the engine derived, oldest first, with its legal basis.",
 )

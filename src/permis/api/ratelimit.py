@@ -30,14 +30,21 @@ from .models import ApiKey, key_digest, key_prefix
 WINDOW_SECONDS = 60
 
 
-class RateLimited(HttpError):
+class TooManyRequests(HttpError):
+    """429 with ``Retry-After`` (seconds) and the message (the API's handler, permis.api.v1)."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(429, message)
+        self.retry_after = retry_after
+
+
+class RateLimited(TooManyRequests):
     def __init__(self, limit: int, scope: str, retry_after: int):
         super().__init__(
-            429,
             f"rate limit reached: this key may make {limit} calls a minute to the {scope} endpoints; "
             f"retry in {retry_after} s",
+            retry_after,
         )
-        self.retry_after = retry_after
 
 
 def limit_for(scope: str) -> int:

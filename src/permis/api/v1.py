@@ -13,7 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from permis.config.access import public
 
 from . import checks, courses, feed, holder, police, post
-from .ratelimit import RateLimited
+from .ratelimit import TooManyRequests
 
 api = NinjaAPI(
     title="permis: API des partenaires",
@@ -40,8 +40,8 @@ def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpRe
     return response
 
 
-@api.exception_handler(RateLimited)
-def _rate_limited(request: HttpRequest, error: RateLimited) -> HttpResponse:
+@api.exception_handler(TooManyRequests)
+def _rate_limited(request: HttpRequest, error: TooManyRequests) -> HttpResponse:
     response = api.create_response(request, {"error": error.message}, status=429)
     response["Retry-After"] = str(error.retry_after)
     return response
