@@ -5,67 +5,166 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('registry', '0001_initial'),
+        ("registry", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('post', 'Lettre simple'), ('registered', 'Lettre recommandée avec avis de réception'), ('account', 'Espace personnel (notification électronique)'), ('email', 'Courriel'), ('sms', 'SMS')], max_length=12, verbose_name='canal')),
-                ('status', models.CharField(choices=[('pending', 'À envoyer'), ('sending', 'Envoi en cours'), ('delivered', 'Remise'), ('temporary_failure', 'Échec temporaire'), ('failed', 'Échec')], default='pending', max_length=20, verbose_name='état')),
-                ('address', models.CharField(blank=True, max_length=300, verbose_name='destinataire')),
-                ('language', models.CharField(default='fr', max_length=2, verbose_name='langue')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='tentatives')),
-                ('next_attempt_at', models.DateTimeField(verbose_name='prochaine tentative')),
-                ('claimed_by', models.CharField(blank=True, max_length=64)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True, verbose_name='dernière erreur')),
-                ('template', models.CharField(blank=True, max_length=60, verbose_name='modèle et version')),
-                ('subject', models.CharField(blank=True, max_length=200, verbose_name='objet')),
-                ('body', models.TextField(blank=True, verbose_name='texte envoyé')),
-                ('document_sha256', models.CharField(blank=True, max_length=64, verbose_name='empreinte du PDF')),
-                ('document_path', models.CharField(blank=True, max_length=300, verbose_name='fichier du PDF')),
-                ('provider_ref', models.CharField(blank=True, max_length=100, verbose_name='référence du prestataire')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='envoyée le')),
-                ('made_available_at', models.DateTimeField(blank=True, null=True, verbose_name='mise à disposition le')),
-                ('first_opened_at', models.DateTimeField(blank=True, null=True, verbose_name='première consultation le')),
-                ('deemed_received_on', models.DateField(blank=True, null=True, verbose_name='réputée reçue le')),
-                ('receipt_kind', models.CharField(blank=True, choices=[('received', 'Distribuée (avis de réception signé)'), ('not_collected', 'Présentée et non réclamée')], max_length=16, verbose_name='avis de réception')),
-                ('receipt_on', models.DateField(blank=True, null=True, verbose_name="date de l'avis de réception")),
-                ('receipt_source', models.CharField(blank=True, max_length=100, verbose_name='avis transmis par')),
-                ('receipt_recorded_at', models.DateTimeField(blank=True, null=True)),
-                ('notice', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deliveries', to='registry.notice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("post", "Lettre simple"),
+                            ("registered", "Lettre recommandée avec avis de réception"),
+                            ("account", "Espace personnel (notification électronique)"),
+                            ("email", "Courriel"),
+                            ("sms", "SMS"),
+                        ],
+                        max_length=12,
+                        verbose_name="canal",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "À envoyer"),
+                            ("sending", "Envoi en cours"),
+                            ("delivered", "Remise"),
+                            ("temporary_failure", "Échec temporaire"),
+                            ("failed", "Échec"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                        verbose_name="état",
+                    ),
+                ),
+                ("address", models.CharField(blank=True, max_length=300, verbose_name="destinataire")),
+                ("language", models.CharField(default="fr", max_length=2, verbose_name="langue")),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="tentatives")),
+                ("next_attempt_at", models.DateTimeField(verbose_name="prochaine tentative")),
+                ("claimed_by", models.CharField(blank=True, max_length=64)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True, verbose_name="dernière erreur")),
+                ("template", models.CharField(blank=True, max_length=60, verbose_name="modèle et version")),
+                ("subject", models.CharField(blank=True, max_length=200, verbose_name="objet")),
+                ("body", models.TextField(blank=True, verbose_name="texte envoyé")),
+                (
+                    "document_sha256",
+                    models.CharField(blank=True, max_length=64, verbose_name="empreinte du PDF"),
+                ),
+                (
+                    "document_path",
+                    models.CharField(blank=True, max_length=300, verbose_name="fichier du PDF"),
+                ),
+                (
+                    "provider_ref",
+                    models.CharField(blank=True, max_length=100, verbose_name="référence du prestataire"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True, verbose_name="envoyée le")),
+                (
+                    "made_available_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="mise à disposition le"),
+                ),
+                (
+                    "first_opened_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="première consultation le"),
+                ),
+                (
+                    "deemed_received_on",
+                    models.DateField(blank=True, null=True, verbose_name="réputée reçue le"),
+                ),
+                (
+                    "receipt_kind",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("received", "Distribuée (avis de réception signé)"),
+                            ("not_collected", "Présentée et non réclamée"),
+                        ],
+                        max_length=16,
+                        verbose_name="avis de réception",
+                    ),
+                ),
+                (
+                    "receipt_on",
+                    models.DateField(blank=True, null=True, verbose_name="date de l'avis de réception"),
+                ),
+                (
+                    "receipt_source",
+                    models.CharField(blank=True, max_length=100, verbose_name="avis transmis par"),
+                ),
+                ("receipt_recorded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "notice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deliveries",
+                        to="registry.notice",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'envoi',
-                'indexes': [models.Index(fields=['status', 'next_attempt_at'], name='delivery_due'), models.Index(fields=['channel', 'status'], name='delivery_channel_status')],
-                'constraints': [models.UniqueConstraint(fields=('notice', 'channel'), name='delivery_once_per_channel'), models.CheckConstraint(condition=models.Q(('receipt_on__isnull', True), ('channel', 'registered'), _connector='OR'), name='receipt_only_registered')],
+                "verbose_name": "envoi",
+                "indexes": [
+                    models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+                    models.Index(fields=["channel", "status"], name="delivery_channel_status"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("notice", "channel"), name="delivery_once_per_channel"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("receipt_on__isnull", True), ("channel", "registered"), _connector="OR"
+                        ),
+                        name="receipt_only_registered",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='NoticePreference',
+            name="NoticePreference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('electronic', models.BooleanField(verbose_name='notification électronique')),
-                ('sms', models.BooleanField(verbose_name='alertes par SMS')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='adresse électronique')),
-                ('phone', models.CharField(blank=True, max_length=20, verbose_name='téléphone')),
-                ('accepted_text', models.TextField(blank=True, verbose_name='texte accepté')),
-                ('text_version', models.CharField(blank=True, max_length=20, verbose_name='version du texte')),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('recorded_by', models.CharField(max_length=100, verbose_name='enregistré par')),
-                ('holder', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notice_preferences', to='registry.holder')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("electronic", models.BooleanField(verbose_name="notification électronique")),
+                ("sms", models.BooleanField(verbose_name="alertes par SMS")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="adresse électronique")),
+                ("phone", models.CharField(blank=True, max_length=20, verbose_name="téléphone")),
+                ("accepted_text", models.TextField(blank=True, verbose_name="texte accepté")),
+                (
+                    "text_version",
+                    models.CharField(blank=True, max_length=20, verbose_name="version du texte"),
+                ),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                ("recorded_by", models.CharField(max_length=100, verbose_name="enregistré par")),
+                (
+                    "holder",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="notice_preferences",
+                        to="registry.holder",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'choix de notification',
-                'indexes': [models.Index(fields=['holder', 'recorded_at'], name='preference_history')],
+                "verbose_name": "choix de notification",
+                "indexes": [models.Index(fields=["holder", "recorded_at"], name="preference_history")],
             },
         ),
     ]
