@@ -93,7 +93,7 @@ def test_two_agents_correct_an_event(offence_file) -> None:
     assert Event.objects.get(licence=lic, seq=1).data["points"] == 4  # the original is never rewritten
     # Decided once only.
     again = two.post(f"/gestion/corrections/{request.pk}/", {"decision": "reject", "review_reason": "x"})
-    assert again.status_code == 200 and "already approved" in again.content.decode()
+    assert again.status_code == 200 and "déjà été traitée (Approuvée)" in again.content.decode()
 
 
 def test_a_correction_can_make_an_event_void_or_be_rejected_with_a_reason(offence_file) -> None:
@@ -134,14 +134,14 @@ def test_bad_corrections_say_which_field_and_why(offence_file) -> None:
     assert "Un nombre entier est attendu." in not_a_number.content.decode()
     backwards = ask(one, lic, 1, values(value__final_on="2023-01-01"))
     html = backwards.content.decode()
-    assert "Refusé par le fichier national : 2023-01-01 is before committed_on 2024-01-10" in html
+    assert "Refusé par le fichier national : Cette date ne peut pas précéder la date de l’infraction." in html
     assert 'id="id_value__final_on_error"' in html
     same = ask(one, lic, 1, values())
-    assert "the corrected values are the same as the current ones" in same.content.decode()
+    assert "identiques aux valeurs actuelles : rien à corriger" in same.content.decode()
     assert not CorrectionRequest.objects.exists()
     assert ask(one, lic, 1, values(value__points="2")).status_code == 302
     twice = ask(one, lic, 1, values(value__points="3"))
-    assert "already waiting for review" in twice.content.decode()
+    assert "attend déjà sa validation" in twice.content.decode()
     assert CorrectionRequest.objects.count() == 1
     # An agent of another département neither sees nor reviews it.
     lyon = client_for(agent(login="lyon", departements=("69",)))
@@ -157,6 +157,6 @@ def test_a_correction_of_a_correction_is_refused(offence_file) -> None:
     request = services.request_correction(first.agent_profile, target, None, "titre annulé")
     services.review_correction(second.agent_profile, request, approve=True)
     correction = Event.objects.get(kind="correction")
-    with pytest.raises(services.BackofficeError, match="a correction is not corrected itself"):
+    with pytest.raises(services.BackofficeError, match="Une correction ne se corrige pas"):
         services.request_correction(first.agent_profile, correction, None, "x")
     assert Projection.objects.get(licence=lic).balance == 12

@@ -118,7 +118,7 @@ def test_an_agent_records_a_48si_receipt_and_sees_the_licence_invalidated(
     page.locator("label", has_text="Distribuée (avis de réception signé)").click()
     page.get_by_label("Date de l’avis de réception").fill("2024-04-01")
     page.get_by_role("button", name="Enregistrer").click()
-    page.get_by_text("is before the letter was sent").first.wait_for()
+    page.get_by_text("Cette date précède l’envoi de la lettre").first.wait_for()
     no_axe_violation(page)
     page.screenshot(path=str(folder / "receipt-error.png"), full_page=True)
     page.get_by_label("Date de l’avis de réception").fill("2024-04-05")

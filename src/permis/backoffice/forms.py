@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from permis.audit.models import Purpose
 from permis.notices.models import ReceiptKind
+from permis.portal.problems import in_words
 from permis.registry.models import Category, Route
 
 from .access import normalise_departement, valid_departement
@@ -62,13 +63,16 @@ class DsfrForm(forms.Form):
                 widget.attrs["aria-describedby"] = f"{self[name].auto_id}_error"
 
     def add_problems(self, problems: list[str], fields: dict[str, str] | None = None) -> None:
-        """Put the registry's problems ("field: why", "event.field: why") on the fields they name."""
+        """Put the registry's problems ("field: why", "event.field: why") on the fields they name, each in the
+        page's language when it is one of the usual ones (``permis.portal.problems``)."""
         fields = fields or {}
         for problem in problems:
-            head, _sep, why = problem.partition(": ")
+            head, sep, why = problem.partition(": ")
+            if not sep or " " in head:  # a sentence that names no field (its own ": " is part of it)
+                head, why = "", problem
             name = head.removeprefix("event.").split(".")[0]
             name = fields.get(name, name)
-            message = _("Refusé par le fichier national : %(why)s") % {"why": why or problem}
+            message = _("Refusé par le fichier national : %(why)s") % {"why": in_words(why or problem)}
             self.add_error(name if name in self.fields else None, message)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from permis.notices.models import Channel, Delivery
 from permis.notices.receipts import ReceiptError, record_postal_receipt
@@ -168,19 +169,29 @@ def request_correction(
     """Agent 1 asks for a correction of `target`: the corrected event (None: the event is void) and why."""
     problems = []
     if target.kind == EventKind.CORRECTION:
-        problems.append("__all__: a correction is not corrected itself; correct the event it replaced")
+        problems.append(
+            "__all__: " + _("Une correction ne se corrige pas : corrigez l’événement qu’elle a remplacé.")
+        )
     if not reason.strip():
-        problems.append("reason: say why the event is corrected (e.g. the holder's request and its proof)")
+        problems.append(
+            "reason: "
+            + _("Dites pourquoi l’événement est corrigé (par exemple la demande du titulaire et sa preuve).")
+        )
     if effective(target) is None:
-        problems.append(f"__all__: event e{target.seq} is already void")
+        problems.append("__all__: " + _("L’événement e%(seq)s est déjà sans effet.") % {"seq": target.seq})
     if CorrectionRequest.objects.filter(target=target, status=CorrectionStatus.PENDING).exists():
-        problems.append(f"__all__: a correction of event e{target.seq} is already waiting for review")
+        problems.append(
+            "__all__: "
+            + _("Une correction de l’événement e%(seq)s attend déjà sa validation.") % {"seq": target.seq}
+        )
     if problems:
         raise BackofficeError(problems)
     if replacement is not None:
         replacement = {"kind": replacement["kind"], "data": dict(replacement["data"])}
         if replacement == effective(target):
-            raise BackofficeError(["__all__: the corrected values are the same as the current ones"])
+            raise BackofficeError(
+                ["__all__: " + _("Les valeurs corrigées sont identiques aux valeurs actuelles : rien à corriger.")]
+            )
     check_replacement(target, replacement)
     return CorrectionRequest.objects.create(
         licence_id=target.licence_id,
@@ -201,13 +212,17 @@ def review_correction(
     row = CorrectionRequest.objects.select_for_update().select_related("target", "requested_by").get(pk=pk)
     problems = []
     if row.status != CorrectionStatus.PENDING:
-        problems.append(f"__all__: correction request {row.pk} was already {row.status}")
+        problems.append(
+            "__all__: "
+            + _("La demande de correction %(pk)s a déjà été traitée (%(status)s).")
+            % {"pk": row.pk, "status": row.get_status_display()}
+        )
     if row.requested_by_id == profile.user_id:
         problems.append(
-            "__all__: a correction is reviewed by a second agent, not by the one who asked for it"
+            "__all__: " + _("Une correction est validée par un second agent, pas par celui qui l’a demandée.")
         )
     if not approve and not reason.strip():
-        problems.append("review_reason: say why the correction is rejected")
+        problems.append("review_reason: " + _("Dites pourquoi la correction est rejetée."))
     if problems:
         raise BackofficeError(problems)
     row.reviewed_by = profile.user

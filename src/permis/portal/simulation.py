@@ -19,12 +19,12 @@ from typing import Any
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from permis.portal.chart import COMPACT_HEIGHT, COMPACT_WIDTH, Chart, Step, build_chart
 from permis.portal.dates import long_date
 from permis.portal.forms import CourseFormSet, LicenceForm, OffenceFormSet
 from permis.portal.labels import kind_label, letter_label, status_label
+from permis.portal.problems import in_words
 from permis.rules import InputError, evaluate_many, parse_history
 
 # Engine field (after the event's index) -> form field.
@@ -359,72 +359,6 @@ def present(
         other_dates=tuple(OtherDate(o.on, o.balance, o.cap, status_label(o.status)) for o in others),
         history_json=json.dumps(history_input, ensure_ascii=False, indent=2),
     )
-
-
-# The engine's problems are in English for its command-line users; the page says the usual ones in plain French
-# (and in English through the translation catalogue). Anything else is shown as the engine wrote it.
-_ISO = r"\d{4}-\d{2}-\d{2}"
-_PROBLEMS: list[tuple[re.Pattern[str], str]] = [
-    (
-        re.compile(rf"^{_ISO} is before the licence was obtained(?: \((?P<date>{_ISO})\))?"),
-        gettext_noop("Cette date précède l’obtention du permis."),
-    ),
-    (
-        re.compile(r"is before 1992-07-01, when the points system started"),
-        gettext_noop("Cette date précède le 1er juillet 1992, début du permis à points."),
-    ),
-    (
-        re.compile(r"^unknown NATINF '(?P<code>[^']*)'"),
-        gettext_noop("Le code NATINF %(code)s n’est pas dans le barème du simulateur."),
-    ),
-    (
-        re.compile(rf"^NATINF '(?P<code>[^']*)' carried no points before (?P<date>{_ISO})"),
-        gettext_noop("Le code NATINF %(code)s ne retirait pas de points avant le %(date)s."),
-    ),
-    (
-        re.compile(rf"^\d+ is more than a contravention can remove on {_ISO} \((?P<max>\d+)"),
-        gettext_noop(
-            "Une contravention ne peut pas retirer plus de %(max)s points à cette date (art. L223-2)."
-        ),
-    ),
-    (
-        re.compile(rf"^\d+ is more than a délit can remove on {_ISO} \((?P<max>\d+)"),
-        gettext_noop("Un délit ne peut pas retirer plus de %(max)s points à cette date (art. L223-2)."),
-    ),
-    (
-        re.compile(r"is before final_on"),
-        gettext_noop(
-            "La décision de retrait ne peut pas précéder la date à laquelle l’infraction est devenue définitive."
-        ),
-    ),
-    (
-        re.compile(r"is before committed_on"),
-        gettext_noop("Cette date ne peut pas précéder la date de l’infraction."),
-    ),
-    (
-        re.compile(r"is before first_day"),
-        gettext_noop("Le dernier jour ne peut pas précéder le premier jour."),
-    ),
-    (
-        re.compile(r"is out of range"),
-        gettext_noop("Cette date est en dehors des dates que le simulateur connaît."),
-    ),
-]
-
-
-def in_words(problem: str) -> str:
-    """One of the engine's problems in the page's language."""
-    for pattern, message in _PROBLEMS:
-        match = pattern.search(problem)
-        if match is None:
-            continue
-        values = {
-            key: _long(date.fromisoformat(value)) if key == "date" else value
-            for key, value in match.groupdict().items()
-            if value is not None
-        }
-        return _(message) % values if values else _(message)
-    return problem
 
 
 def unless_in_words(movement: Any) -> str | None:

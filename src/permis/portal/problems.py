@@ -1,0 +1,143 @@
+"""The engine's and the registry's refusals in the page's language.
+
+The rules engine and the registry's services write their problems in English, "field: why", for the engine's
+command-line users and the partners' API (ENGINE-IO.md, docs/api.md). A person reads them on a page: the
+holder's simulator, an agent's form in the back office. ``in_words`` gives the usual ones in plain French (and in
+English through the translation catalogue); anything else is shown as it was written, so that nothing is
+hidden. tests/portal/test_problems.py makes each of these problems through the engine or the service that
+writes it, so a change of wording there fails a test instead of falling back to English on the page.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from permis.portal.dates import long_date
+
+_ISO = r"\d{4}-\d{2}-\d{2}"
+_PROBLEMS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(rf"^{_ISO} is before the licence was obtained(?: \((?P<date>{_ISO})\))?"),
+        gettext_noop("Cette date précède l’obtention du permis."),
+    ),
+    (
+        re.compile(r"is before 1992-07-01, when the points system started"),
+        gettext_noop("Cette date précède le 1er juillet 1992, début du permis à points."),
+    ),
+    (
+        re.compile(r"^unknown NATINF '(?P<code>[^']*)'"),
+        gettext_noop("Le code NATINF %(code)s n’est pas dans le barème du simulateur."),
+    ),
+    (
+        re.compile(rf"^NATINF '(?P<code>[^']*)' carried no points before (?P<date>{_ISO})"),
+        gettext_noop("Le code NATINF %(code)s ne retirait pas de points avant le %(date)s."),
+    ),
+    (
+        re.compile(rf"^\d+ is more than a contravention can remove on {_ISO} \((?P<max>\d+)"),
+        gettext_noop(
+            "Une contravention ne peut pas retirer plus de %(max)s points à cette date (art. L223-2)."
+        ),
+    ),
+    (
+        re.compile(rf"^\d+ is more than a délit can remove on {_ISO} \((?P<max>\d+)"),
+        gettext_noop("Un délit ne peut pas retirer plus de %(max)s points à cette date (art. L223-2)."),
+    ),
+    (
+        re.compile(r"is before final_on"),
+        gettext_noop(
+            "La décision de retrait ne peut pas précéder la date à laquelle l’infraction est devenue définitive."
+        ),
+    ),
+    (
+        re.compile(r"is before committed_on"),
+        gettext_noop("Cette date ne peut pas précéder la date de l’infraction."),
+    ),
+    (
+        re.compile(r"is before first_day"),
+        gettext_noop("Le dernier jour ne peut pas précéder le premier jour."),
+    ),
+    (
+        re.compile(r"is out of range \((?P<low>\d+) to (?P<high>\d+)\)"),
+        gettext_noop("Cette date est en dehors des années admises (%(low)s à %(high)s)."),
+    ),
+    # The registry's own refusals (permis.registry.services, permis.notices.receipts), as the back office
+    # shows them to agents.
+    (
+        re.compile(rf"^{_ISO} is before from (?P<date>{_ISO})"),
+        gettext_noop("La fin ne peut pas précéder le début (%(date)s)."),
+    ),
+    (
+        re.compile(rf"^{_ISO} is before the annulment \((?P<date>{_ISO})\)"),
+        gettext_noop("La fin de l’interdiction ne peut pas précéder l’annulation (%(date)s)."),
+    ),
+    (
+        re.compile(rf"^{_ISO} is not after the first licence \((?P<date>{_ISO})\)"),
+        gettext_noop("Le nouveau permis doit avoir été obtenu après le premier (%(date)s)."),
+    ),
+    (
+        re.compile(rf"^{_ISO} is not after obtained_on (?P<date>{_ISO})"),
+        gettext_noop("La fin de validité doit suivre la date d’obtention (%(date)s)."),
+    ),
+    (
+        re.compile(rf"^{_ISO} is before the letter was sent \((?P<date>{_ISO})\)"),
+        gettext_noop("Cette date précède l’envoi de la lettre (%(date)s)."),
+    ),
+    (
+        re.compile(rf"^{_ISO} is in the future"),
+        gettext_noop("Cette date est dans le futur."),
+    ),
+    (
+        re.compile(r"^the letter has not been sent yet"),
+        gettext_noop("La lettre n’est pas encore partie : elle ne peut pas avoir été reçue."),
+    ),
+    (
+        re.compile(rf"^a receipt is already recorded \(\w+ on (?P<date>{_ISO})"),
+        gettext_noop(
+            "Un avis de réception est déjà enregistré (%(date)s) et celui-ci le contredit : "
+            "passez par une demande de correction."
+        ),
+    ),
+    (
+        re.compile(r"^a postal receipt is for a registered letter"),
+        gettext_noop("Un avis de réception ne concerne qu’une lettre recommandée."),
+    ),
+    (
+        re.compile(r"^'[^']*' is already registered"),
+        gettext_noop("Ce numéro est déjà enregistré dans le fichier national."),
+    ),
+    (
+        re.compile(r"must be 5 to 19 capital letters or digits"),
+        gettext_noop("Le numéro s’écrit avec 5 à 19 lettres majuscules ou chiffres."),
+    ),
+    (
+        re.compile(r"^at most (?P<max>\d+) characters"),
+        gettext_noop("%(max)s caractères au plus."),
+    ),
+    (
+        re.compile(r"^missing \(a date YYYY-MM-DD is required\)"),
+        gettext_noop("Indiquez une date."),
+    ),
+    (
+        re.compile(r"is not (?:a valid date|a date)"),
+        gettext_noop("Ce n’est pas une date valide (JJ/MM/AAAA)."),
+    ),
+]
+
+
+def in_words(problem: str) -> str:
+    """One of the engine's or the registry's problems (the "why" after "field: ") in the page's language."""
+    for pattern, message in _PROBLEMS:
+        match = pattern.search(problem)
+        if match is None:
+            continue
+        values = {
+            key: long_date(date.fromisoformat(value)) if key == "date" else value
+            for key, value in match.groupdict().items()
+            if value is not None
+        }
+        return _(message) % values if values else _(message)
+    return problem
