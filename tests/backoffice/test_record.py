@@ -79,7 +79,9 @@ def test_suspension(desk) -> None:
     out_of_range = post(client, lic, "suspension", {"start": "1850-05-01", "end": "1850-06-01"})
     assert out_of_range.status_code == 200
     html = out_of_range.content.decode()
-    assert "Refusé par le fichier national : Cette date est en dehors des années admises (1900 à 2200)." in html
+    assert (
+        "Refusé par le fichier national : Cette date est en dehors des années admises (1900 à 2200)." in html
+    )
     assert 'id="id_start_error"' in html and 'id="id_end_error"' in html
     assert not Event.objects.filter(licence=lic).exists()
     done = post(client, lic, "suspension", {"start": "2024-05-01", "end": "2024-10-31"})
@@ -101,7 +103,9 @@ def test_new_licence_after_annulment(desk) -> None:
     client, lic = desk
     post(client, lic, "annulation", {"on": "2024-05-01"})
     bad = post(client, lic, "nouveau-permis", {"obtained_on": "2001-01-01", "route": "traditional"})
-    assert "Refusé par le fichier national : Cette date précède le 1er juillet 1992" not in bad.content.decode()
+    assert (
+        "Refusé par le fichier national : Cette date précède le 1er juillet 1992" not in bad.content.decode()
+    )
     assert (
         "Refusé par le fichier national : Le nouveau permis doit avoir été obtenu après le premier"
         in bad.content.decode()
@@ -160,7 +164,10 @@ def test_a_48si_receipt_invalidates_the_licence(after_48si) -> None:
     page = client.get(f"/gestion/dossiers/{lic.pk}/enregistrer/avis-48si/")
     assert f"Envoi n° {letter.pk}, envoyé le 03/04/2024" in page.content.decode()
     future = post(client, lic, "avis-48si", {"delivery": letter.pk, "kind": "received", "on": "2024-07-01"})
-    assert "Cette date est dans le futur." in future.content.decode() and 'id="id_on_error"' in future.content.decode()
+    assert (
+        "Cette date est dans le futur." in future.content.decode()
+        and 'id="id_on_error"' in future.content.decode()
+    )
     before = post(client, lic, "avis-48si", {"delivery": letter.pk, "kind": "received", "on": "2024-04-01"})
     assert "Cette date précède l’envoi de la lettre" in before.content.decode()
     other = post(client, lic, "avis-48si", {"delivery": 999999, "kind": "received", "on": "2024-04-05"})

@@ -190,7 +190,10 @@ def request_correction(
         replacement = {"kind": replacement["kind"], "data": dict(replacement["data"])}
         if replacement == effective(target):
             raise BackofficeError(
-                ["__all__: " + _("Les valeurs corrigées sont identiques aux valeurs actuelles : rien à corriger.")]
+                [
+                    "__all__: "
+                    + _("Les valeurs corrigées sont identiques aux valeurs actuelles : rien à corriger.")
+                ]
             )
     check_replacement(target, replacement)
     return CorrectionRequest.objects.create(
