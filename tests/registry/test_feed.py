@@ -775,3 +775,67 @@ def test_the_command_with_two_workers_reports_every_record_in_the_file_order(tmp
     assert [(line["sender_ref"], line["outcome"]) for line in lines] == expected
     assert f"{len(expected)} records" in out
     assert rows(serial) == rows(parallel)
+
+
+def _staging_tables() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace "
+            "AND relname ~ '^feed_(raw|stage|result)_[0-9]+_[0-9a-f]+$'"
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_import_drops_the_tables_an_interrupted_import_left_but_not_a_running_imports(
+    tmp_path: Path,
+) -> None:
+    """An import killed with `kill -9` leaves its unlogged tables; the next import drops them, and only them: the
+    tables of an import still running (its advisory lock held by its connection) stay."""
+    import psycopg
+
+    assert connection.vendor == "postgresql"
+    lics = population("AB")
+    with connection.cursor() as cursor:
+        for tag in ("4242_0badc0de", "4243_00000001"):
+            for kind in ("raw", "stage", "result"):
+                cursor.execute(f"CREATE UNLOGGED TABLE feed_{kind}_{tag} (idx integer)")
+        cursor.execute("CREATE TABLE feed_stage_notours (idx integer)")  # not a staging table's name
+    running = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+    try:
+        running.execute(
+            "SELECT pg_advisory_lock(%s, hashtext(%s))", [feed_bulk._LIVE_IMPORT, "4243_00000001"]
+        )
+        path = write_csv(tmp_path / "x.csv", scenario(lics))
+        code, out, err = command("offences", str(path), "--quiet")
+        assert code == 0, err
+        assert _staging_tables() == {f"feed_{kind}_4243_00000001" for kind in ("raw", "stage", "result")}
+    finally:
+        running.close()
+    with connection.cursor() as cursor:  # the running import ended: its tables go with the next import
+        cursor.execute("SELECT 1 FROM feed_stage_notours")
+    assert bulk(scenario(lics)) and _staging_tables() == set()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE feed_stage_notours")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_import_holds_its_lock_while_it_runs_and_lets_it_go_when_it_ends() -> None:
+    assert connection.vendor == "postgresql"
+    lics = population("AL")
+
+    def held() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted",
+                [feed_bulk._LIVE_IMPORT],
+            )
+            return cursor.fetchone()[0]
+
+    with feed_bulk.Import(sender=None, batch="lock-test", on=dt.date(2025, 6, 1)) as run:
+        run.load(enumerate([], start=2))
+        assert held() == 1
+    assert held() == 0
+    assert bulk(scenario(lics))

@@ -27,8 +27,10 @@ import datetime as dt
 import gc
 import itertools
 import json
+import logging
 import multiprocessing
 import os
+import re
 import secrets
 import time
 import traceback
@@ -165,6 +167,64 @@ def _pages_by_idx(columns: str, table: str, where: str) -> Iterator[list[tuple]]
         after = page[-1][0]
 
 
+logger = logging.getLogger("permis.registry.feed")
+
+# The staging tables of an import on PostgreSQL are unlogged tables named after it (`Import`): a tag made of the
+# process id and a random suffix. While the import runs, a connection of its own holds a session advisory lock
+# on that tag (this class, then the tag's hashtext); PostgreSQL releases the lock when that connection ends, with
+# the command or with its process (`kill -9`, a crash, the server restarting). So tables whose tag nobody holds
+# belong to an import that ended without dropping them, and the next import drops them (`drop_abandoned_tables`).
+_LIVE_IMPORT = 0x7065726D  # "perm", the advisory lock class of live imports
+_STAGING_TABLE = re.compile(r"feed_(?:raw|stage|result)_(\d+_[0-9a-f]+)")
+
+
+def _claim(tag: str) -> Any:
+    """A connection of its own (autocommit) holding the advisory lock of the import `tag` until it is closed.
+
+    Not Django's connection: the command closes that one before forking its workers, and the lock must last
+    as long as the import's tables."""
+    import psycopg
+
+    alive = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+    try:
+        alive.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", [_LIVE_IMPORT, tag])
+    except BaseException:
+        alive.close()
+        raise
+    return alive
+
+
+def drop_abandoned_tables(alive: Any) -> list[str]:
+    """Drop the staging tables of imports that ended without dropping them; returns their tags.
+
+    A tag is abandoned when its advisory lock is free: taken here for a moment, the tables dropped, the lock let
+    go. A live import holds its lock from before it creates its tables until after it drops them, so its tables
+    are never taken for abandoned ones (two tags with the same hash only delay a drop to a later import)."""
+    rows = alive.execute(
+        "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace "
+        "AND relname LIKE 'feed%'"
+    ).fetchall()
+    tags: dict[str, list[str]] = defaultdict(list)
+    for (name,) in rows:
+        if (match := _STAGING_TABLE.fullmatch(name)) is not None:
+            tags[match[1]].append(name)
+    dropped = []
+    for tag, tables in sorted(tags.items()):
+        (free,) = alive.execute(
+            "SELECT pg_try_advisory_lock(%s, hashtext(%s))", [_LIVE_IMPORT, tag]
+        ).fetchone()
+        if not free:
+            continue  # an import still running, or another one dropping them right now
+        try:
+            for table in tables:
+                alive.execute(f'DROP TABLE IF EXISTS "{table}"')  # a name matched above: letters, digits, _
+        finally:
+            alive.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [_LIVE_IMPORT, tag])
+        logger.warning("dropped the staging tables of an import that ended without dropping them: %s", tables)
+        dropped.append(tag)
+    return dropped
+
+
 class Import:
     """One bulk import, its memory bounded by the chunk size rather than by the file's records.
 
@@ -189,8 +249,13 @@ class Import:
         self._pending: list[tuple] = []
         self._ranges: list[tuple[int | None, int | None]] = []
         self._extras: list[dict[int, list[FeedItem]]] = []
+        self._tag = tag
+        self._alive: Any = None  # PostgreSQL: the connection holding this import's advisory lock
 
     def __enter__(self) -> Import:
+        if self.postgres:
+            self._alive = _claim(self._tag)
+            drop_abandoned_tables(self._alive)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -202,6 +267,10 @@ class Import:
         except DatabaseError:  # a transaction already failing: its rollback drops them
             if not connection.in_atomic_block:
                 raise
+        finally:
+            if self._alive is not None:  # after the drop: until then the tables are this live import's
+                self._alive.close()
+                self._alive = None
 
     # -- staging -----------------------------------------------------------------------------------------------
     def load(self, records: Iterable[tuple[int, Any]]) -> int:
