@@ -186,7 +186,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
+def start_server(env: dict[str, str], port: int, workers: int = WORKERS) -> subprocess.Popen:
     server = subprocess.Popen(
         [
             GUNICORN,
@@ -194,7 +194,7 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
             "-b",
             f"127.0.0.1:{port}",
             "-w",
-            str(WORKERS),
+            str(workers),
             "--log-level",
             "warning",
         ],
@@ -292,13 +292,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
-    parser.add_argument("--connections", type=int, default=2, help="wrk connections (2 = one per worker)")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn sync workers")
+    parser.add_argument(
+        "--connections", type=int, default=None, help="wrk connections (default: one per worker)"
+    )
     parser.add_argument("--licences", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="small population, 1 run of 3 s")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeat, args.duration, args.licences = 1, 3, 200
+    if args.connections is None:
+        args.connections = args.workers
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install wrk (make install does it when run as root)", file=sys.stderr)
         return 2
@@ -307,11 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     prepare(env, args.licences)
     cookie, movements = holder_with_movements(env)
     print(
-        f"holder with {movements} movements; gunicorn {WORKERS} workers, wrk -c {args.connections}",
+        f"holder with {movements} movements; gunicorn {args.workers} workers, wrk -c {args.connections}",
         flush=True,
     )
     port = free_port()
-    server = start_server(env, port)
+    server = start_server(env, port, args.workers)
     base = f"http://127.0.0.1:{port}"
     targets = {
         "bare": ("/bench/bare", None),
@@ -383,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {**info, "load_after": os.getloadavg()},
         "settings": {
-            "gunicorn_workers": WORKERS,
+            "gunicorn_workers": args.workers,
             "wrk_connections": args.connections,
             "wrk_threads": 2,
             "duration_s": args.duration,
