@@ -154,6 +154,18 @@ def test_keys_bodies_and_centres_are_checked(centre_key: str) -> None:
     assert response.status_code == 422 and response.json()["error"] == "invalid request"
     response = call("post", "/api/v1/courses/sessions", centre_key, {**session, "first_day": "2025-06-01"})
     assert response.status_code == 422 and response.json()["error"].startswith("first_day:")
+    for far in ("9999-12-31", "2027-06-03"):  # the last day of the calendar; two years and a day ahead
+        response = call("post", "/api/v1/courses/sessions", centre_key, {**session, "first_day": far})
+        assert response.status_code == 422, response.content
+        assert response.json()["error"] == (
+            f"first_day: {far} is more than two years ahead (sessions are declared up to 2027-06-02)"
+        )
+    assert (
+        call(
+            "post", "/api/v1/courses/sessions", centre_key, {**session, "first_day": "2027-06-02"}
+        ).status_code
+        == 201
+    )
     assert call("post", "/api/v1/courses/sessions", centre_key, {**session, "seats": 0}).status_code == 422
     with at(dt.date(2025, 6, 3)):
         from permis.courses.models import CourseCentre

@@ -41,7 +41,9 @@ MAX_ATTENDEES = 200
 class SessionIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    first_day: dt.date = Field(description="the first of the two consecutive days (R223-5), after today")
+    first_day: dt.date = Field(
+        description="the first of the two consecutive days (R223-5), after today and at most two years ahead"
+    )
     place: str = Field(min_length=1, max_length=200)
     price_cents: int = Field(ge=0, le=10_000_000, description="the price in euro cents")
     seats: int = Field(ge=1, le=1000)
@@ -146,7 +148,7 @@ def _session_out(session: CourseSession) -> dict[str, Any]:
     "/sessions",
     response={201: SessionOut, **ERRORS},
     summary="Declare a session",
-    description="Two consecutive days from `first_day` (after today), a place, a price and a number of seats. "
+    description="Two consecutive days from `first_day` (after today, at most two years ahead), a place, a price and a number of seats. "
     "The session is then listed to holders looking for a course near them.",
 )
 def create_session(request: HttpRequest, body: SessionIn) -> Status:

@@ -171,6 +171,10 @@ def sessions_near(
 
 
 # -- the centres' doors (issue 6 builds the API on these) ---------------------------------------------------------
+# How far ahead a centre may declare a session: its calendar of the next two years, not a date a typo made.
+SESSIONS_AHEAD_DAYS = 730
+
+
 def declare_session(
     centre: CourseCentre,
     *,
@@ -186,6 +190,12 @@ def declare_session(
         raise CourseError("centre", f"{centre.approval_number} is not approved on {on.isoformat()}")
     if first_day <= on:
         raise CourseError("first_day", f"{first_day.isoformat()} is not after {on.isoformat()}")
+    if first_day > (latest := on + dt.timedelta(days=SESSIONS_AHEAD_DAYS)):
+        raise CourseError(
+            "first_day",
+            f"{first_day.isoformat()} is more than two years ahead (sessions are declared up to "
+            f"{latest.isoformat()})",
+        )
     if price_cents < 0:
         raise CourseError("price_cents", "a price cannot be negative")
     if seats < 1:
