@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
-from django.utils import translation
+from django.utils import timezone, translation
 
 from permis.notices import signing
 from permis.notices.documents import render_attestation, render_letter
@@ -224,6 +224,15 @@ def test_the_document_command_writes_each_kind(tmp_path: Path) -> None:
         )
     with pytest.raises(CommandError, match="no Notice with id 999999"):
         call_command("document", "letter", "999999", "--out", str(tmp_path / "x.pdf"))
+    lic = notice.licence
+    later = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    for kind in ("attestation", "rii"):  # a document states what the file holds, on a day it could hold it
+        with pytest.raises(CommandError, match=f"--on: {later} is after today"):
+            call_command("document", kind, lic.number, "--on", later, "--out", str(tmp_path / "f.pdf"))
+        before = (lic.obtained_on - dt.timedelta(days=1)).isoformat()
+        with pytest.raises(CommandError, match=f"--on: {before} is before the licence was obtained"):
+            call_command("document", kind, lic.number, "--on", before, "--out", str(tmp_path / "f.pdf"))
+    assert not (tmp_path / "f.pdf").exists()
     with pytest.raises(CommandError, match="no licence numbered 'NOPE1'"):
         call_command("document", "rii", "NOPE1", "--out", str(tmp_path / "x.pdf"))
 

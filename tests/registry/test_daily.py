@@ -228,6 +228,16 @@ def test_a_bad_date_is_refused() -> None:
         call_command("daily", "--date", "2024-13-01")
 
 
+def test_a_day_after_today_is_refused_and_nothing_is_written() -> None:
+    _population()
+    clean = _state()
+    later = services.today() + dt.timedelta(days=1)
+    with pytest.raises(CommandError, match=f"--date: {later.isoformat()} is after today") as refused:
+        call_command("daily", "--date", later.isoformat(), "--quiet")
+    assert refused.value.returncode == 2
+    assert _state() == clean
+
+
 def test_a_bad_date_exits_2_from_the_command_line(tmp_path: Path) -> None:
     permis = Path(sys.executable).with_name("permis")
     env = {

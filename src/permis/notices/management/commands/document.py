@@ -50,6 +50,14 @@ class Command(BaseCommand):
             if licence is None:
                 raise CommandError(f"{kind}: no licence numbered {reference!r}")
             day = on or timezone.localdate()
+            if day > timezone.localdate():
+                raise CommandError(
+                    f"--on: {day.isoformat()} is after today: a document states what the file holds"
+                )
+            if day < licence.obtained_on:
+                raise CommandError(
+                    f"--on: {day.isoformat()} is before the licence was obtained ({licence.obtained_on.isoformat()})"
+                )
             render = render_attestation if kind == "attestation" else render_rii
             pdf, what = render(licence, day), f"{kind} of {licence.number} on {day}"
         try:

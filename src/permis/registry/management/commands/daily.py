@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from permis.registry.progress import Progress
 from permis.registry.services import today
@@ -53,6 +53,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, date: dt.date | None, batch_size: int, jobs: int, quiet: bool, **options) -> None:
         on = date or today()
+        if on > today():
+            raise CommandError(
+                f"--date: {on.isoformat()} is after today ({today().isoformat()}): the daily run applies what has "
+                "fallen due; a later day would write restorations and letters ahead of time",
+                returncode=2,
+            )
         progress = Progress(due_count(on), f"daily run {on.isoformat()}", self.stderr._out, enabled=not quiet)
         summary = run_daily(on, batch_size=batch_size, jobs=jobs, progress=progress)
         progress.close()
