@@ -188,6 +188,18 @@ def test_the_openapi_document_and_the_docs_page_are_served() -> None:
     assert missing.status_code == 404 and missing.json() == {
         "error": "no such endpoint: /api/v1/nothing/here"
     }
+    posted = client.post("/api/v1/nothing/here", "{}", content_type="application/json")  # no CSRF page
+    assert posted.status_code == 404 and posted.json()["error"].startswith("no such endpoint")
+    for method in (client.get, client.post):
+        root = method("/api/v1/")
+        assert root.status_code == 404, root.content
+        assert root.json() == {"error": "no such endpoint: /api/v1/ (the endpoints: /api/v1/docs)"}
+    wrong = client.delete("/api/v1/feed/offences")
+    assert wrong.status_code == 405 and wrong["Allow"] == "POST"
+    assert wrong.json() == {"error": "method DELETE not allowed here (allowed: POST)"}
+    for path in ("/api/v1/police/licences/{number}", "/api/v1/feed/offences", "/api/v1/holder/me"):
+        for operation in document["paths"][path].values():
+            assert "429" in operation["responses"], path  # every key can be throttled
 
 
 def test_every_api_route_declares_its_authorisation() -> None:

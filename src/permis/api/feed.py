@@ -98,7 +98,15 @@ class ReceiptOut(Schema):
 
 @router.post(
     "/offences",
-    response={200: BatchOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    response={
+        200: BatchOut,
+        400: ErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        413: ErrorOut,
+        422: ErrorOut,
+        429: ErrorOut,
+    },
     summary="Send definitive offences and cancellations",
     description=f'A batch of at most {MAX_RECORDS} records, `{{"records": [...]}}`, each with the columns of '
     "the file feed. Idempotent on (sender, sender_ref). The answer gives each record's outcome (accepted, "
@@ -136,7 +144,7 @@ def post_offences(request: HttpRequest) -> dict[str, Any]:
 
 @router.get(
     "/offences/{sender_ref}",
-    response={200: list[ReceiptOut], 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    response={200: list[ReceiptOut], 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 429: ErrorOut},
     summary="What became of a record sent (the latest receipts first)",
 )
 def get_offence(request: HttpRequest, sender_ref: str) -> list[dict[str, Any]]:

@@ -6,7 +6,14 @@ OpenAPI document at /api/v1/openapi.json, documentation page at /api/v1/docs. Ev
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial, wraps
+from inspect import iscoroutinefunction
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -58,6 +65,45 @@ def _invalid(request: HttpRequest, error: ValidationError) -> HttpResponse:
 
 
 @public
+@csrf_exempt  # a POST to an unknown path is told it is unknown, in JSON, not refused by Django's CSRF page
 def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
-    """Any other path under /api/v1/: a JSON 404, like every answer of the API."""
-    return api.create_response(request, {"error": f"no such endpoint: /api/v1/{rest}"}, status=404)
+    """Any other path under /api/v1/, and the root itself: a JSON 404, like every answer of the API."""
+    return api.create_response(
+        request,
+        {"error": f"no such endpoint: /api/v1/{rest}" + ("" if rest else " (the endpoints: /api/v1/docs)")},
+        status=404,
+    )
+
+
+def _json_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """ninja answers a method an endpoint does not take with a plain-text 405; the API answers it in JSON, with
+    the same Allow header, like its other errors."""
+
+    @wraps(view)  # keeps csrf_exempt and the access declarations
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code != 405 or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        allowed = response.get("Allow", "")
+        answer = api.create_response(
+            request, {"error": f"method {request.method} not allowed here (allowed: {allowed})"}, status=405
+        )
+        answer["Allow"] = allowed
+        return answer
+
+    return wrapped
+
+
+def urls() -> tuple[list[Any], str, str]:
+    """The API's URL patterns (``api.urls``), each endpoint answering a wrong method in JSON."""
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        if not isinstance(pattern, URLPattern):
+            continue
+        if pattern.name == "api-root":  # ninja's root answers Django's HTML 404 page
+            pattern.callback = not_found
+        elif not isinstance(pattern.callback, partial) and not iscoroutinefunction(pattern.callback):
+            pattern.callback = _json_not_allowed(
+                pattern.callback
+            )  # the endpoints (the OpenAPI views are partials)
+    return patterns, app_name, namespace

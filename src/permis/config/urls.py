@@ -3,13 +3,13 @@ from __future__ import annotations
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import include, path
 
-from permis.api.v1 import api as api_v1
 from permis.api.v1 import not_found as api_not_found
+from permis.api.v1 import urls as api_v1_urls
 from permis.config.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("api/v1/", api_v1.urls),
+    path("api/v1/", api_v1_urls()),
     path("api/v1/<path:rest>", api_not_found),
 ]
 
