@@ -201,8 +201,9 @@ def test_one_licence_can_be_checked_alone() -> None:
 def test_an_unknown_licence_is_an_error() -> None:
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="no licence numbered NOPE1"):
+    with pytest.raises(CommandError, match="no licence numbered NOPE1") as unknown:
         call_command("verify", "--licence", "NOPE1")
+    assert unknown.value.returncode == 2  # 1 means a discrepancy: a typo must not read as a tampered file
 
 
 @pytest.mark.django_db

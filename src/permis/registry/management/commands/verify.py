@@ -51,13 +51,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, all: bool, licence: list[str], jobs: int, chunk: int, quiet: bool, **options):
         if all and licence:
-            raise CommandError("--all and --licence exclude each other")
+            raise CommandError("--all and --licence exclude each other", returncode=2)
         ids = None
         if licence:
             found = dict(Licence.objects.filter(number__in=licence).values_list("number", "id"))
             unknown = [n for n in licence if n not in found]
             if unknown:
-                raise CommandError(f"no licence numbered {', '.join(unknown)}")
+                raise CommandError(f"no licence numbered {', '.join(unknown)}", returncode=2)
             ids = sorted(found.values())
         total = len(ids) if ids is not None else integrity.licence_count()
         progress = Progress(total, "verify", self.stderr._out, enabled=not quiet)
