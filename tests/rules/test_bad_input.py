@@ -487,6 +487,38 @@ def test_the_cli_prints_one_line_per_problem_and_exits_2() -> None:
         assert any(line.startswith(path) for line in lines), (path, lines)
 
 
+def test_wrong_dates_do_not_hide_the_other_problems_of_the_same_offence() -> None:
+    """One line per problem (ENGINE-IO.md): an offence final before it was committed, with 30 points of a class
+    that does not exist, is told all three, not the dates alone."""
+    data = {
+        "licence": {"obtained_on": "2010-01-01"},
+        "events": [
+            {
+                "kind": "offence",
+                "committed_on": "2024-07-01",
+                "final_on": "2024-06-10",
+                "points": 30,
+                "class": "C9",
+            },
+            {
+                "kind": "offence",
+                "committed_on": "2024-07-01",
+                "final_on": "2024-06-10",
+                "speeding": {"limit_kmh": 50},
+            },
+        ],
+    }
+    code, lines, _ = cli_lines(json.dumps(data))
+    assert code == 2
+    assert [line.split(":")[0] for line in lines] == [
+        "events[0].final_on",
+        "events[0].points",
+        "events[0].class",
+        "events[1].final_on",
+        "events[1].speeding.retained_kmh",
+    ], lines
+
+
 @pytest.mark.parametrize(
     "breaker",
     [

@@ -224,8 +224,10 @@ def _offence(
             f"{committed_on.isoformat()} is before the licence was obtained ({licence.obtained_on.isoformat()})",
         )
         ok = False
-    if not ok:
+    if len(ways) != 1:  # told above: which of the ways is meant is unknown
         return None
+    # The way's own fields are checked even when the dates are wrong (one line per problem, ENGINE-IO.md); what
+    # needs right dates (the law's maximum on the day, the barème's answer) only when everything before is right.
     way = ways[0]
     label = article = natinf = None
     speeding = None
@@ -255,13 +257,14 @@ def _offence(
             return None
         problems.fields(value, f"{path}.speeding", {"limit_kmh", "retained_kmh"})
         limit_kmh, retained = value.get("limit_kmh"), value.get("retained_kmh")
+        numbers = True
         for key, number in (("limit_kmh", limit_kmh), ("retained_kmh", retained)):
             if not _is_int(number) or not 1 <= number <= 500:
                 problems.add(
                     f"{path}.speeding.{key}", f"{number!r} must be a whole number of km/h from 1 to 500"
                 )
-                ok = False
-        if ok and retained <= limit_kmh:
+                ok = numbers = False
+        if numbers and retained <= limit_kmh:
             problems.add(
                 f"{path}.speeding.retained_kmh",
                 f"{retained} km/h does not exceed the limit of {limit_kmh} km/h: no offence",
