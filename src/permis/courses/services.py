@@ -129,11 +129,23 @@ def eligibility(licence: Licence | int, on: dt.date) -> Eligibility:
 
 
 # -- where -------------------------------------------------------------------------------------------------------
+def postcode_exists(postcode: str) -> bool:
+    """Whether five digits can be a French postcode: a département 01 to 95 (Corsica's 20), or overseas 971 to 978
+    and 986 to 988. Not whether La Poste uses it."""
+    if "01" <= postcode[:2] <= "95":
+        return True
+    return postcode[:3] in {"971", "972", "973", "974", "975", "976", "977", "978", "986", "987", "988"}
+
+
 def departement_of(postcode: str) -> str:
     """The département of a French postcode: two digits, 2A/2B for Corsica, three digits overseas."""
     postcode = postcode.strip()
-    if len(postcode) != 5 or not postcode.isdigit():
+    if len(postcode) != 5 or not postcode.isascii() or not postcode.isdigit():
         raise CourseError("postcode", f"{postcode!r} is not a French postcode (5 digits)")
+    if not postcode_exists(postcode):
+        raise CourseError(
+            "postcode", f"{postcode!r} is not a French postcode (no département {postcode[:2]})"
+        )
     if postcode.startswith("20"):
         return "2A" if postcode < "20200" else "2B"
     if postcode.startswith("97") or postcode.startswith("98"):

@@ -7,6 +7,8 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from permis.courses.services import postcode_exists
+
 CHANNEL_CHOICES = [
     ("post", _("Par la poste (lettre simple, ou recommandée quand la loi l’exige)")),
     (
@@ -85,6 +87,13 @@ class PostcodeForm(forms.Form):
         if not re.fullmatch(r"[0-9]{5}", value):
             raise forms.ValidationError(
                 _("« %(value)s » n’est pas un code postal : cinq chiffres."), params={"value": value}
+            )
+        if not postcode_exists(value):
+            raise forms.ValidationError(
+                _(
+                    "« %(value)s » n’est pas un code postal français : aucun département ne commence par %(start)s."
+                ),
+                params={"value": value, "start": value[:2]},
             )
         return value
 
