@@ -57,6 +57,8 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("PERMIS_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("PERMIS_CSRF_TRUSTED_ORIGINS")
+# A form refused by the CSRF protection gets a page in the site's layout and language (permis.config.errors).
+CSRF_FAILURE_VIEW = "permis.config.errors.csrf_failure"
 
 # Runtime files (the default SQLite database, collected static files) live under ./var/.
 VAR_DIR = Path(os.environ.get("PERMIS_VAR_DIR") or Path.cwd() / "var").resolve()

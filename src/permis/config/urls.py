@@ -24,3 +24,8 @@ urlpatterns += i18n_patterns(
     path("mon-espace/", include("permis.portal.demarches.urls")),
     prefix_default_language=False,
 )
+
+# The pages of an error in the site's layout and language (JSON under /api/): permis.config.errors.
+handler403 = "permis.config.errors.permission_denied"
+handler404 = "permis.config.errors.page_not_found"
+handler500 = "permis.config.errors.server_error"
