@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -47,3 +50,87 @@ def status_label(status: str) -> str:
 
 def letter_label(code: str) -> str:
     return str(LETTER_LABELS.get(code, ""))
+
+
+# The values of an event as the registry stores them (ENGINE-IO.md, "Input"): its fields, flattened with a dot
+# ("speeding.limit_kmh"), and the codes some of them hold. The back office shows them on the file page.
+FIELD_LABELS: dict[str, Promise] = {
+    "committed_on": _("Date de l’infraction"),
+    "final_on": _("Date à laquelle l’infraction est devenue définitive"),
+    "decided_on": _("Date de la décision de retrait"),
+    "how": _("Devenue définitive par"),
+    "points": _("Nombre de points retirés"),
+    "class": _("Classe de l’infraction"),
+    "speeding.limit_kmh": _("Vitesse maximale autorisée (km/h)"),
+    "speeding.retained_kmh": _("Vitesse retenue (km/h)"),
+    "natinf": _("Code NATINF"),
+    "simultaneous_group": _("Groupe d’infractions simultanées"),
+    "offence": _("Infraction annulée"),
+    "first_day": _("Premier jour du stage"),
+    "last_day": _("Dernier jour du stage"),
+    "type": _("Type de stage"),
+    "ban_until": _("Interdiction de solliciter un nouveau permis jusqu’au"),
+    "from": _("Suspendu à partir du"),
+    "to": _("Jusqu’au (inclus)"),
+    "obtained_on": _("Date d’obtention du nouveau permis"),
+    "route": _("Voie d’accès"),
+    "recorded_on": _("Date d’enregistrement"),
+    "on": _("Date"),
+}
+
+# "on" is the date of the event, whose meaning depends on its kind.
+ON_LABELS: dict[str, Promise] = {
+    "offence_cancelled": _("Date de l’annulation de l’infraction"),
+    "invalidation_notified": _("Date de l’avis de réception"),
+    "licence_surrendered": _("Date de remise du permis"),
+    "annulment": _("Date à laquelle l’annulation est définitive"),
+}
+
+DATE_FIELDS = frozenset(
+    {
+        "committed_on",
+        "final_on",
+        "decided_on",
+        "first_day",
+        "last_day",
+        "ban_until",
+        "from",
+        "to",
+        "obtained_on",
+    }
+    | {"recorded_on", "on"}
+)
+
+
+def field_label(key: str, kind: str = "") -> str:
+    """The French label of an event's field ("how" → "Devenue définitive par"); an unknown field as it is."""
+    if key == "on" and kind in ON_LABELS:
+        return str(ON_LABELS[kind])
+    return str(FIELD_LABELS.get(key, key))
+
+
+def field_value(key: str, value: object) -> str:
+    """An event's value as a reader writes it: a date as 21/07/2025, a code by its label
+    (how=fine_paid → "Paiement de l’amende forfaitaire"), "—" for none; anything else as it is."""
+    # The tables of these codes are the documents' (letters, attestations): one wording for each code.
+    from django.utils.text import capfirst
+
+    from permis.notices.documents.facts import CLASS_LABELS, COURSE_LABELS, HOW_LABELS
+    from permis.registry.models import Route
+
+    if value is None or value == "":
+        return "—"
+    if key in DATE_FIELDS and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
+        except ValueError:
+            return value
+    codes: dict[str, Any] = {
+        "how": HOW_LABELS,
+        "class": CLASS_LABELS,
+        "type": COURSE_LABELS,
+        "route": dict(Route.choices),
+    }
+    if key in codes and isinstance(value, str) and value in codes[key]:
+        return str(capfirst(codes[key][value]))
+    return str(value)
