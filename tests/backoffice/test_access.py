@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import User
 from django.urls import get_resolver
@@ -9,6 +11,7 @@ from django.urls import get_resolver
 from permis.audit.models import AccessLog
 from permis.backoffice import urls as backoffice_urls
 from permis.backoffice.access import departement_of, role_required
+from permis.backoffice.views import MAX_RESULTS
 from permis.registry import services as registry
 from permis.registry.models import Notice
 from tests.registry.factories import offence
@@ -108,6 +111,54 @@ def test_search_by_dossier_number_or_identity() -> None:
     assert "Une recherche par identité demande le nom et la date de naissance." in half.content.decode()
     empty = search(client)
     assert "Indiquez un numéro de permis" in empty.content.decode()
+
+
+def test_a_search_by_name_ignores_case_accents_and_separators() -> None:
+    andre = file_in("75011", holder_fields={"birth_name": "ANDRÉ", "used_name": "LE GOFF-D’ARCY"})
+    other_day = file_in("75011", holder_fields={"birth_name": "ANDRÉ", "birth_date": dt.date(1990, 5, 18)})
+    client = client_for(agent())
+    for typed in (
+        "ANDRÉ",
+        "André",
+        "andré",
+        "ANDRE",
+        "andre",
+        " Andre ",
+        "ANDRE\u0301",
+        "Le Goff d'Arcy",
+        "legoffdarcy",
+    ):
+        found = search(client, birth_name=typed, birth_date="1990-05-17")
+        assert listed(found, andre), typed
+        assert not listed(found, other_day), typed
+    for typed in ("Andres", "Andr", "Le Goff"):
+        assert not listed(search(client, birth_name=typed, birth_date="1990-05-17"), andre), typed
+
+
+def test_a_search_by_name_keeps_its_limit_after_the_names_match() -> None:
+    """The birth date narrows in the database; the limit counts the holders whose name matches, not the
+    holders born that day whose names sort first."""
+    for n in range(MAX_RESULTS + 2):
+        file_in("75011", holder_fields={"birth_name": f"AARON{chr(65 + n)}"})
+    zelie = file_in("75011", holder_fields={"birth_name": "ZÉLIE"})
+    client = client_for(agent())
+    found = search(client, birth_name="zelie", birth_date="1990-05-17")
+    assert listed(found, zelie) and found.context["results"] == [zelie] and not found.context["more"]
+    for _ in range(MAX_RESULTS):
+        file_in("75011", holder_fields={"birth_name": "Zélie"})
+    many = search(client, birth_name="Zelie", birth_date="1990-05-17")
+    assert len(many.context["results"]) == MAX_RESULTS and many.context["more"]
+    assert "Plus de 20 dossiers : précisez la recherche." in many.content.decode()
+
+
+def test_no_result_says_whose_files_were_searched() -> None:
+    parisian = client_for(agent(departements=("75",)))
+    supervisor = client_for(agent("supervisor", ()))
+    nothing = {"birth_name": "PERSONNE", "birth_date": "1990-05-17"}
+    assert "Aucun dossier de vos départements ne correspond" in search(parisian, **nothing).content.decode()
+    html = search(supervisor, **nothing).content.decode()
+    assert "Aucun dossier ne correspond à cette recherche." in html
+    assert "vos départements" not in html
 
 
 def test_the_purpose_is_required_before_any_read_and_every_read_is_logged() -> None:

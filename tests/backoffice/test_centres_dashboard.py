@@ -13,7 +13,9 @@ from django.utils.html import escape
 from permis.backoffice.demo import DEV_PASSWORD, seed_agents
 from permis.backoffice.models import AgentProfile, CorrectionRequest, IntegrityReport
 from permis.courses.models import CourseCentre
+from permis.portal.dates import long_date
 from permis.registry.models import Event
+from permis.registry.services import today
 
 from .helpers import agent, client_for, file_in
 
@@ -39,18 +41,81 @@ def test_an_agent_approves_and_withdraws_a_centre_of_their_departement() -> None
     centre = CourseCentre.objects.get(approval_number="R-69-0001")
     assert (centre.departement, centre.approved_on, centre.withdrawn_on) == ("69", dt.date(2024, 1, 1), None)
     again = client.post("/gestion/centres/", CENTRE)
-    assert "is already held by Prévention routière Lyon" in again.content.decode()
-    before = client.post(f"/gestion/centres/{centre.pk}/retrait/", {"on": "2023-01-01"})
-    assert "is before the approval" in before.content.decode()
-    withdrawn = client.post(f"/gestion/centres/{centre.pk}/retrait/", {"on": "2024-06-01"})
+    assert again.context["form"].errors["approval_number"] == [
+        "Le numéro d’agrément R-69-0001 est déjà celui du centre « Prévention routière Lyon »."
+    ]
+    withdrawn_on = today() + dt.timedelta(days=10)
+    withdrawn = client.post(f"/gestion/centres/{centre.pk}/retrait/", {"on": withdrawn_on.isoformat()})
     assert withdrawn.status_code == 302
     centre.refresh_from_db()
-    assert centre.withdrawn_on == dt.date(2024, 6, 1) and not centre.approved(dt.date(2024, 6, 1))
-    assert "retiré le 01/06/2024" in client.get("/gestion/centres/").content.decode()
-    # Approved again from a later date.
-    assert client.post("/gestion/centres/", {**CENTRE, "approved_on": "2025-01-01"}).status_code == 302
+    assert centre.withdrawn_on == withdrawn_on and not centre.approved(withdrawn_on)
+    assert centre.approved(today())  # the sessions held until then stay the centre's to report
+    assert f"retiré le {withdrawn_on:%d/%m/%Y}" in client.get("/gestion/centres/").content.decode()
+    twice = client.post(f"/gestion/centres/{centre.pk}/retrait/", {"on": withdrawn_on.isoformat()})
+    assert twice.context["form"].non_field_errors() == [
+        f"L’agrément de ce centre est déjà retiré, à partir du {long_date(withdrawn_on)}."
+    ]
+    # Approved again, from the withdrawal on.
+    early = client.post("/gestion/centres/", {**CENTRE, "approved_on": "2025-01-01"})
+    assert early.context["form"].errors["approved_on"] == [
+        f"Un nouvel agrément ne peut pas précéder le retrait du précédent ({long_date(withdrawn_on)})."
+    ]
+    again = client.post("/gestion/centres/", {**CENTRE, "approved_on": withdrawn_on.isoformat()})
+    assert again.status_code == 302
     centre.refresh_from_db()
-    assert centre.withdrawn_on is None and centre.approved_on == dt.date(2025, 1, 1)
+    assert centre.withdrawn_on is None and centre.approved_on == withdrawn_on
+
+
+def test_a_withdrawal_cannot_precede_the_approval() -> None:
+    client = client_for(agent(departements=("69",)))
+    approved_on = today() + dt.timedelta(days=30)
+    client.post("/gestion/centres/", {**CENTRE, "approved_on": approved_on.isoformat()})
+    centre = CourseCentre.objects.get()
+    before = client.post(f"/gestion/centres/{centre.pk}/retrait/", {"on": today().isoformat()})
+    assert before.context["form"].errors["on"] == [
+        f"Le retrait ne peut pas précéder l’agrément ({long_date(approved_on)})."
+    ]
+    html = before.content.decode()
+    assert "Refusé par le fichier national" not in html and "is before" not in html
+    centre.refresh_from_db()
+    assert centre.withdrawn_on is None
+
+
+def test_a_withdrawal_takes_effect_today_or_later_never_before() -> None:
+    """A withdrawal dated in the past would take from the holders the sessions they already attended: the
+    centre reports them for days it was approved (record_attendance asks approved(session.first_day))."""
+    client = client_for(agent(departements=("69",)))
+    client.post("/gestion/centres/", CENTRE)
+    centre = CourseCentre.objects.get()
+    for on, message in (
+        (today() - dt.timedelta(days=1), "Un retrait prend effet aujourd’hui ou plus tard"),
+        (dt.date(2025, 1, 1), "Un retrait prend effet aujourd’hui ou plus tard"),
+        (dt.date(9999, 12, 31), "Indiquez une date avant 2201."),
+    ):
+        refused = client.post(f"/gestion/centres/{centre.pk}/retrait/", {"on": on.isoformat()})
+        assert refused.status_code == 200
+        (error,) = refused.context["form"].errors["on"]
+        assert error.startswith(message)
+    centre.refresh_from_db()
+    assert centre.withdrawn_on is None and centre.approved(today() - dt.timedelta(days=1))
+    assert (
+        client.post(f"/gestion/centres/{centre.pk}/retrait/", {"on": today().isoformat()}).status_code == 302
+    )
+    centre.refresh_from_db()
+    assert centre.withdrawn_on == today()
+
+
+def test_an_approval_date_is_within_the_registrys_years() -> None:
+    client = client_for(agent(departements=("69",)))
+    for approved_on, message in (
+        ("0001-01-01", "Indiquez une date à partir de 1900."),
+        ("1899-12-31", "Indiquez une date à partir de 1900."),
+        ("9999-12-31", "Indiquez une date avant 2201."),
+        ("2201-01-01", "Indiquez une date avant 2201."),
+    ):
+        refused = client.post("/gestion/centres/", {**CENTRE, "approved_on": approved_on})
+        assert refused.context["form"].errors["approved_on"] == [message]
+    assert not CourseCentre.objects.exists()
 
 
 def test_bad_centres_say_which_field_and_why() -> None:
@@ -67,7 +132,10 @@ def test_bad_centres_say_which_field_and_why() -> None:
     ):
         assert message in html
     mismatch = client.post("/gestion/centres/", {**CENTRE, "departement": "75"})
-    assert "is not the département of postcode 69003 (69)" in mismatch.content.decode()
+    assert mismatch.context["form"].errors["departement"] == [
+        "Le code postal 69003 est dans le département 69, pas dans le 75."
+    ]
+    assert "Refusé par le fichier national" not in mismatch.content.decode()  # the approval's, not the file's
     elsewhere = client_for(agent(departements=("75",))).post("/gestion/centres/", CENTRE)
     assert "Ce département n’est pas l’un des vôtres." in elsewhere.content.decode()
     assert not CourseCentre.objects.exists()

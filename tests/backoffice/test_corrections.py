@@ -160,3 +160,95 @@ def test_a_correction_of_a_correction_is_refused(offence_file) -> None:
     with pytest.raises(services.BackofficeError, match="Une correction ne se corrige pas"):
         services.request_correction(first.agent_profile, correction, None, "x")
     assert Projection.objects.get(licence=lic).balance == 12
+
+
+@pytest.fixture
+def speeding_file():
+    """A file of Paris with a speeding offence (100 km/h retained where 80 were allowed), its fine paid."""
+    lic = file_in("75011")
+    data = {
+        "committed_on": "2024-01-10",
+        "final_on": "2024-02-01",
+        "how": "fine_paid",
+        "speeding": {"limit_kmh": 80, "retained_kmh": 100},
+    }
+    registry.record_event(lic, "offence", data, source="feed", sender="ANTAI", source_ref="A2")
+    return lic
+
+
+def speeding_values(**changes):
+    base = {
+        "value__committed_on": "2024-01-10",
+        "value__final_on": "2024-02-01",
+        "value__how": "fine_paid",
+        "value__speeding__limit_kmh": "80",
+        "value__speeding__retained_kmh": "100",
+        "reason": "photo du radar lue par le titulaire",
+    }
+    base.update(changes)
+    return base
+
+
+def test_the_engines_refusals_of_a_correction_are_in_french_on_their_field(speeding_file) -> None:
+    lic = speeding_file
+    one = client_for(agent(login="first"))
+    open_with_purpose(one, lic, "correction")
+    national = "Refusé par le fichier national : "
+    for changes, field, message in (
+        (
+            {"value__speeding__retained_kmh": "99999999999999999999999999"},
+            "value__speeding__retained_kmh",
+            "Une vitesse s’écrit en km/h, un nombre entier de 1 à 500.",
+        ),
+        ({"value__speeding__retained_kmh": ""}, "value__speeding__retained_kmh", "Ce champ est obligatoire."),
+        (
+            {"value__speeding__limit_kmh": "0"},
+            "value__speeding__limit_kmh",
+            "Une vitesse s’écrit en km/h, un nombre entier de 1 à 500.",
+        ),
+        (
+            {"value__speeding__retained_kmh": "70"},
+            "value__speeding__retained_kmh",
+            "La vitesse retenue ne dépasse pas la vitesse maximale autorisée (80 km/h) : "
+            "ce n’est pas un excès de vitesse.",
+        ),
+        (
+            {"value__how": "zzz"},
+            "value__how",
+            "Cette valeur n’est pas admise ; les valeurs possibles : "
+            "fine_paid, majoree_title, composition_penale, conviction.",
+        ),
+    ):
+        response = ask(one, lic, 1, speeding_values(**changes))
+        assert response.status_code == 200, changes
+        form = response.context["form"]
+        assert not form.non_field_errors(), (changes, form.non_field_errors())
+        (error,) = form.errors[field]
+        assert error == national + message
+        html = response.content.decode()
+        assert f'id="id_{field}_error"' in html
+        for english in ("must be", "is not one of", "None", "does not exceed"):
+            assert english not in html, (changes, english)
+    assert not CorrectionRequest.objects.exists()
+
+
+def test_the_back_offices_own_refusals_are_not_the_national_files(offence_file) -> None:
+    lic = offence_file
+    first = agent(login="first")
+    one = client_for(first)
+    open_with_purpose(one, lic, "correction")
+    same = ask(one, lic, 1, values())
+    assert same.context["form"].non_field_errors() == [
+        "Les valeurs corrigées sont identiques aux valeurs actuelles : rien à corriger."
+    ]
+    assert ask(one, lic, 1, values(value__points="2")).status_code == 302
+    twice = ask(one, lic, 1, values(value__points="3"))
+    assert twice.context["form"].non_field_errors() == [
+        "Une correction de l’événement e1 attend déjà sa validation."
+    ]
+    own = one.post(f"/gestion/corrections/{CorrectionRequest.objects.get().pk}/", {"decision": "approve"})
+    assert own.context["form"].non_field_errors() == [
+        "Une correction est validée par un second agent, pas par celui qui l’a demandée."
+    ]
+    for response in (same, twice, own):
+        assert "Refusé par le fichier national" not in response.content.decode()

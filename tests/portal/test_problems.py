@@ -11,6 +11,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone, translation
 
+from permis.courses.approval import approve_centre, withdraw_centre
+from permis.courses.services import CourseError
 from permis.notices.receipts import ReceiptError, record_postal_receipt
 from permis.portal.problems import in_words
 from permis.registry import services
@@ -137,6 +139,94 @@ def test_the_receipts_refusals_in_french() -> None:
     assert refusal(registered, kind="not_collected", on=dt.date(2024, 4, 6)) == (
         "Un avis de réception est déjà enregistré (5 avril 2024) et celui-ci le contredit : passez par une "
         "demande de correction."
+    )
+
+
+SPEEDING = {"id": "o", "kind": "offence", "committed_on": "2024-01-10", "final_on": "2024-02-01"}
+
+# The values of an event as an agent corrects it in the back office (an emptied value reaches the engine as None).
+CORRECTION_CASES = {
+    "an emptied speed": (
+        {**SPEEDING, "speeding": {"limit_kmh": 80, "retained_kmh": None}},
+        "Ce champ est obligatoire.",
+    ),
+    "an emptied class": (
+        {**SPEEDING, "points": 2, "class": None},
+        "Ce champ est obligatoire.",
+    ),
+    "a speed out of range": (
+        {**SPEEDING, "speeding": {"limit_kmh": 80, "retained_kmh": 99999999999999999999999999}},
+        "Une vitesse s’écrit en km/h, un nombre entier de 1 à 500.",
+    ),
+    "a speed within the limit": (
+        {**SPEEDING, "speeding": {"limit_kmh": 80, "retained_kmh": 70}},
+        "La vitesse retenue ne dépasse pas la vitesse maximale autorisée (80 km/h) : "
+        "ce n’est pas un excès de vitesse.",
+    ),
+    "points out of range": (
+        {**SPEEDING, "points": 13, "class": "C4"},
+        "Le nombre de points est un nombre entier de 0 à 12.",
+    ),
+    "an unknown way it ended": (
+        {**SPEEDING, "points": 2, "class": "C4", "how": "zzz"},
+        "Cette valeur n’est pas admise ; les valeurs possibles : "
+        "fine_paid, majoree_title, composition_penale, conviction.",
+    ),
+    "an unknown class": (
+        {**SPEEDING, "points": 2, "class": "C9"},
+        "Cette valeur n’est pas admise ; les valeurs possibles : C1, C2, C3, C4, C5, D.",
+    ),
+    "a class without points": (
+        {**SPEEDING, "class": "C4", "natinf": "11"},
+        "Une classe ne s’indique qu’avec un nombre de points.",
+    ),
+    "neither points nor speed nor natinf": (
+        SPEEDING,
+        "Une infraction a un nombre de points et une classe, ou une vitesse, ou un code NATINF.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORRECTION_CASES))
+def test_the_engines_refusals_of_a_corrected_event_in_french(case: str) -> None:
+    event, french = CORRECTION_CASES[case]
+    (problem,) = [p for p in engine_problems(event) if "natinf" not in p.split(": ")[0]]
+    assert in_words(why(problem)) == french
+
+
+def approval_refusal(call, *args, **kwargs) -> str:
+    with pytest.raises(CourseError) as refused:
+        call(*args, **kwargs)
+    return in_words(refused.value.message)
+
+
+@pytest.mark.django_db
+def test_the_approval_of_course_centres_refusals_in_french() -> None:
+    centre = {
+        "name": "Prévention routière Lyon",
+        "approval_number": "R-69-0001",
+        "address": "3 rue de la Paix",
+        "postcode": "69003",
+        "city": "Lyon",
+        "departement": "69",
+        "approved_on": dt.date(2024, 1, 1),
+    }
+    assert approval_refusal(approve_centre, **{**centre, "departement": "75"}) == (
+        "Le code postal 69003 est dans le département 69, pas dans le 75."
+    )
+    row = approve_centre(**centre)
+    assert approval_refusal(approve_centre, **centre) == (
+        "Le numéro d’agrément R-69-0001 est déjà celui du centre « Prévention routière Lyon »."
+    )
+    assert approval_refusal(withdraw_centre, row, dt.date(2023, 12, 31)) == (
+        "Le retrait ne peut pas précéder l’agrément (1er janvier 2024)."
+    )
+    withdraw_centre(row, dt.date(2024, 6, 1))
+    assert approval_refusal(withdraw_centre, row, dt.date(2024, 7, 1)) == (
+        "L’agrément de ce centre est déjà retiré, à partir du 1er juin 2024."
+    )
+    assert approval_refusal(approve_centre, **{**centre, "approved_on": dt.date(2024, 5, 1)}) == (
+        "Un nouvel agrément ne peut pas précéder le retrait du précédent (1er juin 2024)."
     )
 
 

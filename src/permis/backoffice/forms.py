@@ -10,12 +10,15 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from permis.audit.models import Purpose
 from permis.notices.models import ReceiptKind
+from permis.portal.forms import EARLIEST, LATEST
 from permis.portal.problems import in_words
 from permis.registry.models import Category, Route
+from permis.registry.services import today
 
 from .access import normalise_departement, valid_departement
 
@@ -26,7 +29,16 @@ AGENT_PURPOSES = [
     (Purpose.CORRECTION.value, Purpose.CORRECTION.label),
     (Purpose.OTHER.value, Purpose.OTHER.label),
 ]
-EARLIEST = dt.date(1900, 1, 1)
+# The years the rules engine knows (1900 to 2200): the registry refuses the others on the forms it checks; the
+# forms the registry does not check (a course centre's approval) bound their dates with the same words.
+DATE_BOUNDS = [
+    MinValueValidator(EARLIEST, _("Indiquez une date à partir de 1900.")),
+    MaxValueValidator(LATEST, _("Indiquez une date avant 2201.")),
+]
+
+# Where a refusal comes from, said before it on the form: the national file (the registry and the rules engine).
+# The refusals that say it themselves (the back office's own, a course centre's approval) go without.
+FROM_NATIONAL_FILE = _("Refusé par le fichier national : %(why)s")
 
 
 class DateInput(forms.DateInput):
@@ -36,8 +48,17 @@ class DateInput(forms.DateInput):
         super().__init__(attrs=attrs, format="%Y-%m-%d")
 
 
-def date_field(label: Any, *, required: bool = True, help_text: Any = "") -> forms.DateField:
-    return forms.DateField(label=label, required=required, help_text=help_text, widget=DateInput())
+def date_field(
+    label: Any, *, required: bool = True, help_text: Any = "", bounded: bool = False
+) -> forms.DateField:
+    """A date; `bounded`: within the engine's years, for the dates the registry does not check itself."""
+    return forms.DateField(
+        label=label,
+        required=required,
+        help_text=help_text,
+        widget=DateInput(),
+        validators=DATE_BOUNDS if bounded else [],
+    )
 
 
 class DsfrForm(forms.Form):
@@ -62,9 +83,14 @@ class DsfrForm(forms.Form):
                 widget.attrs["aria-invalid"] = "true"
                 widget.attrs["aria-describedby"] = f"{self[name].auto_id}_error"
 
-    def add_problems(self, problems: list[str], fields: dict[str, str] | None = None) -> None:
-        """Put the registry's problems ("field: why", "event.field: why") on the fields they name, each in the
-        page's language when it is one of the usual ones (``permis.portal.problems``)."""
+    def add_problems(
+        self, problems: list[str], fields: dict[str, str] | None = None, *, source: Any = FROM_NATIONAL_FILE
+    ) -> None:
+        """Put the problems ("field: why", "event.field: why") on the fields they name, each in the page's
+        language when it is one of the usual ones (``permis.portal.problems``).
+
+        `source` says where the refusal comes from ("…%(why)s"): the national file by default; None for a
+        refusal that is not the national file's (the back office's own, a course centre's approval)."""
         fields = fields or {}
         for problem in problems:
             head, sep, why = problem.partition(": ")
@@ -72,7 +98,8 @@ class DsfrForm(forms.Form):
                 head, why = "", problem
             name = head.removeprefix("event.").split(".")[0]
             name = fields.get(name, name)
-            message = _("Refusé par le fichier national : %(why)s") % {"why": in_words(why or problem)}
+            words = in_words(why or problem)
+            message = source % {"why": words} if source is not None else words
             self.add_error(name if name in self.fields else None, message)
 
 
@@ -259,8 +286,19 @@ class CorrectionForm(DsfrForm):
             _set(out, key, value)
         return _drop_none(out)
 
-    def field_for(self, key: str) -> str:
-        return f"value__{key.split('.')[0]}" if f"value__{key.split('.')[0]}" in self.fields else "reason"
+    def on_field(self, problem: str) -> str:
+        """An engine's problem about a value ("speeding.retained_kmh: why") named by the field of that value
+        ("value__speeding__retained_kmh: why"), or of the nearest value that contains it; any other problem
+        ("reason: …", "__all__: …") as it came."""
+        head, sep, why = problem.partition(": ")
+        if not sep or " " in head:
+            return problem
+        parts = head.split(".")
+        for size in range(len(parts), 0, -1):
+            name = "value__" + "__".join(parts[:size])
+            if name in self.fields:
+                return f"{name}: {why}"
+        return problem
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -319,7 +357,7 @@ class CentreForm(DsfrForm):
     departement = forms.CharField(
         label=_("Département"), max_length=3, help_text=_("Par exemple 69, 2A ou 974.")
     )
-    approved_on = date_field(_("Agréé à partir du"))
+    approved_on = date_field(_("Agréé à partir du"), bounded=True)
     contact = forms.CharField(label=_("Contact"), required=False, max_length=200)
 
     def clean_departement(self) -> str:
@@ -330,4 +368,16 @@ class CentreForm(DsfrForm):
 
 
 class WithdrawForm(DsfrForm):
-    on = date_field(_("Agrément retiré à partir du"))
+    """A withdrawal takes effect today or later, never before: a centre reports the attendance of a session it
+    held while approved (``record_attendance`` asks ``approved(session.first_day)``), so a withdrawal dated in
+    the past would take from the holders the sessions they already attended."""
+
+    on = date_field(_("Agrément retiré à partir du"), bounded=True)
+
+    def clean_on(self) -> dt.date:
+        on = self.cleaned_data["on"]
+        if on < today():
+            raise forms.ValidationError(
+                _("Un retrait prend effet aujourd’hui ou plus tard : les stages déjà tenus restent acquis.")
+            )
+        return on

@@ -33,6 +33,11 @@ class BackofficeError(RegistryError):
     """A request refused; each problem starts with the field at fault ("on: ...", or "__all__: ...")."""
 
 
+class CorrectionRefused(BackofficeError):
+    """The correction workflow's own refusals (a second agent decides, a request already dealt with...), in
+    French: the back office's rules, not the national file's."""
+
+
 def recorder(profile: AgentProfile) -> str:
     return f"agent:{profile.user.get_username()}"
 
@@ -185,11 +190,11 @@ def request_correction(
             + _("Une correction de l’événement e%(seq)s attend déjà sa validation.") % {"seq": target.seq}
         )
     if problems:
-        raise BackofficeError(problems)
+        raise CorrectionRefused(problems)
     if replacement is not None:
         replacement = {"kind": replacement["kind"], "data": dict(replacement["data"])}
         if replacement == effective(target):
-            raise BackofficeError(
+            raise CorrectionRefused(
                 [
                     "__all__: "
                     + _("Les valeurs corrigées sont identiques aux valeurs actuelles : rien à corriger.")
@@ -227,7 +232,7 @@ def review_correction(
     if not approve and not reason.strip():
         problems.append("review_reason: " + _("Dites pourquoi la correction est rejetée."))
     if problems:
-        raise BackofficeError(problems)
+        raise CorrectionRefused(problems)
     row.reviewed_by = profile.user
     row.reviewed_at = timezone.now()
     row.review_reason = reason.strip()

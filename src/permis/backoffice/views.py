@@ -12,18 +12,19 @@ writes an entry with what it showed.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -154,23 +155,38 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("backoffice:search")
 
 
+def name_key(name: str) -> str:
+    """A name as an agent may type it: "André", "andre" and "ANDRÉ" are one name, and so are "Jean-Pierre",
+    "JEAN PIERRE" and "jeanpierre", or "D’Artagnan" and "d'artagnan" (Unicode NFKD without its combining marks,
+    case folded, œ and æ spelt out, only the letters and digits kept)."""
+    folded = unicodedata.normalize("NFKD", name).casefold().replace("œ", "oe").replace("æ", "ae")
+    return "".join(char for char in folded if char.isalnum() and not unicodedata.combining(char))
+
+
 def _search(agent: AgentProfile, data: dict[str, Any]) -> list[Licence]:
-    licences = Licence.objects.select_related("holder", "projection").filter(
-        holder__in=Holder.objects.filter(holders_visible_to(agent))
-    )
+    licences = Licence.objects.filter(holder__in=Holder.objects.filter(holders_visible_to(agent)))
     if data["licence_number"]:
         licences = licences.filter(number=data["licence_number"])
     if data["dossier_number"]:
         licences = licences.filter(dossier_number=data["dossier_number"])
+    licences = licences.order_by("holder__birth_name", "number")
     if data["birth_name"]:
-        name = data["birth_name"]
-        licences = licences.filter(
-            Q(holder__birth_name__iexact=name) | Q(holder__used_name__iexact=name),
-            holder__birth_date=data["birth_date"],
+        # The database narrows to the birth date (about 1,500 holders nationally, fewer in a département); the
+        # names are compared here, without case or accents, which no database compares alike. The limit
+        # applies to the names that match.
+        wanted = name_key(data["birth_name"])
+        candidates = licences.filter(holder__birth_date=data["birth_date"]).values_list(
+            "pk", "holder__birth_name", "holder__used_name"
         )
+        ids = [
+            pk
+            for pk, birth, used in candidates.iterator()
+            if wanted and wanted in (name_key(birth), name_key(used))
+        ]
+        licences = licences.filter(pk__in=ids[: MAX_RESULTS + 1])
     return [
         lic
-        for lic in licences.order_by("holder__birth_name", "number")[: MAX_RESULTS + 1]
+        for lic in licences.select_related("holder", "projection")[: MAX_RESULTS + 1]
         if can_see(agent, lic.holder)
     ]
 
@@ -334,7 +350,7 @@ def _receipt_choices(licence: Licence) -> list[tuple[int, str]]:
             continue
         sent = timezone.localtime(delivery.sent_at).strftime("%d/%m/%Y")
         choices.append(
-            (delivery.pk, _g("Envoi n° %(pk)s, envoyé le %(sent)s") % {"pk": delivery.pk, "sent": sent})
+            (delivery.pk, gettext("Envoi n° %(pk)s, envoyé le %(sent)s") % {"pk": delivery.pk, "sent": sent})
         )
     return choices
 
@@ -388,7 +404,7 @@ def record(
             problems = [p.split(": ", 1)[1] if p.startswith("delivery ") else p for p in error.problems]
             form.add_problems(problems, FIELD_NAMES)
         else:
-            messages.success(request, _g("%(what)s : enregistré.") % {"what": title})
+            messages.success(request, gettext("%(what)s : enregistré.") % {"what": title})
             return redirect("backoffice:file", licence.pk)
     return render(
         request,
@@ -423,18 +439,14 @@ def correct(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk
         if not form.errors:
             try:
                 services.request_correction(request.agent, target, replacement, form.cleaned_data["reason"])  # type: ignore[attr-defined]
+            except services.CorrectionRefused as error:
+                form.add_problems(error.problems, source=None)
             except RegistryError as error:
-                mapped = []
-                for problem in error.problems:
-                    head, _sep, why = problem.partition(": ")
-                    name = head.split(".")[0]
-                    field = f"value__{name}" if f"value__{name}" in form.fields else head
-                    mapped.append(f"{field}: {why}")
-                form.add_problems(mapped)
+                form.add_problems([form.on_field(problem) for problem in error.problems])
             else:
                 messages.success(
                     request,
-                    _g(
+                    gettext(
                         "Demande de correction de l’événement %(seq)s enregistrée : un second agent doit l’examiner."
                     )
                     % {"seq": f"e{target.seq}"},
@@ -494,12 +506,14 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
                 approve=form.cleaned_data["decision"] == "approve",
                 reason=form.cleaned_data["review_reason"],
             )
+        except services.CorrectionRefused as error:
+            form.add_problems(error.problems, source=None)
         except RegistryError as error:
             form.add_problems(error.problems)
         else:
-            done = _g("Correction approuvée : l’événement de correction est inscrit à l’historique.")
+            done = gettext("Correction approuvée : l’événement de correction est inscrit à l’historique.")
             if form.cleaned_data["decision"] != "approve":
-                done = _g("Demande de correction rejetée.")
+                done = gettext("Demande de correction rejetée.")
             messages.success(request, done)
             return redirect("backoffice:corrections")
     before = flatten((services.effective(correction.target) or {"data": {}})["data"])
@@ -535,9 +549,9 @@ def centres(request: HttpRequest) -> HttpResponse:
             try:
                 centre = approve_centre(**data)
             except CourseError as error:
-                form.add_problems([f"{error.field}: {error.message}"])
+                form.add_problems([f"{error.field}: {error.message}"], source=None)
             else:
-                messages.success(request, _g("Centre « %(name)s » agréé.") % {"name": centre.name})
+                messages.success(request, gettext("Centre « %(name)s » agréé.") % {"name": centre.name})
                 return redirect("backoffice:centres")
     rows = CourseCentre.objects.annotate(sessions_count=Count("sessions")).order_by("departement", "name")
     return render(
@@ -563,9 +577,11 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             withdraw_centre(centre, form.cleaned_data["on"])
         except CourseError as error:
-            form.add_problems([f"{error.field}: {error.message}"])
+            form.add_problems([f"{error.field}: {error.message}"], source=None)
         else:
-            messages.success(request, _g("Agrément du centre « %(name)s » retiré.") % {"name": centre.name})
+            messages.success(
+                request, gettext("Agrément du centre « %(name)s » retiré.") % {"name": centre.name}
+            )
             return redirect("backoffice:centres")
     return render(request, "backoffice/withdraw.html", {"form": form, "centre": centre})
 

@@ -1,8 +1,9 @@
 """The engine's and the registry's refusals in the page's language.
 
 The rules engine and the registry's services write their problems in English, "field: why", for the engine's
-command-line users and the partners' API (ENGINE-IO.md, docs/api.md). A person reads them on a page: the
-holder's simulator, an agent's form in the back office. ``in_words`` gives the usual ones in plain French (and in
+command-line users and the partners' API (ENGINE-IO.md, docs/api.md); so do the course services, the approval
+of course centres included (``permis.courses``). A person reads them on a page: the holder's simulator, an
+agent's form in the back office. ``in_words`` gives the usual ones in plain French (and in
 English through the translation catalogue); anything else is shown as it was written, so that nothing is
 hidden. tests/portal/test_problems.py makes each of these problems through the engine or the service that
 writes it, so a change of wording there fails a test instead of falling back to English on the page.
@@ -63,6 +64,64 @@ _PROBLEMS: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(r"is out of range \((?P<low>\d+) to (?P<high>\d+)\)"),
         gettext_noop("Cette date est en dehors des années admises (%(low)s à %(high)s)."),
+    ),
+    # The values of an event as an agent corrects them in the back office (a value left empty reaches the engine
+    # as None).
+    (
+        re.compile(r"^None (?:must be|is not) "),
+        gettext_noop("Ce champ est obligatoire."),
+    ),
+    (
+        re.compile(r"must be a whole number of km/h from 1 to 500"),
+        gettext_noop("Une vitesse s’écrit en km/h, un nombre entier de 1 à 500."),
+    ),
+    (
+        re.compile(r"km/h does not exceed the limit of (?P<limit>\d+) km/h"),
+        gettext_noop(
+            "La vitesse retenue ne dépasse pas la vitesse maximale autorisée (%(limit)s km/h) : "
+            "ce n’est pas un excès de vitesse."
+        ),
+    ),
+    (
+        re.compile(r"must be a whole number from 0 to 12"),
+        gettext_noop("Le nombre de points est un nombre entier de 0 à 12."),
+    ),
+    (
+        re.compile(r" (?:is not|must be) one of (?P<choices>[^()]+)$"),
+        gettext_noop("Cette valeur n’est pas admise ; les valeurs possibles : %(choices)s."),
+    ),
+    (
+        re.compile(r"^given without points"),
+        gettext_noop("Une classe ne s’indique qu’avec un nombre de points."),
+    ),
+    (
+        re.compile(r"an offence needs points and class, or speeding, or natinf"),
+        gettext_noop(
+            "Une infraction a un nombre de points et une classe, ou une vitesse, ou un code NATINF."
+        ),
+    ),
+    # The approval of course centres (permis.courses.approval), as the back office shows it to agents.
+    (
+        re.compile(
+            r"^'(?P<code>[^']*)' is not the département of postcode (?P<postcode>\d{5}) \((?P<where>[^)]+)\)"
+        ),
+        gettext_noop("Le code postal %(postcode)s est dans le département %(where)s, pas dans le %(code)s."),
+    ),
+    (
+        re.compile(r"^'(?P<number>[^']*)' is already held by (?P<name>.+)$"),
+        gettext_noop("Le numéro d’agrément %(number)s est déjà celui du centre « %(name)s »."),
+    ),
+    (
+        re.compile(rf"^{_ISO} is before the withdrawal of (?P<date>{_ISO})"),
+        gettext_noop("Un nouvel agrément ne peut pas précéder le retrait du précédent (%(date)s)."),
+    ),
+    (
+        re.compile(rf"^{_ISO} is before the approval of (?P<date>{_ISO})"),
+        gettext_noop("Le retrait ne peut pas précéder l’agrément (%(date)s)."),
+    ),
+    (
+        re.compile(rf"approval already withdrawn on (?P<date>{_ISO})"),
+        gettext_noop("L’agrément de ce centre est déjà retiré, à partir du %(date)s."),
     ),
     # The registry's own refusals (permis.registry.services, permis.notices.receipts), as the back office
     # shows them to agents.
