@@ -114,10 +114,7 @@ def test_bad_receipts_are_rejected_on_their_own_with_their_fields(key: str, lett
         "receipts[4]: delivery: must be the delivery id (a number) or the letter's reference (a string)"
     ]
     assert errors[5] == ["receipts[5]: delivery: no registered letter 'NOPE-1'"]
-    assert errors[6] == [
-        f"receipts[6]: delivery {simple.pk} (letter 48 of licence {simple.notice.licence_id}): channel: a postal "
-        "receipt is for a registered letter, this one went by post"
-    ]
+    assert errors[6] == [f"receipts[6]: delivery: no registered letter {simple.pk}"]  # as an unknown id
     assert errors[7][0].endswith("on: 2024-04-01 is before the letter was sent (2024-04-02)")
     assert errors[8][0].endswith("on: 2024-07-01 is in the future")
     assert errors[9] == ["receipts[9]: receipt: a receipt must be an object with delivery, kind and on"]
@@ -129,7 +126,28 @@ def test_bad_receipts_are_rejected_on_their_own_with_their_fields(key: str, lett
         "rejected",
     ]
     assert (body["received"], body["recorded"], body["duplicates"], body["rejected"]) == (13, 2, 0, 11)
-    assert body["receipts"][5]["delivery"] is None and body["receipts"][6]["delivery"] == simple.pk
+    assert body["receipts"][5]["delivery"] is None and body["receipts"][6]["delivery"] is None
+
+
+@pytest.mark.parametrize("channel", ["email", "post", "account", "sms"])
+def test_a_letter_the_post_never_carried_is_answered_as_an_unknown_id(key: str, channel: str) -> None:
+    """The partner learns nothing of other letters: not their kind, their licence or their channel."""
+    other = delivery(notice("48SI"), channel, sent_at=paris(2024, 4, 2, 9))
+    unknown = other.pk + 1000
+    refs = (other.pk, str(other.pk), unknown)
+    batches = [{"receipts": [{"delivery": ref, "kind": "received", "on": "2024-04-05"}]} for ref in refs]
+    answers = [post(batch, key).json()["receipts"][0] for batch in batches]
+    assert answers[0] == {
+        "index": 0,
+        "delivery": None,
+        "outcome": "rejected",
+        "errors": [f"receipts[0]: delivery: no registered letter {other.pk}"],
+    }
+    assert answers[1]["errors"] == [f"receipts[0]: delivery: no registered letter '{other.pk}'"]
+    assert answers[2]["errors"] == [f"receipts[0]: delivery: no registered letter {unknown}"]
+    assert {name for answer in answers for name in answer} == {"index", "delivery", "outcome", "errors"}
+    other.refresh_from_db()
+    assert other.receipt_on is None
 
 
 def test_without_a_valid_key_the_answer_is_401(letter: Delivery) -> None:

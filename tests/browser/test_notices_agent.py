@@ -10,6 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth.models import Permission, User
 
+from permis.backoffice.models import AgentProfile
 from permis.notices import services
 from permis.registry.models import Notice
 from tests.notices.test_delivery import due, person
@@ -34,6 +35,8 @@ def agent_with_failures() -> User:
             content_type__app_label="notices", codename__in=["view_delivery", "change_delivery"]
         )
     )
+    # An agent of the 75, where the holders live: the failed letters listed are those of the agent's départements.
+    AgentProfile.objects.create(user=user, role="agent", departements=["75"])
     due(person("post", address=""), "48")
     due(person("electronic"), "48")
     due(person("post"), "48SI")

@@ -54,15 +54,12 @@ def locked(action: str, request: HttpRequest, account: str = "") -> bool:
     )
 
 
-def address_wait(action: str, request: HttpRequest, limit: int) -> int:
-    """Seconds before this client address may try `action` again after `limit` failures within the window, or 0
-    when it may now (or `limit` is 0). For an action counted by address only, with its own limit."""
+def _wait(key: str, limit: int, now: dt.datetime, window: dt.timedelta) -> int:
+    """Seconds before `key` has fewer than `limit` failures within the window (0 when it has fewer now)."""
     if limit <= 0:
         return 0
-    _, _, window = _limits()
-    now = timezone.now()
     newest = list(
-        Failure.objects.filter(key=f"{action}:address:{client_address(request)}", at__gte=now - window)
+        Failure.objects.filter(key=key, at__gte=now - window)
         .order_by("-at")
         .values_list("at", flat=True)[:limit]
     )
@@ -70,6 +67,21 @@ def address_wait(action: str, request: HttpRequest, limit: int) -> int:
         return 0
     # Free again when the oldest of the `limit` newest failures leaves the window.
     return max(1, math.ceil((newest[-1] + window - now).total_seconds()))
+
+
+def address_wait(action: str, request: HttpRequest, limit: int) -> int:
+    """Seconds before this client address may try `action` again after `limit` failures within the window, or 0
+    when it may now (or `limit` is 0). For an action counted by address only, with its own limit."""
+    _, _, window = _limits()
+    return _wait(f"{action}:address:{client_address(request)}", limit, timezone.now(), window)
+
+
+def wait(action: str, request: HttpRequest, account: str = "") -> int:
+    """Seconds before this action is unlocked for this account and this address, or 0 when it is not locked:
+    what a refusal tells the user ("réessayez dans … minutes")."""
+    _, _, window = _limits()
+    now = timezone.now()
+    return max(_wait(key, limit, now, window) for key, limit in keys(action, request, account))
 
 
 def fail(action: str, request: HttpRequest, account: str = "") -> None:

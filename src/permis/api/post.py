@@ -20,6 +20,7 @@ from ninja.errors import HttpError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as SchemaError
 
+from permis.notices.models import Channel
 from permis.notices.receipts import ReceiptError, find_registered, record_postal_receipt
 
 from .auth import KeyAuth
@@ -86,6 +87,7 @@ class ErrorOut(Schema):
         403: ErrorOut,
         413: ErrorOut,
         422: ErrorOut,
+        429: ErrorOut,
     },
     summary="Report the receipts of registered letters",
     description=f'A batch of at most {MAX_RECEIPTS} receipts, `{{"receipts": [...]}}`. Idempotent: the same '
@@ -164,6 +166,10 @@ def _one(raw: Any, index: int, source: str) -> dict[str, Any]:
             f"{where}: on: {receipt.on!r} is not a date that exists (expected YYYY-MM-DD)"
         )
     delivery = find_registered(receipt.delivery)
+    if delivery is not None and delivery.channel != Channel.REGISTERED:
+        # A letter the post never carried (e-mail, simple letter, the holder's space) is answered as an unknown
+        # id: the partner learns nothing of it (its kind, its licence, its channel).
+        delivery = None
     if delivery is None:
         result["errors"].append(f"{where}: delivery: no registered letter {receipt.delivery!r}")
     else:

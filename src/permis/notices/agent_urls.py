@@ -14,7 +14,7 @@ urlpatterns = [
     path(
         "connexion/",
         public(
-            auth_views.LoginView.as_view(
+            agent_views.AgentLoginView.as_view(
                 template_name="notices/agent/login.html",
                 redirect_authenticated_user=True,
                 next_page=reverse_lazy("agent:notices"),

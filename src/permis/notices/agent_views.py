@@ -1,28 +1,50 @@
-"""/gestion/notifications/: the delivery figures and the failed deliveries, for agents.
+"""/gestion/connexion/ and /gestion/notifications/: the agents' sign-in, the delivery figures and the failed
+deliveries.
 
 Thin views (ARCHITECTURE.md, rule 8): they check who asks, read the figures from ``stats`` and hand a retry to
 ``services.retry``. Access is declared on each view: signed in (else the login page) and the model permission
-``notices.view_delivery`` (else 403); retrying needs ``notices.change_delivery`` as well. Roles that grant these
-permissions come with the back office; until then an administrator grants them (``permis createsuperuser``,
-then the permissions to each agent's account).
+``notices.view_delivery`` (else 403); retrying needs ``notices.change_delivery`` as well. The groups of the
+agents' and supervisors' roles carry these permissions (``permis agent create``). The failed deliveries are
+those of the holders the agent may see (``permis.backoffice.access``: their départements, every file for a
+supervisor, none without an agent's profile); each file they show is written to the access log, and a retry of
+another département's letter is refused (403).
+
+The sign-in is Django's, throttled per login and per client address with ``permis.accounts.throttle`` (action
+``agent_login``), like the holders' (docs/accounts.md, "Throttling and lockout").
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from permis.accounts import throttle
+from permis.audit.models import Channel as AuditChannel
+from permis.audit.models import Purpose, Role
+from permis.audit.services import log_access
+from permis.backoffice.access import can_see, holders_visible_to, profile_of
+from permis.backoffice.models import AgentProfile, AgentRole
 from permis.config.access import granted_to
 from permis.notices import services
 from permis.notices.models import Channel, Delivery, DeliveryStatus
 from permis.notices.stats import delivery_stats, failed_deliveries
+
+# The throttle's counters of the agents' sign-in, apart from the holders' ("login").
+LOGIN_ACTION = "agent_login"
+FAILED_SHOWN = "envois en échec : lettre, numéro du permis, canal, dernière erreur"
 
 # Short names for the chart's labels (the table beside it gives the full ones).
 SHORT_LABELS = {
@@ -75,6 +97,67 @@ def bar_chart(items: list[tuple[str, int]]) -> BarChart:
     return BarChart(CHART_WIDTH, height, CHART_LEFT, tuple(bars))
 
 
+# -- sign in ------------------------------------------------------------------------------------------------------
+def locked_message(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return ngettext(
+        "Trop de tentatives de connexion ont échoué : par sécurité, réessayez dans %(minutes)d minute.",
+        "Trop de tentatives de connexion ont échoué : par sécurité, réessayez dans %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
+class AgentLoginForm(AuthenticationForm):
+    """Django's sign-in form, with the holders' throttle: past the limit of failures for the login typed (whether
+    it exists or not) or for the client address, every attempt is refused, even with the right password, until
+    the window has passed; a success clears the login's count (not the address's)."""
+
+    def clean(self) -> dict[str, Any]:
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if username is None or not password:
+            return super().clean()  # a field is missing: nothing was tried, nothing is counted
+        if throttle.locked(LOGIN_ACTION, self.request, username):
+            raise forms.ValidationError(
+                locked_message(throttle.wait(LOGIN_ACTION, self.request, username)), code="locked"
+            )
+        try:
+            data = super().clean()
+        except forms.ValidationError:
+            throttle.fail(LOGIN_ACTION, self.request, username)
+            raise
+        throttle.succeed(LOGIN_ACTION, self.request, username)
+        return data
+
+
+class AgentLoginView(auth_views.LoginView):
+    """A refused sign-in shows the form again with its error, status 400 (as the holders' sign-in)."""
+
+    form_class = AgentLoginForm
+
+    def form_invalid(self, form: AgentLoginForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
+
+
+# -- the letters --------------------------------------------------------------------------------------------------
+def _log_failed(request: HttpRequest, profile: AgentProfile, failed: list[Delivery]) -> None:
+    """One access-log entry per file the list shows (its licence number, its letters and their errors), with
+    the page's one purpose: sending the letters the law requires is part of managing the licence."""
+    for licence in {row.notice.licence_id: row.notice.licence for row in failed}.values():
+        log_access(
+            actor=f"user:{profile.user_id}",
+            actor_label=profile.label,
+            role=Role.SUPERVISOR if profile.role == AgentRole.SUPERVISOR else Role.AGENT,
+            holder=licence.holder_id,
+            licence=licence,
+            purpose=Purpose.LICENCE_MANAGEMENT,
+            shown=[FAILED_SHOWN],
+            channel=AuditChannel.BACK_OFFICE,
+            request_id=request.headers.get("X-Request-Id", "")[:64],
+        )
+
+
 @granted_to("agent", "supervisor")
 @require_GET
 @login_required
@@ -97,6 +180,12 @@ def notices(request: HttpRequest) -> HttpResponse:
     ]
     chart = bar_chart([(SHORT_LABELS[value], figures.channel_total(value)) for value in Channel.values])
     description = "; ".join(f"{label} : {total}" for label, _, total in rows)
+    # Only the letters of the holders this user may see (none without an agent's profile), each file logged.
+    profile = profile_of(request.user)
+    failed: list[Delivery] = []
+    if profile is not None:
+        failed = list(failed_deliveries(holders_visible_to(profile)))
+        _log_failed(request, profile, failed)
     return render(
         request,
         "notices/agent/notices.html",
@@ -107,7 +196,7 @@ def notices(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "chart": chart,
             "chart_description": description,
-            "failed": failed_deliveries(),
+            "failed": failed,
             "can_retry": request.user.has_perm("notices.change_delivery"),
         },
     )
@@ -118,7 +207,10 @@ def notices(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required(["notices.view_delivery", "notices.change_delivery"], raise_exception=True)
 def retry(request: HttpRequest, pk: int) -> HttpResponse:
-    delivery = get_object_or_404(Delivery, pk=pk)
+    delivery = get_object_or_404(Delivery.objects.select_related("notice__licence__holder"), pk=pk)
+    profile = profile_of(request.user)
+    if profile is None or not can_see(profile, delivery.notice.licence.holder):
+        raise PermissionDenied("this letter is not one of your départements")
     try:
         services.retry(delivery, by=request.user.get_username())
     except ValueError as error:

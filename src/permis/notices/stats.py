@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 
-from permis.registry.models import Notice
+from permis.registry.models import Holder, Notice
 
 from .models import Channel, Delivery, DeliveryStatus
 
@@ -94,10 +94,13 @@ def delivery_stats(start: dt.date | None = None, end: dt.date | None = None) -> 
     )
 
 
-def failed_deliveries(limit: int = 200):
-    """The deliveries that ended failed, newest first, with what agents need to act on them."""
+def failed_deliveries(holders: Q, limit: int = 200):
+    """The deliveries that ended failed, newest first, with what agents need to act on them: only those of the
+    holders `holders` selects (an agent's départements, ``permis.backoffice.access.holders_visible_to``)."""
     return (
-        Delivery.objects.filter(status=DeliveryStatus.FAILED)
+        Delivery.objects.filter(
+            status=DeliveryStatus.FAILED, notice__licence__holder__in=Holder.objects.filter(holders)
+        )
         .select_related("notice__licence")
         .order_by("-pk")[:limit]
     )
