@@ -197,7 +197,12 @@ def test_the_openapi_document_and_the_docs_page_are_served() -> None:
     wrong = client.delete("/api/v1/feed/offences")
     assert wrong.status_code == 405 and wrong["Allow"] == "POST"
     assert wrong.json() == {"error": "method DELETE not allowed here (allowed: POST)"}
-    for path in ("/api/v1/police/licences/{number}", "/api/v1/feed/offences", "/api/v1/holder/me"):
+    for path in (
+        "/api/v1/police/licences/{number}",
+        "/api/v1/feed/offences",
+        "/api/v1/post/receipts",
+        "/api/v1/holder/me",
+    ):
         for operation in document["paths"][path].values():
             assert "429" in operation["responses"], path  # every key can be throttled
 
@@ -243,3 +248,36 @@ def test_the_apikey_command_prints_a_working_key_once(lic) -> None:
     assert row.prefix in listing.getvalue() and key not in listing.getvalue()
     call_command("apikey", "revoke", row.prefix, stdout=io.StringIO())
     assert post({"records": [record("R-2")]}, key).status_code == 401
+
+
+def test_odd_digits_nan_and_week_dates_reject_their_record_not_the_batch(key: str, lic) -> None:
+    body = json.dumps(
+        {
+            "records": [
+                record("R-1", points="³"),
+                record("R-2", points=float("nan")),
+                record("R-3", points=float("inf")),
+                record("R-4", committed_on="2025-W02-1"),
+                record(
+                    "R-5", speeding_limit_kmh="٥٠", speeding_retained_kmh=97, points=None, **{"class": None}
+                ),
+                record("R-6"),
+            ]
+        }
+    )
+    assert (
+        "NaN" in body and "Infinity" in body
+    )  # as json.dumps writes them (not JSON), and a careless sender may
+    response = post(None, key, raw=body.encode())
+    assert response.status_code == 200, response.content
+    result = response.json()
+    assert [r["outcome"] for r in result["records"]] == ["rejected"] * 5 + ["accepted"]
+    errors = {r["sender_ref"]: r["errors"] for r in result["records"]}
+    assert errors["R-1"] == ["records[0] (ref R-1): points: Input should be a valid integer"]
+    assert errors["R-2"] == ["records[1] (ref R-2): points: Input should be a valid integer"]
+    assert errors["R-4"] == [
+        "records[3] (ref R-4): committed_on: '2025-W02-1' is not a date (expected YYYY-MM-DD)"
+    ]
+    stored = {r.source_ref: r for r in FeedRecord.objects.all()}
+    assert stored["R-2"].payload["points"] == "NaN" and stored["R-3"].payload["points"] == "Infinity"
+    assert Projection.objects.get(licence=lic).balance == 9

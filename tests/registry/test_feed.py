@@ -829,7 +829,8 @@ def test_an_import_holds_its_lock_while_it_runs_and_lets_it_go_when_it_ends() ->
     def held() -> int:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted",
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                 [feed_bulk._LIVE_IMPORT],
             )
             return cursor.fetchone()[0]
@@ -839,3 +840,214 @@ def test_an_import_holds_its_lock_while_it_runs_and_lets_it_go_when_it_ends() ->
         assert held() == 1
     assert held() == 0
     assert bulk(scenario(lics))
+
+
+# -- inputs the review found (superscript digits, NaN, NUL, odd line breaks, dates, spaces, bad options) --------
+def test_only_ascii_digits_and_yyyy_mm_dd_dates_are_read() -> None:
+    def errors(**fields) -> list[str]:
+        record = {"sender": "S", "sender_ref": "Z-1", "licence_number": "AB12345", **fields}
+        record.setdefault("committed_on", "2025-03-02")
+        record.setdefault("final_on", "2025-04-11")
+        return feed.parse_record(record, 5, on=ON).errors
+
+    assert errors(points="³", **{"class": "C4"}) == [
+        "line 5 (ref Z-1): points: '³' must be a whole number from 0 to 12"
+    ]
+    assert errors(speeding_limit_kmh="٥٠", speeding_retained_kmh="97") == [
+        "line 5 (ref Z-1): speeding_limit_kmh: '٥٠' must be a whole number from 1 to 500"
+    ]
+    assert errors(natinf="2²") == ["line 5 (ref Z-1): natinf: '2²' must be a NATINF code (digits)"]
+    assert errors(points="0" * 5000 + "3", **{"class": "C4"}) == []  # no int() limit on leading zeros
+    assert errors(points="9" * 5000, **{"class": "C4"})[0].startswith("line 5 (ref Z-1): points: '999")
+    for day in ("2025-W10-1", "20250303", "2025-062", "２０２５-03-02"):
+        assert errors(natinf="23800", committed_on=day) == [
+            f"line 5 (ref Z-1): committed_on: {day!r} is not a date (expected YYYY-MM-DD)"
+        ]
+    # Cells are trimmed alike, whatever the column.
+    item = feed.parse_record(
+        {
+            "sender": " S ",
+            "sender_ref": " Z-2 ",
+            "licence_number": " AB12345 ",
+            "points": " 1 ",
+            "class": " C4 ",
+            "how": " fine_paid ",
+            "committed_on": " 2025-03-02 ",
+            "final_on": " 2025-04-11 ",
+        },
+        6,
+        on=ON,
+    )
+    assert item.errors == [] and item.data["class"] == "C4" and item.data["how"] == "fine_paid"
+    assert feed.parse_record(
+        {"sender": "S", "sender_ref": "Z-3", "kind": " cancellation "}, 7, on=ON
+    ).kind == ("cancellation")
+    # A sender of nothing but spaces is a missing sender.
+    blank = feed.parse_record({"sender": "  ", "sender_ref": "Z-4", "natinf": "23800"}, 8, on=ON)
+    assert "line 8 (ref Z-4): sender: missing (name the sender in the record, or for the whole import)" in (
+        blank.errors
+    )
+
+
+def test_a_record_holding_nan_or_nul_is_rejected_and_stored_as_json() -> None:
+    nan = feed.parse_record(
+        {"sender": "S", "sender_ref": "Z-1", "points": float("nan"), "class": "C4"}, 3, on=ON
+    )
+    assert "line 3 (ref Z-1): points: nan must be a whole number from 0 to 12" in nan.errors
+    assert nan.payload == {"sender": "S", "sender_ref": "Z-1", "points": "NaN", "class": "C4"}
+    assert json.loads(nan.payload_json) == nan.payload
+    assert feed.parse_record([float("inf"), -float("inf")], 4, on=ON).payload == {
+        "(raw)": ["Infinity", "-Infinity"]
+    }
+    nul = feed.parse_record({"sender": "S", "sender_ref": "Z-2", "place": "a\x00b", "x\x00": 1}, 5, on=ON)
+    assert "line 5 (ref Z-2): place: 'a\\x00b' must be at most 100 printable characters" in nul.errors
+    assert "line 5 (ref Z-2): 'x\\x00': unknown field (the columns are: " + ", ".join(feed.COLUMNS) + ")" in (
+        nul.errors
+    )
+    # jsonb holds no U+0000: the stored copy spells it out
+    assert nul.payload == {"sender": "S", "sender_ref": "Z-2", "place": "a\\u0000b", "x\\u0000": 1}
+    assert json.loads(nul.payload_json) == nul.payload and "\x00" not in json.loads(json.dumps(nul.errors))[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", [bulk, per_record], ids=["bulk", "per record"])
+def test_odd_digits_nan_and_nul_reject_their_record_and_the_others_go_in(path) -> None:
+    lic = population("N")[0]
+    records = [
+        offence("N-1", lic, "2025-01-01", "2025-02-01", 1),
+        {**offence("N-2", lic, "2025-01-01", "2025-02-01"), "points": "³"},
+        {**offence("N-3", lic, "2025-01-01", "2025-02-01"), "points": float("nan")},
+        {**offence("N-4", lic, "2025-01-01", "2025-02-01"), "points": float("inf")},
+        offence("N-5", lic, "2025-01-01", "2025-02-01", place="a\x00b"),
+        {**offence("N-6", lic, "2025-01-01", "2025-02-01"), "natinf": "²", "points": None, "class": None},
+        offence("N-7", lic, "2025-01-02", "2025-02-02", 2),
+    ]
+    results = path(records)
+    assert outcomes(results) == [("N-1", "accepted")] + [(f"N-{n}", "rejected") for n in range(2, 7)] + [
+        ("N-7", "accepted")
+    ]
+    assert results[1].errors == ["line 3 (ref N-2): points: '³' must be a whole number from 0 to 12"]
+    assert results[2].errors == ["line 4 (ref N-3): points: nan must be a whole number from 0 to 12"]
+    assert results[4].errors == [
+        "line 6 (ref N-5): place: 'a\\x00b' must be at most 100 printable characters"
+    ]
+    stored = {r.source_ref: r for r in FeedRecord.objects.all()}
+    assert stored["N-3"].payload["points"] == "NaN" and stored["N-4"].payload["points"] == "Infinity"
+    assert stored["N-5"].payload["place"] == "a\\u0000b"
+    assert Projection.objects.get(licence=lic).balance == 9
+    assert_verifies()
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("per", [False, True], ids=["bulk", "per record"])
+def test_a_json_lines_file_with_nan_nul_and_odd_line_breaks_is_imported(tmp_path: Path, per: bool) -> None:
+    lic = population("L")[0]
+    lines = [
+        json.dumps(offence("L-1", lic, "2025-01-01", "2025-02-01", 1)),
+        json.dumps(offence("L-2", lic, "2025-01-01", "2025-02-01", place="Rue A\u2028B"), ensure_ascii=False),
+        json.dumps(
+            offence("L-3", lic, "2025-01-01", "2025-02-01", place="a\x0cb\x85c\x1cd\x1ee"), ensure_ascii=False
+        ),
+        json.dumps(offence("L-4", lic, "2025-01-01", "2025-02-01")).replace('"3"', "NaN"),
+        json.dumps(offence("L-5", lic, "2025-01-01", "2025-02-01")).replace('"3"', "1e400"),
+        json.dumps(offence("L-6", lic, "2025-01-01", "2025-02-01", place="a\x00b")),
+        '{"sender_ref": "L-7", "points": 1' + "0" * 5000 + "}",
+        json.dumps(offence("L-8", lic, "2025-01-02", "2025-02-02", 2)),
+    ]
+    path = write_text(tmp_path / "odd.jsonl", "\n".join(lines) + "\n")
+    report = tmp_path / "report.jsonl"
+    code, out, err = command(
+        "offences", str(path), "--report", str(report), "--quiet", *(["--per-record"] * per)
+    )
+    assert code == 0, err
+    assert "8 records" in out and "2 accepted, 0 duplicates, 6 rejected" in out, out
+    rows_ = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    assert [(r["line"], r["sender_ref"], r["outcome"]) for r in rows_] == [
+        (1, "L-1", "accepted"),
+        (2, "L-2", "rejected"),
+        (3, "L-3", "rejected"),
+        (4, "L-4", "rejected"),
+        (5, "L-5", "rejected"),
+        (6, "L-6", "rejected"),
+        (7, "", "rejected"),
+        (8, "L-8", "accepted"),
+    ]
+    assert rows_[1]["errors"] == [
+        "line 2 (ref L-2): place: 'Rue A\\u2028B' must be at most 100 printable characters"
+    ]
+    assert rows_[3]["errors"] == ["line 4 (ref L-4): points: nan must be a whole number from 0 to 12"]
+    assert rows_[4]["errors"] == ["line 5 (ref L-5): points: inf must be a whole number from 0 to 12"]
+    assert rows_[6]["errors"][0].startswith("line 7: record: not a JSON object (Exceeds the limit")
+    stored = {r.line: r for r in FeedRecord.objects.all()}
+    assert stored[4].payload["points"] == "NaN" and stored[6].payload["place"] == "a\\u0000b"
+    assert Projection.objects.get(licence=lic).balance == 9
+
+
+@pytest.mark.django_db
+def test_csv_cells_are_trimmed_alike(tmp_path: Path) -> None:
+    lic = population("C")[0]
+    path = write_text(
+        tmp_path / "spaces.csv",
+        "sender,sender_ref,licence_number,points,class,committed_on,final_on,how\n"
+        f"{sender(lic)}, C-1 , {lic.number} , 1 , C4 , 2025-03-02 , 2025-04-11 , fine_paid \n",
+    )
+    code, out, err = command("offences", str(path), "--quiet")
+    assert code == 0 and "1 accepted" in out, (out, err)
+    assert Event.objects.get(source_ref="C-1").data["how"] == "fine_paid"
+
+
+@pytest.mark.django_db
+def test_an_empty_csv_file_is_a_file_error(tmp_path: Path) -> None:
+    for text in ("", "\ufeff", "\n\n"):
+        code, out, err = command("offences", str(write_text(tmp_path / "empty.csv", text)), "--quiet")
+        assert code == 2 and "empty.csv: line 1: no header" in err and out == "", (text, err)
+    code, out, _ = command("offences", str(write_text(tmp_path / "empty.jsonl", "")), "--quiet")
+    assert code == 0 and "0 records" in out  # JSON Lines has no header: an empty file holds no record
+    assert not FeedRecord.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_report_that_is_a_directory_or_the_file_itself_stops_the_command(tmp_path: Path) -> None:
+    lics = population("R")
+    path = write_csv(tmp_path / "offences.csv", scenario(lics))
+    before = path.read_bytes()
+    for report, problem in (
+        (tmp_path, "is a directory"),
+        (path, "is the file imported"),
+        (tmp_path / "." / "offences.csv", "is the file imported"),
+    ):
+        code, out, err = command("offences", str(path), "--report", str(report), "--quiet")
+        assert code == 2 and f"--report {report}: {problem}" in err and out == "", err
+    assert path.read_bytes() == before
+    assert not Event.objects.exists() and not FeedRecord.objects.exists()
+    # A report tried and then not written (the file cannot be read) is not left behind, empty.
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes("sender_ref,place\nA,Besan\xe7on\n".encode("latin-1"))
+    code, _, err = command("offences", str(latin), "--report", str(tmp_path / "new" / "report.csv"))
+    assert code == 2 and "not UTF-8" in err and not (tmp_path / "new" / "report.csv").exists()
+    kept = write_text(tmp_path / "old.csv", "an earlier report\n")
+    code, _, _ = command("offences", str(latin), "--report", str(kept))
+    assert code == 2 and kept.read_text(encoding="utf-8") == "an earlier report\n"
+
+
+@pytest.mark.django_db
+def test_the_sender_option_is_checked_as_a_records_sender(tmp_path: Path) -> None:
+    lic = population("Q")[0]
+    record = offence("Q-1", lic, "2025-01-01", "2025-02-01")
+    path = write_csv(tmp_path / "offences.csv", [record])
+    for bad, message in (
+        ("S" * 51, f"--sender: {'S' * 51!r} must be at most 50 printable characters"),
+        ("A\tB", "--sender: 'A\\tB' must be at most 50 printable characters"),
+        ("  ", "--sender: missing"),
+    ):
+        code, out, err = command("offences", str(path), "--sender", bad, "--quiet")
+        assert code == 2 and message in err and out == "", err
+    assert not FeedRecord.objects.exists()
+    code, out, err = command("offences", str(path), "--sender", f" {sender(lic)} ", "--quiet")
+    assert code == 0 and "1 accepted" in out, (out, err)
+    assert Event.objects.get(source_ref="Q-1").sender == sender(lic)

@@ -21,6 +21,7 @@ import csv
 import datetime as dt
 import itertools
 import json
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -77,6 +78,7 @@ OFFENCE_ONLY = (
 )
 CANCELLATION_ONLY = ("cancels", "cancelled_on")
 _NUMBER = re.compile(r"^[0-9A-Z]{5,19}$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # YYYY-MM-DD only (date.fromisoformat takes more)
 _REF_MAX, _SENDER_MAX, _GROUP_MAX, _PLACE_MAX = 100, 50, 50, 100
 
 # The engine's field names (ENGINE-IO.md) as the feed calls them, to report its problems in the feed's words.
@@ -119,6 +121,8 @@ class FeedItem:
         return f"{place} (ref {self.ref})" if self.ref else place
 
     def error(self, name: str, message: str) -> None:
+        if not name.isprintable():  # an unknown field's name, kept readable (and without NUL, for jsonb)
+            name = repr(name)
         self.errors.append(f"{self.label}: {name}: {message}")
 
     @property
@@ -202,16 +206,20 @@ def read_records(path: Path, fmt: str | None = None) -> Iterator[tuple[int, Any]
 
 
 def _jsonl(lines: Iterator[str]) -> Iterator[tuple[int, Any]]:
-    number = 0
-    for text in lines:
-        for line in text.splitlines():  # the line breaks `str.splitlines` knows, as for the whole text
-            number += 1
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except ValueError as error:
-                yield number, Unparsable(f"not a JSON object ({error.msg} at column {error.colno})")
+    # One record per line ending in "\n" (JSON Lines): not `str.splitlines`, which also breaks at U+2028,
+    # \x0c, \x85, \x1c-\x1e, characters a JSON string may hold as they are.
+    for number, line in enumerate(lines, start=1):
+        if not line.strip(_JSON_SPACE):
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as error:
+            yield number, Unparsable(f"not a JSON object ({error.msg} at column {error.colno})")
+        except ValueError as error:  # a number of more than 4,300 digits
+            yield number, Unparsable(f"not a JSON object ({error})")
+
+
+_JSON_SPACE = " \t\r\n"  # JSON's whitespace
 
 
 class Unparsable(str):
@@ -220,8 +228,8 @@ class Unparsable(str):
 
 def _csv(path: Path, lines: Iterator[str]) -> Iterator[tuple[int, Any]]:
     first = next(lines, "")
-    if not first:  # an empty file
-        return iter(())
+    if not first.strip():  # an empty file, or an empty first line: no header
+        raise FeedFileError(f"{path}: line 1: no header (the first line names the columns; see docs/feed.md)")
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter, strict=True)
     try:
@@ -229,7 +237,7 @@ def _csv(path: Path, lines: Iterator[str]) -> Iterator[tuple[int, Any]]:
     except csv.Error as error:
         raise FeedFileError(f"{path}: line 1: the header cannot be read ({error})") from None
     if header is None:
-        return iter(())
+        raise FeedFileError(f"{path}: line 1: no header (the first line names the columns; see docs/feed.md)")
     header = [name.strip() for name in header]
     unknown = [name for name in header if name not in COLUMNS]
     if unknown:
@@ -319,18 +327,17 @@ def parse_record(
     """
     item = FeedItem(position=position, where=where, payload={})
     if isinstance(raw, Unparsable):
-        item.payload = {"(raw)": str(raw)}
+        item.payload, item.payload_json = storable({"(raw)": str(raw)})
         item.error("record", str(raw))
-        item.payload_json = json.dumps(item.payload, sort_keys=True, ensure_ascii=False)
         return item
     if not isinstance(raw, Mapping):
-        item.payload = {"(raw)": raw if isinstance(raw, str | int | float | bool | list) else repr(raw)}
+        item.payload, item.payload_json = storable(
+            {"(raw)": raw if isinstance(raw, str | int | float | bool | list) else repr(raw)}
+        )
         item.error("record", "must be an object with the columns of docs/feed.md")
-        item.payload_json = json.dumps(item.payload, sort_keys=True, ensure_ascii=False, default=str)
         return item
     values = {str(k): v for k, v in raw.items() if v is not None and v != ""}
-    item.payload = values
-    item.payload_json = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
+    item.payload, item.payload_json = storable(values)
     ref = values.get("sender_ref")
     if isinstance(ref, str | int) and not isinstance(ref, bool):
         ref = str(ref).strip()
@@ -348,7 +355,7 @@ def parse_record(
         if name not in COLUMNS:
             item.error(name, f"unknown field (the columns are: {', '.join(COLUMNS)})")
     _sender(item, values.get("sender"), sender)
-    kind = values.get("kind", OFFENCE)
+    kind = _trimmed(values.get("kind", OFFENCE))
     if kind not in KINDS:
         item.error("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
         kind = OFFENCE if "cancels" not in values else CANCELLATION
@@ -370,6 +377,36 @@ def parse_record(
     return item
 
 
+def storable(payload: Any) -> tuple[Any, str]:
+    """A record as it came, and its JSON text, as they can be stored (FeedRecord.payload, a JSONField).
+
+    Two things a record may hold that a JSONField cannot: NaN and infinities (Python's json reads `NaN`,
+    `Infinity` and `1e400`, which are not JSON), written as the strings "NaN", "Infinity" and "-Infinity"; and,
+    for PostgreSQL's jsonb, the character U+0000, written as the six characters "\\u0000". A record holding one
+    of them is rejected (no column takes a float, nor a NUL); only its stored copy is changed.
+    """
+    try:
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:
+        text = ""
+    if text and "\\u0000" not in text:  # json.dumps writes a NUL as \u0000: the common case costs one search
+        return payload, text
+    payload = _clean(payload)
+    return payload, json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\\u0000")
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Mapping):
+        return {_clean(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
 def _text(item: FeedItem, values: Mapping[str, Any], name: str, limit: int) -> str | None:
     value = values.get(name)
     if value is None:
@@ -386,12 +423,23 @@ def _text(item: FeedItem, values: Mapping[str, Any], name: str, limit: int) -> s
     return value
 
 
+def check_sender(value: str) -> str:
+    """The sender an import names for all its records (`--sender`), checked as a record's `sender` column:
+    trimmed, at most 50 printable characters. Raises ValueError with the problem."""
+    sender = value.strip()
+    if not sender:
+        raise ValueError("missing (the sender's code, e.g. ANTAI)")
+    if len(sender) > _SENDER_MAX or not sender.isprintable():
+        raise ValueError(f"{sender[:120]!r} must be at most {_SENDER_MAX} printable characters")
+    return sender
+
+
 def _sender(item: FeedItem, value: Any, expected: str | None) -> None:
     named = _text(item, {"sender": value}, "sender", _SENDER_MAX) if value is not None else None
     if expected and named and named != expected:
         item.error("sender", f"{named!r} is not the sender of this import ({expected!r})")
     item.sender = expected or named or ""
-    if not item.sender and value is None:
+    if not item.sender and (value is None or named == ""):  # absent, or nothing but spaces
         item.error("sender", "missing (name the sender in the record, or for the whole import)")
 
 
@@ -418,7 +466,7 @@ def _date(
         if required:
             item.error(name, "missing (a date YYYY-MM-DD is required)")
         return None
-    if isinstance(value, str) and len(value.strip()) == 10 and value.strip()[4] == "-":
+    if isinstance(value, str) and _DATE.fullmatch(value.strip()):
         try:
             day = dt.date.fromisoformat(value.strip())
         except ValueError:
@@ -441,12 +489,24 @@ def _whole(item: FeedItem, values: Mapping[str, Any], name: str, low: int, high:
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    elif isinstance(value, str) and _digits(value.strip()):
+        # ASCII digits only: str.isdigit also takes '³' and '٥', which int() refuses or reads. Leading zeros
+        # aside, more than 9 digits is out of range anyway (and int() refuses more than 4,300).
+        digits = value.strip().lstrip("0") or "0"
+        number = int(digits) if len(digits) <= 9 else None
     if number is None or not low <= number <= high:
         item.error(name, f"{value!r} must be a whole number from {low} to {high}")
         return None
     return number
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _trimmed(value: Any) -> Any:
+    """A cell without the spaces around it, as every other text column (a value of another type as it is)."""
+    return value.strip() if isinstance(value, str) else value
 
 
 def _offence(item: FeedItem, values: Mapping[str, Any], on: dt.date) -> None:
@@ -493,13 +553,13 @@ def _offence(item: FeedItem, values: Mapping[str, Any], on: dt.date) -> None:
     elif ways[0] == "natinf":
         code = _text(item, values, "natinf", 10)
         if code is not None:
-            if not code.isdigit():
+            if not _digits(code):
                 item.error("natinf", f"{code!r} must be a NATINF code (digits)")
             else:
                 data["natinf"] = code
     elif ways[0] == "points":
         points = _whole(item, values, "points", 0, 12)
-        cls = values.get("class")
+        cls = _trimmed(values.get("class"))
         if cls is None:
             item.error("class", f"missing (points go with a class: {', '.join(OFFENCE_CLASSES)})")
         elif cls not in OFFENCE_CLASSES:
@@ -518,7 +578,7 @@ def _offence(item: FeedItem, values: Mapping[str, Any], on: dt.date) -> None:
                 )
             else:
                 data["speeding"] = {"limit_kmh": limit, "retained_kmh": retained}
-    how = values.get("how")
+    how = _trimmed(values.get("how"))
     if how is not None:
         if how not in HOW:
             item.error("how", f"{how!r} is not one of {', '.join(HOW)}")

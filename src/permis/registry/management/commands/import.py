@@ -7,6 +7,7 @@ exit 2 when the file itself cannot be read.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +20,7 @@ from permis.registry.services import today
 from permis.registry.services.feed import (
     FeedFileError,
     RecordResult,
+    check_sender,
     new_batch_name,
     parse_all,
     read_records,
@@ -100,37 +102,40 @@ class Command(BaseCommand):
         if workers is None:
             workers = 2 if connection.vendor == "postgresql" else 1
         timings: dict[str, float] = {}
-        if (
-            report is not None
-        ):  # before reading a line: a report that cannot be written stops the import at once
+        if sender is not None:  # checked as a record's sender column
             try:
-                report.parent.mkdir(parents=True, exist_ok=True)
-                report.touch()
-            except OSError as error:
-                raise CommandError(
-                    f"{report}: cannot be written ({error.strerror or error})", returncode=2
-                ) from None
-        with Import(sender=sender or None, batch=batch, on=on) as run:
-            # The records go to a staging table as they are read (the bulk path), or in memory (--per-record).
-            try:
-                records = list(read_records(file, format)) if per_record else None
-                total = len(records) if records is not None else run.load(read_records(file, format))
-            except FeedFileError as error:
-                raise CommandError(str(error), returncode=2) from None
-            read_seconds = time.perf_counter() - started
-            progress = Progress(total, f"import {file.name}", self.stderr._out, enabled=not quiet)
-            if records is not None:
-                items = parse_all(records, sender=sender or None, on=on)
-                results: Iterable[RecordResult] = submit(items, batch=batch, on=on, progress=progress)
-                counts = summary(results)
-            else:
-                counts = run.record(
-                    chunk_size=chunk_size, workers=workers, progress=progress, timings=timings
-                )
-                results = run.results()
-            progress.close()
-            if report is not None:
-                write_report(report, results)
+                sender = check_sender(sender)
+            except ValueError as error:
+                raise CommandError(f"--sender: {error}", returncode=2) from None
+        # Before reading a line: a report that cannot be written stops the import at once.
+        created = _check_report(report, file) if report is not None else False
+        try:
+            with Import(sender=sender or None, batch=batch, on=on) as run:
+                # The records go to a staging table as they are read (the bulk path), or in memory
+                # (--per-record).
+                try:
+                    records = list(read_records(file, format)) if per_record else None
+                    total = len(records) if records is not None else run.load(read_records(file, format))
+                except FeedFileError as error:
+                    raise CommandError(str(error), returncode=2) from None
+                read_seconds = time.perf_counter() - started
+                progress = Progress(total, f"import {file.name}", self.stderr._out, enabled=not quiet)
+                if records is not None:
+                    items = parse_all(records, sender=sender or None, on=on)
+                    results: Iterable[RecordResult] = submit(items, batch=batch, on=on, progress=progress)
+                    counts = summary(results)
+                else:
+                    counts = run.record(
+                        chunk_size=chunk_size, workers=workers, progress=progress, timings=timings
+                    )
+                    results = run.results()
+                progress.close()
+                if report is not None:
+                    write_report(report, results)
+        except BaseException:
+            if created and report is not None:  # the empty file made to try the report: not left behind
+                report.unlink(missing_ok=True)
+            raise
         seconds = time.perf_counter() - started
         rate = total / seconds if seconds > 0 else 0.0
         phases = "".join(f", {name} {value:.1f} s" for name, value in timings.items())
@@ -145,3 +150,27 @@ class Command(BaseCommand):
             self.stdout.write(
                 "the rejected records and their errors are in the FeedRecord table; use --report FILE"
             )
+
+
+def _check_report(report: Path, file: Path) -> bool:
+    """Refuse (exit 2) a report that cannot be written: a directory or another thing than a file, the file
+    imported itself, a folder or file without write access. Returns whether the report file was created to try
+    it (to be removed if the import stops before writing it)."""
+
+    def refuse(problem: str) -> CommandError:
+        return CommandError(f"--report {report}: {problem}", returncode=2)
+
+    try:
+        if report.is_dir():
+            raise refuse("is a directory (name the report file)")
+        if report.exists() and not report.is_file():
+            raise refuse("is not a regular file")
+        if report.exists() and file.exists() and os.path.samefile(report, file):
+            raise refuse("is the file imported (the report would overwrite it)")
+        report.parent.mkdir(parents=True, exist_ok=True)
+        existed = report.exists()
+        with report.open("ab"):  # neither truncated nor changed here: written once the records are
+            pass
+    except OSError as error:
+        raise refuse(f"cannot be written ({error.strerror or error})") from None
+    return not existed
