@@ -152,9 +152,19 @@ def test_a_whole_file_signature_catches_one_changed_byte_anywhere() -> None:
     assert signing.verify_pdf(signed).outcome is Outcome.TAMPERED
 
 
-@pytest.mark.parametrize("data", [b"", b"hello", b"%PDF-1.7\n%%EOF\n", b"%PDF-1.7\n%PERMIS-SIGNATURE x\n"])
+@pytest.mark.parametrize("data", [b"", b"hello", b"%PDF-1.7\n%PERMIS-SIGNATURE x\n"])
 def test_files_without_a_valid_signature_line_are_tampered(data: bytes) -> None:
     assert signing.verify_pdf(data).outcome is Outcome.TAMPERED
+
+
+def test_a_pdf_without_any_signature_is_unsigned_not_forged() -> None:
+    verdict = signing.verify_pdf(b"%PDF-1.7\n" + b"x" * 200 + b"\n%%EOF\n")
+    assert verdict.outcome is Outcome.UNSIGNED and not verdict.valid
+    assert verdict.title == "Document non signé par ce service"
+    assert "ne porte pas de signature de ce service" in str(verdict.message)
+    # The signature line removed from a signed file: unsigned too (nothing proves it, nothing claims it).
+    signed = signing.sign_pdf(b"%PDF-1.7\n" + b"x" * 200 + b"\n%%EOF\n")
+    assert signing.verify_pdf(signed[: signed.rindex(b"%PERMIS-SIGNATURE")]).outcome is Outcome.UNSIGNED
 
 
 def test_generated_keys_load() -> None:

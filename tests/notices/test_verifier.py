@@ -95,6 +95,9 @@ def test_a_revoked_letter(client: Client) -> None:
         ({}, "Collez le texte du code QR ou déposez le fichier PDF"),
         ({"qr_text": "   "}, "Collez le texte du code QR ou déposez le fichier PDF"),
         ({"qr_text": "hello world"}, "devrait commencer par PERMIS1."),
+        ({"qr_text": "PERMIS1:abc"}, "avec un point après PERMIS1"),
+        ({"qr_text": "PERMIS1:é€"}, "avec un point après PERMIS1"),
+        ({"qr_text": "PERMIS1"}, "avec un point après PERMIS1"),
         ({"qr_text": "PERMIS1." + "A" * 5000}, "trop long"),
         ({"document": ("notes.txt", b"hello", "text/plain")}, "n’est pas un PDF"),
         ({"document": ("fake.pdf", b"GIF89a....", "application/pdf")}, "n’est pas un PDF"),
@@ -116,11 +119,41 @@ def test_bad_inputs_are_refused_on_the_field_with_a_reason(client: Client, data:
     assert "data-outcome" not in body
 
 
+def test_a_qr_text_starting_with_permis1_is_not_told_to_start_with_it(client: Client) -> None:
+    body = post(client, qr_text="PERMIS1:abc").content.decode()
+    assert "devrait commencer par PERMIS1" not in body
+
+
+def test_a_pdf_without_our_signature_is_unsigned_not_forged(client: Client) -> None:
+    """A PDF that never carried a signature (any other PDF) is not called forged (L3)."""
+    other = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    response = post(client, document=pdf_upload(other, name="brochure.pdf"))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-outcome="unsigned"' in body and "Document non signé par ce service" in body
+    assert "ne porte pas de signature de ce service" in body
+    assert "falsifié" not in body
+
+
+def test_the_command_says_a_pdf_without_our_signature_is_unsigned(tmp_path: Path) -> None:
+    path = tmp_path / "other.pdf"
+    path.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    code, out, _ = run(str(path))
+    assert code == 1 and out.startswith("unsigned: Document non signé par ce service")
+    code, out, _ = run(str(path), "--json")
+    assert code == 1 and '"outcome": "unsigned"' in out
+
+
 def test_a_signed_pdf_and_a_qr_text_together_are_refused(client: Client, attestation_pdf: bytes) -> None:
     response = post(
         client, qr_text=signing.pdf_qr_text(attestation_pdf), document=pdf_upload(attestation_pdf)
     )
     assert response.status_code == 400 and "pas les deux" in response.content.decode()
+
+
+def test_head_is_answered_like_get(client: Client) -> None:
+    assert client.head(URL).status_code == client.get(URL).status_code == 200
+    assert client.put(URL).status_code == 405
 
 
 def test_csrf_is_required() -> None:

@@ -203,6 +203,7 @@ class Outcome(enum.StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     TAMPERED = "tampered"
+    UNSIGNED = "unsigned"  # a PDF that carries no signature of this service at all (verify_pdf only)
     UNKNOWN_KEY = "unknown_key"
 
 
@@ -211,6 +212,7 @@ OUTCOME_TITLES: dict[Outcome, Promise] = {
     Outcome.EXPIRED: _("Document expiré"),
     Outcome.REVOKED: _("Document révoqué"),
     Outcome.TAMPERED: _("Document falsifié ou illisible"),
+    Outcome.UNSIGNED: _("Document non signé par ce service"),
     Outcome.UNKNOWN_KEY: _("Clé de signature inconnue"),
 }
 
@@ -244,6 +246,19 @@ def _tampered(detail: str, key_id: str | None = None) -> Verdict:
             "incomplet. Ne vous fiez pas à ce document ; demandez à son titulaire d’en télécharger un nouveau."
         ),
         key_id=key_id,
+        detail=detail,
+    )
+
+
+def _unsigned(detail: str) -> Verdict:
+    return Verdict(
+        Outcome.UNSIGNED,
+        _(
+            "Ce PDF ne porte pas de signature de ce service : il n’a pas été émis par ce service, ou il a été "
+            "enregistré de nouveau (imprimé en PDF, converti…) et a perdu sa signature. Rien ne prouve ce qu’il "
+            "dit : demandez à son titulaire le fichier téléchargé depuis son espace, ou vérifiez le texte de son "
+            "code QR."
+        ),
         detail=detail,
     )
 
@@ -397,13 +412,18 @@ def sign_pdf(pdf: bytes) -> bytes:
     return pdf + PDF_MARK + f"{current.key_id} {b64url(signature)}\n".encode("ascii")
 
 
+class UnsignedPDF(ValueError):
+    """A PDF without any signature line of this service (not a damaged one: none at all)."""
+
+
 def split_pdf(data: bytes) -> tuple[bytes, str, bytes]:
-    """(signed bytes, key id, signature) of a signed PDF; ValueError when the file carries no signature line."""
+    """(signed bytes, key id, signature) of a signed PDF; ValueError when the file is not a PDF or its signature
+    line is malformed, UnsignedPDF (a ValueError) when the PDF carries no signature line."""
     if not data.startswith(b"%PDF-"):
         raise ValueError("not a PDF file (it does not start with %PDF-)")
     position = data.rfind(b"\n" + PDF_MARK)
     if position < 0:
-        raise ValueError("the PDF carries no %PERMIS-SIGNATURE line")
+        raise UnsignedPDF("the PDF carries no %PERMIS-SIGNATURE line")
     signed = data[: position + 1]
     line = data[position + 1 + len(PDF_MARK) :].rstrip(b"\r\n")
     try:
@@ -433,9 +453,12 @@ def pdf_qr_text(data: bytes) -> str | None:
 
 
 def verify_pdf(data: bytes, *, on: dt.date | None = None, registry_lookup: bool = True) -> Verdict:
-    """Check a PDF: the signature of its exact bytes first (one changed byte is "tampered"), then its facts."""
+    """Check a PDF: the signature of its exact bytes first (one changed byte is "tampered"; no signature line at
+    all is "unsigned", not a forgery), then its facts."""
     try:
         signed, key_id, signature = split_pdf(data)
+    except UnsignedPDF as error:
+        return _unsigned(str(error))
     except ValueError as error:
         return _tampered(str(error))
     public = keys().public.get(key_id)

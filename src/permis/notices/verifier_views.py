@@ -28,6 +28,7 @@ VERDICT_STYLE = {
     signing.Outcome.EXPIRED: "warning",
     signing.Outcome.REVOKED: "warning",
     signing.Outcome.TAMPERED: "error",
+    signing.Outcome.UNSIGNED: "error",
     signing.Outcome.UNKNOWN_KEY: "error",
 }
 
@@ -60,9 +61,18 @@ class VerifyForm(DsfrFormMixin, forms.Form):
 
     def clean_qr_text(self) -> str:
         text = "".join(self.cleaned_data.get("qr_text", "").split())
-        if text and not text.startswith(signing.PREFIX + "."):
+        if text and not text.startswith(signing.PREFIX):
             raise forms.ValidationError(
                 _("Ce texte ne vient pas d’un document de ce service : il devrait commencer par PERMIS1.")
+            )
+        if text and not text.startswith(signing.PREFIX + "."):
+            # It does start with PERMIS1: say what is really wrong (the dot that follows it).
+            raise forms.ValidationError(
+                _(
+                    "Ce texte est mal formé : le texte d’un code QR de ce service commence par « PERMIS1. », "
+                    "avec un point après PERMIS1. Copiez-le de nouveau depuis votre application de lecture de "
+                    "codes QR."
+                )
             )
         return text
 
@@ -121,7 +131,7 @@ class LimitedUpload(FileUploadHandler):
 
 @public
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
     """Check a document; the answer comes on the same page, above the form, and works without JavaScript."""
     if request.method == "POST":

@@ -1,6 +1,6 @@
 """`permis verify-document FILE_OR_QR_TEXT [--on DATE] [--offline] [--json]`: check a signed document.
 
-Exit status: 0 valid, 1 not valid (expired, revoked, tampered, unknown key), 2 unreadable input.
+Exit status: 0 valid, 1 not valid (expired, revoked, tampered, unsigned, unknown key), 2 unreadable input.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def iso_date(value: str) -> dt.date:
 class Command(BaseCommand):
     help = (
         "Check a document of the service: a PDF file, or the text of its QR code (PERMIS1.…), or - for standard "
-        "input. Prints the verdict and the facts. Exit 0 valid, 1 not valid, 2 unreadable input."
+        "input. Prints the verdict and the facts. Exit 0 valid, 1 not valid (a PDF without this service's "
+        "signature included), 2 unreadable input."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
