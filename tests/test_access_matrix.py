@@ -51,6 +51,8 @@ API_ACTORS = (NO_KEY, *SCOPES, HOLDER_TOKEN, OTHER_HOLDER_TOKEN)
 
 EVERYONE = frozenset(WEB_ACTORS)
 SIGNED_IN = EVERYONE - {ANONYMOUS}
+# Holders' accounts (an ``Account`` row), linked or not: never an agent's user (docs/accounts.md).
+ACCOUNTS = frozenset({ACCOUNT, HOLDER, OTHER_HOLDER})
 # A holder's pages without an id show the signed-in holder's own file: the other holder opens their own.
 HOLDERS = frozenset({HOLDER, OTHER_HOLDER})
 # A holder's pages with an id of the holder's (a letter, a document, a share code).
@@ -65,7 +67,8 @@ WEB_MATRIX: dict[str, frozenset[str]] = {
     "portal:home": EVERYONE,
     "portal:simulator": EVERYONE,
     "verifier:verify": EVERYONE,
-    # Holders' accounts: signing in and up is public; the account's own pages need an account, any account.
+    # Holders' accounts: signing in and up is public; the account's own pages need a holders' account (an
+    # agent's user is refused: it could link a file there and read it in /mon-espace/, review H2).
     "accounts:login": EVERYONE,
     "accounts:totp_login": EVERYONE,
     "accounts:fc_login": EVERYONE,
@@ -80,12 +83,12 @@ WEB_MATRIX: dict[str, frozenset[str]] = {
     "accounts:password_reset_done": EVERYONE,
     "accounts:password_reset_confirm": EVERYONE,
     "accounts:password_reset_complete": EVERYONE,
-    "accounts:home": SIGNED_IN,
-    "accounts:link": SIGNED_IN,
-    "accounts:security": SIGNED_IN,
-    "accounts:totp_setup": SIGNED_IN,
-    "accounts:totp_disable": SIGNED_IN,
-    "accounts:logout_everywhere": SIGNED_IN,
+    "accounts:home": ACCOUNTS,
+    "accounts:link": ACCOUNTS,
+    "accounts:security": ACCOUNTS,
+    "accounts:totp_setup": ACCOUNTS,
+    "accounts:totp_disable": ACCOUNTS,
+    "accounts:logout_everywhere": ACCOUNTS,
     # The holder's own file and errands.
     "dossier:dashboard": HOLDERS,
     "dossier:history": HOLDERS,
@@ -104,11 +107,12 @@ WEB_MATRIX: dict[str, frozenset[str]] = {
     "demarches:share": HOLDERS,
     "demarches:share_revoke": THE_HOLDER,
     "demarches:access_log": HOLDERS,
-    # The back office: the agents' sign-in is public; letters' figures for agents and supervisors.
+    # The back office: the agents' sign-in is public; letters' figures for agents and supervisors; retrying a
+    # letter of a file of the 75: its département's agents and supervisors.
     "agent:login": EVERYONE,
     "agent:logout": EVERYONE,
     "agent:notices": STAFF,
-    "agent:retry": STAFF,
+    "agent:retry": THE_FILE,
     "backoffice:home": STAFF | {AUDITOR},
     "backoffice:search": STAFF,
     "backoffice:file": THE_FILE,
@@ -228,6 +232,8 @@ def test_every_declaration_matches_the_matrix() -> None:
             assert expected == EVERYONE, route.name
         elif declared == "signed_in":
             assert expected == SIGNED_IN, route.name
+        elif declared == "account":
+            assert expected == ACCOUNTS, route.name
         elif declared == "holder":
             assert expected <= HOLDERS, route.name
         else:
@@ -272,6 +278,13 @@ def _holder_user(username: str, holder: Holder, sub: str) -> User:
     return user
 
 
+def _account_user(username: str) -> User:
+    """A holders' account (signed up, verified) not linked to any file."""
+    user = User.objects.create_user(username, email=f"{username}@example.fr")
+    Account.objects.create(user=user)
+    return user
+
+
 def _agent(username: str, role: str, departements: list[str]) -> User:
     user = User.objects.create_user(username, first_name="Alex", last_name=role.title())
     assign_role(user, role, departements, service="Préfecture")
@@ -307,7 +320,7 @@ def world(db: Any) -> World:
     )
     users: dict[str, User | None] = {
         ANONYMOUS: None,
-        ACCOUNT: User.objects.create_user("account", email="account@example.fr"),
+        ACCOUNT: _account_user("account"),
         HOLDER: _holder_user("holder", lic.holder, "sub-holder"),
         OTHER_HOLDER: _holder_user("other", other.holder, "sub-other"),
         AGENT_ELSEWHERE: _agent("agent13", "agent", ["13"]),
@@ -315,6 +328,9 @@ def world(db: Any) -> World:
         SUPERVISOR: _agent("supervisor", "supervisor", []),
         AUDITOR: _agent("auditor", "auditor", []),
     }
+    # The agent of the file's département is even linked to the holder's file (as the citizen linking form let
+    # an agent do, review H2): the holder's space must still refuse them.
+    HolderLink.objects.create(user=users[AGENT], holder=lic.holder, method="licence_form")
     keys = {NO_KEY: ""}
     for scope in SCOPES:
         sender = {"feed": "ANTAI", "course_centre": APPROVAL}.get(scope, "")

@@ -188,6 +188,9 @@ def test_unknown_and_wrong_passwords_read_the_same(client: Client) -> None:
 
 @pytest.fixture
 def linking(client: Client, camille) -> Any:
+    """Camille signed in with a local account whose verified address is the one her file holds."""
+    type(camille.holder).objects.filter(pk=camille.holder_id).update(email=EMAIL)
+    camille.holder.refresh_from_db()
     user = verified_user()
     client.force_login(user)
     return camille

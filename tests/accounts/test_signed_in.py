@@ -23,7 +23,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from permis.accounts import sessions, signed_in
 from permis.accounts.access import linked_file
-from permis.accounts.models import AccountSession, HolderLink
+from permis.accounts.models import Account, AccountSession, HolderLink
 from permis.accounts.signed_in import SQL, SessionStore, tables
 from permis.registry.models import Holder, Licence
 from tests.registry.factories import holder as make_holder
@@ -50,6 +50,7 @@ def _licence(birth_name: str = "MARTIN", given_names: str = "Camille", **fields)
 
 def _account(username: str, holder: Holder | None = None):
     user = get_user_model().objects.create_user(username, password="a long enough password")
+    Account.objects.create(user=user)  # a holders' account: only those see a file
     if holder is not None:
         HolderLink.objects.create(user=user, holder=holder, method="licence_form")
     return user

@@ -35,7 +35,10 @@ def fast_password_hashing(settings: Any) -> None:
 def camille() -> Any:
     return factories.licence(
         holder=factories.holder(
-            birth_name="MARTIN", given_names="Camille Anne", birth_date=dt.date(1979, 4, 12), email=""
+            birth_name="MARTIN",
+            given_names="Camille Anne",
+            birth_date=dt.date(1979, 4, 12),
+            email="camille@example.fr",  # a local account links the file only with the file's address
         ),
         number="CAM0000000001",
         dossier_number="990000000101",
@@ -167,6 +170,10 @@ def test_a_local_account_is_created_verified_and_linked(
     page.get_by_role("button", name="Rattacher mon permis").click()
     page.wait_for_url(re.compile(r"/mon-espace/"))
     assert HolderLink.objects.get().method == "licence_form"
+    page.get_by_role("status").get_by_text("Votre permis est rattaché à votre compte.").wait_for()
+    check(page, artifacts, "linked")
+    told = mailbox.wait_for(2)[1]  # the holder is told at the file's address
+    assert told.rcpt_tos == ("camille@example.fr",) and "rattaché" in told.text()
 
 
 def test_five_wrong_passwords_lock_the_account(

@@ -10,7 +10,8 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_logged_out
 
-        from . import sessions
+        from . import linking, sessions
 
         user_logged_in.connect(sessions.record, dispatch_uid="permis.accounts.record_session")
+        user_logged_in.connect(linking.remember_identity, dispatch_uid="permis.accounts.remember_identity")
         user_logged_out.connect(sessions.forget, dispatch_uid="permis.accounts.forget_session")

@@ -2,7 +2,9 @@
 
 The identity pivot is what FranceConnect certifies about a person: birth name, given names, birth date, sex,
 place and country of birth. It links an account to a holder's file automatically only when it designates
-exactly one holder; none or several, and the person links the file by typing the numbers of the licence.
+exactly one holder; none or several, and the person links the file by typing the numbers of the licence, which
+is accepted only if the same identity certifies the holder the numbers designate (``same_person`` with
+``whole_pivot=False``: birth name, first given name, birth date).
 
 Names are compared after normalisation (accents, case, hyphens and repeated spaces do not count): the civil
 register and the national file do not always write them the same way, and a difference of accent must not
@@ -40,28 +42,61 @@ def normalise_name(value: str) -> str:
     return " ".join(plain.replace("-", " ").replace("'", " ").replace("’", " ").casefold().split())
 
 
+def _birth_date(claims: Mapping[str, Any]) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(claims.get("birthdate", "")))
+    except ValueError:
+        return None
+
+
+def _first_given_name(value: str) -> str:
+    """The first of the given names as written (a compound name keeps its hyphen: "Jean-Pierre"), normalised."""
+    words = value.replace(",", " ").split()
+    return normalise_name(words[0]) if words else ""
+
+
+def same_person(holder: Holder, claims: Mapping[str, Any], *, whole_pivot: bool = True) -> bool:
+    """Whether FranceConnect's claims certify this holder's identity.
+
+    Always: the birth name (normalised), the birth date (exactly), and the given names (normalised).
+    ``whole_pivot`` (the automatic link, which has nothing else to go on): every given name, the sex, the place
+    and the country of birth too. Otherwise (the linking form, where the licence's numbers designate the file):
+    the first given name is enough (the civil register may list more given names than the file), and sex and
+    place are not compared (their codes are not always written alike).
+    """
+    birth_date = _birth_date(claims)
+    family = normalise_name(str(claims.get("family_name", "")))
+    given = normalise_name(str(claims.get("given_name", "")))
+    if birth_date is None or not family or not given:
+        return False
+    if holder.birth_date != birth_date or normalise_name(holder.birth_name) != family:
+        return False
+    all_given = normalise_name(holder.given_names) == given
+    if whole_pivot:
+        return (
+            all_given
+            and holder.sex == claims.get("gender")
+            and (holder.birth_place or "") == (claims.get("birthplace") or "")
+            and (holder.birth_country or "99100") == (claims.get("birthcountry") or "99100")
+        )
+    first = _first_given_name(str(claims.get("given_name", "")))
+    return all_given or (bool(first) and first == _first_given_name(holder.given_names))
+
+
 def matching_holders(claims: Mapping[str, Any], limit: int = 2) -> list[Holder]:
     """The holders whose identity equals the pivot of these claims (at most ``limit``, enough to tell 0/1/2)."""
-    try:
-        birth_date = dt.date.fromisoformat(str(claims.get("birthdate", "")))
-    except ValueError:
+    birth_date = _birth_date(claims)
+    if birth_date is None:
         return []
     family = str(claims.get("family_name", "")).strip()
-    given = normalise_name(str(claims.get("given_name", "")))
-    if not family or not given:
+    if not family or not normalise_name(str(claims.get("given_name", ""))):
         return []
     # The index (birth_name, birth_date) finds the candidates; the rest is compared here.
     names = {family, family.upper(), normalise_name(family).upper()}
     candidates = Holder.objects.filter(birth_name__in=names, birth_date=birth_date)
     found = []
     for holder in candidates:
-        if (
-            normalise_name(holder.birth_name) == normalise_name(family)
-            and normalise_name(holder.given_names) == given
-            and holder.sex == claims.get("gender")
-            and (holder.birth_place or "") == (claims.get("birthplace") or "")
-            and (holder.birth_country or "99100") == (claims.get("birthcountry") or "99100")
-        ):
+        if same_person(holder, claims):
             found.append(holder)
             if len(found) >= limit:
                 break

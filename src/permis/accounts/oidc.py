@@ -22,6 +22,7 @@ from django.utils import timezone
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView
 
+from . import linking
 from .identities import matching_holders
 from .models import Account, HolderLink, LinkMethod
 
@@ -91,6 +92,7 @@ class FranceConnectBackend(OIDCAuthenticationBackend):
 
     @staticmethod
     def _copy_claims(user: User, claims: dict[str, Any]) -> None:
+        linking.stash_identity(user, claims)  # into the session at login: the linking form checks it
         user.first_name = str(claims.get("given_name", ""))[:150]
         user.last_name = str(claims.get("preferred_username") or claims.get("family_name", ""))[:150]
         user.email = str(claims.get("email", ""))[:254]
@@ -101,10 +103,8 @@ class FranceConnectBackend(OIDCAuthenticationBackend):
             return
         holders = matching_holders(claims)
         if len(holders) == 1:
-            HolderLink.objects.create(user=user, holder=holders[0], method=LinkMethod.FRANCECONNECT)
-            logger.info(
-                "account %s linked to holder %s by FranceConnect's identity pivot", user.pk, holders[0].pk
-            )
+            # Written to the holder's access log and mailed to the holder, as every link is.
+            linking.link(getattr(self, "request", None), user, holders[0], LinkMethod.FRANCECONNECT)
             return
         reason = "none" if not holders else "several"
         logger.info("account %s: the identity pivot matches %s holder(s)", user.pk, reason)

@@ -17,7 +17,8 @@ Nothing of the checks changes, only where the rows come from:
   authentication hash is checked exactly as ``django.contrib.auth.get_user`` does (a new password ends the
   session);
 - "log out everywhere" deletes the session rows, so the statement finds nothing;
-- the file is the one linked to that same user id, read in the same statement.
+- the file is the one linked to that same user id, read in the same statement, and only if that user is a
+  holders' account (an ``Account`` row): an agent's user never has a file here, whatever ``HolderLink`` says.
 
 A session with no ``AccountSession`` record (opened before the record existed), a backend other than the two the
 site uses, or an asynchronous request, takes Django's usual path: the same answer, more queries.
@@ -48,7 +49,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from permis.config.database import prepared_cursor
 from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence, Projection
 
-from .models import AccountSession, HolderLink
+from .models import Account, AccountSession, HolderLink
 
 File = tuple[Holder, Licence | None]
 
@@ -100,6 +101,7 @@ FROM "django_session" s
 LEFT JOIN "accounts_accountsession" a ON a."session_key" = s."session_key"
 LEFT JOIN "auth_user" u ON u."id" = a."user_id"
 LEFT JOIN "accounts_holderlink" k ON k."user_id" = u."id"
+    AND EXISTS (SELECT 1 FROM "accounts_account" x WHERE x."user_id" = u."id")
 LEFT JOIN "registry_holder" h ON h."id" = k."holder_id"
 LEFT JOIN "registry_licence" l ON l."id" = (
     SELECT c."id" FROM "registry_licence" c WHERE c."holder_id" = h."id" ORDER BY {current_licence_first} LIMIT 1
@@ -114,6 +116,7 @@ def tables() -> dict[str, type[models.Model]]:
     return {
         "django_session": SessionStore.get_model_class(),
         "accounts_accountsession": AccountSession,
+        "accounts_account": Account,
         "auth_user": get_user_model(),
         "accounts_holderlink": HolderLink,
         "registry_holder": Holder,

@@ -30,10 +30,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from permis.config.access import public, signed_in
+from permis.config.access import public
 from permis.registry.models import Licence
 
-from . import oidc, sessions, throttle, totp
+from . import linking, oidc, sessions, throttle, totp
+from .access import account_required
 from .forms import CodeForm, LinkForm, LoginForm, ResendForm, SignupForm
 from .models import Account, HolderLink, LinkMethod, RecoveryCode
 
@@ -262,7 +263,7 @@ def resend(request: HttpRequest) -> HttpResponse:
 # --- after login --------------------------------------------------------------------------------------------------
 
 
-@signed_in()
+@account_required
 def home(request: HttpRequest) -> HttpResponse:
     """Where a holder lands after signing in: the file's dashboard when linked, the linking page otherwise."""
     if not HolderLink.objects.filter(user=request.user).exists():
@@ -273,9 +274,11 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "accounts/home.html")
 
 
-@signed_in()
+@account_required
 @never_cache
 def link(request: HttpRequest) -> HttpResponse:
+    """Link the account to the file the licence's numbers designate, if the account proves it is the holder's
+    (``linking.refusal``: FranceConnect's certified identity, or the verified address the file holds)."""
     if HolderLink.objects.filter(user=request.user).exists():
         return redirect("accounts:home")
     reason = request.session.get(oidc.LINK_REASON)
@@ -296,19 +299,23 @@ def link(request: HttpRequest) -> HttpResponse:
                 ).select_related("holder")[:2]
             )
             if len(licences) == 1:
-                throttle.succeed("link", request, account_key)
-                HolderLink.objects.create(
-                    user=request.user, holder=licences[0].holder, method=LinkMethod.LICENCE_FORM
+                licence = licences[0]
+                error = linking.refusal(request, request.user.account, licence.holder)
+                if not error:
+                    throttle.succeed("link", request, account_key)
+                    linking.link(
+                        request, request.user, licence.holder, LinkMethod.LICENCE_FORM, licence=licence
+                    )
+                    request.session.pop(oidc.LINK_REASON, None)
+                    messages.success(request, _("Votre permis est rattaché à votre compte."))
+                    return redirect("accounts:home")
+            else:
+                # The same words whatever did not match: the page never tells whether a licence exists.
+                error = _(
+                    "Ces informations ne permettent pas de rattacher un permis à votre compte. Vérifiez le "
+                    "format, chaque numéro et votre date de naissance."
                 )
-                request.session.pop(oidc.LINK_REASON, None)
-                messages.success(request, _("Votre permis est rattaché à votre compte."))
-                return redirect("accounts:home")
             throttle.fail("link", request, account_key)
-            # The same words whatever did not match: the page never tells whether a licence exists.
-            error = _(
-                "Ces informations ne permettent pas de rattacher un permis à votre compte. Vérifiez le format, "
-                "chaque numéro et votre date de naissance."
-            )
     return render(
         request,
         "accounts/link.html",
@@ -321,11 +328,10 @@ def link(request: HttpRequest) -> HttpResponse:
 
 
 def _account(user: User) -> Account:
-    account, _created = Account.objects.get_or_create(user=user)
-    return account
+    return Account.objects.get(user=user)  # @account_required: only holders' accounts get here
 
 
-@signed_in()
+@account_required
 @never_cache
 def security(request: HttpRequest) -> HttpResponse:
     account = _account(request.user)
@@ -340,7 +346,7 @@ def security(request: HttpRequest) -> HttpResponse:
     )
 
 
-@signed_in()
+@account_required
 @never_cache
 def totp_setup(request: HttpRequest) -> HttpResponse:
     account = _account(request.user)
@@ -379,7 +385,7 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
     )
 
 
-@signed_in()
+@account_required
 @require_POST
 def totp_disable(request: HttpRequest) -> HttpResponse:
     account = _account(request.user)
@@ -420,7 +426,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return _leave(request, id_token)
 
 
-@signed_in()
+@account_required
 @require_POST
 def logout_everywhere(request: HttpRequest) -> HttpResponse:
     """Ends every session of the account (other browsers, other devices), this one included."""

@@ -30,6 +30,8 @@ class Role(models.TextChoices):
     PARTNER = "partner", _("Organisme partenaire")
     AUDITOR = "auditor", _("Auditeur")
     SYSTEM = "system", _("Système")
+    # An account linked to the file: from then on it reads the whole file (permis.accounts.linking).
+    ACCOUNT_LINK = "account_link", _("Rattachement d'un compte")
 
 
 class Purpose(models.TextChoices):
@@ -51,6 +53,7 @@ class Channel(models.TextChoices):
     BACK_OFFICE = "back_office", _("Espace de gestion")
     API = "api", _("Interface de programmation (API)")
     SHARE_CODE = "share_code", _("Code de partage")
+    PORTAL = "portal", _("Espace personnel en ligne")
 
 
 class _AppendOnlyQuerySet(models.QuerySet):

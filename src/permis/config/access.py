@@ -7,8 +7,10 @@ check that each role gets in where the actors table says and nowhere else. The d
 
 - ``"public"``: anyone, signed in or not (``@public``: the simulator, the verifier, the health probe, the
   accounts' sign-in and sign-up pages). It only declares: a public view guards nothing.
-- ``"signed_in"``: any signed-in account, linked to a file or not (``@signed_in``: the account's own pages,
-  such as linking a licence or setting a second factor). Anonymous callers go to the sign-in page.
+- ``"signed_in"``: any signed-in user (``@signed_in``). Anonymous callers go to the sign-in page.
+- ``"account"``: a holders' account (a user with an ``Account`` row), linked to a file or not
+  (``permis.accounts.access.account_required``: the account's own pages, such as linking a licence or setting a
+  second factor). Anonymous callers go to the sign-in page; any other user (an agent) gets a 403.
 - ``"holder"``: the holder of the file, signed in and linked (``permis.accounts.access.holder_required``).
 - ``("role", roles)``: an agent whose ``AgentProfile`` has one of ``roles``
   (``permis.backoffice.access.role_required``).
@@ -31,6 +33,7 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
+ACCOUNT = "account"
 HOLDER = "holder"
 
 

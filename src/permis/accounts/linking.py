@@ -1,0 +1,166 @@
+"""Which file an account may be linked to, and what every link leaves behind (docs/accounts.md, "Linking").
+
+A link opens the whole file to the account (balance, history, letters, documents, share codes), so the numbers
+printed on the licence are not enough: anyone holding the card, or a copy of it, knows them. The account must
+also prove it is the holder's:
+
+- an account signed in with FranceConnect: the identity FranceConnect certified at this sign-in (kept in the
+  session, ``IDENTITY``) must be the holder's (``identities.same_person``: birth name, first given name, birth
+  date; the same comparison the automatic link makes, minus the parts a form cannot need);
+- a local account: its verified email address must be the one the holder's file holds.
+
+Every link (automatic or by the form) is written to the holder's access log ("Consultations de mon dossier":
+role ``account_link``, channel ``portal``), and the holder is told by email at the address of the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.mail import send_mail
+from django.db import transaction
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from permis.audit.models import Channel, Purpose, Role
+from permis.audit.services import log_access
+from permis.registry.models import Holder, Licence
+
+from .identities import same_person
+from .models import Account, HolderLink, LinkMethod
+
+logger = logging.getLogger(__name__)
+
+# Session key: the identity pivot FranceConnect certified when this session signed in (``remember_identity``).
+IDENTITY = "permis_fc_identity"
+PIVOT = ("given_name", "family_name", "birthdate", "gender", "birthplace", "birthcountry")
+# What the access log says the account reads: everything, from now on.
+SHOWN = ["dossier complet"]
+
+
+def stash_identity(user: User, claims: dict[str, Any]) -> None:
+    """Called by the FranceConnect backend: the certified pivot rides on the user until the login signal."""
+    user._permis_fc_identity = {name: str(claims.get(name) or "") for name in PIVOT}  # type: ignore[attr-defined]
+
+
+def remember_identity(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
+    """user_logged_in: keep in the session the identity FranceConnect certified for this sign-in.
+
+    Done after Django's login (which may flush the session when another account was signed in) so that it
+    survives it; a sign-in without FranceConnect leaves none.
+    """
+    session = getattr(request, "session", None)
+    if session is None:
+        return
+    identity = getattr(user, "_permis_fc_identity", None)
+    if identity:
+        session[IDENTITY] = identity
+    else:
+        session.pop(IDENTITY, None)
+
+
+def refusal(request: HttpRequest, account: Account, holder: Holder) -> str:
+    """Why this account may not be linked to ``holder``'s file (a message for the person), or "" if it may."""
+    if account.franceconnect_sub:
+        identity = request.session.get(IDENTITY)
+        if not identity:
+            return _(
+                "Pour rattacher votre permis, reconnectez-vous avec FranceConnect : votre identité doit être "
+                "vérifiée lors de cette connexion."
+            )
+        if not same_person(holder, identity, whole_pivot=False):
+            return _(
+                "Les numéros saisis sont bien ceux d’un permis, mais l’identité certifiée par FranceConnect n’est "
+                "pas celle de son titulaire : ce permis ne peut pas être rattaché à votre compte. S’il s’agit "
+                "bien de votre permis, contactez votre préfecture ou l’ANTS pour faire corriger votre identité."
+            )
+        return ""
+    address = (account.user.email or "").strip().casefold()
+    on_file = (holder.email or "").strip().casefold()
+    if account.email_verified_at is None or not address or address != on_file:
+        return _(
+            "Ce permis ne peut pas être rattaché à ce compte : l’adresse électronique de votre compte n’est pas "
+            "celle qui figure dans le dossier du permis. Connectez-vous avec FranceConnect pour rattacher votre "
+            "permis, ou créez votre compte avec l’adresse électronique que votre dossier contient."
+        )
+    return ""
+
+
+def link(
+    request: HttpRequest | None,
+    user: User,
+    holder: Holder,
+    method: str,
+    *,
+    licence: Licence | None = None,
+) -> HolderLink:
+    """Link ``user`` to ``holder``'s file: the link and its entry in the access log in one transaction, then
+    the email to the holder (its failure is logged, the link stays)."""
+    if licence is None:
+        licence = holder.licences.order_by("-obtained_on", "-pk").first()
+    label = _actor_label(user, method)
+    with transaction.atomic():
+        made = HolderLink.objects.create(user=user, holder=holder, method=method)
+        log_access(
+            actor=f"user:{user.pk}",
+            actor_label=label,
+            role=Role.ACCOUNT_LINK,
+            holder=holder,
+            licence=licence,
+            purpose=Purpose.HOLDER_REQUEST,
+            shown=SHOWN,
+            channel=Channel.PORTAL,
+            request_id=(request.headers.get("X-Request-Id", "") if request is not None else ""),
+        )
+    logger.info("account %s linked to holder %s (%s)", user.pk, holder.pk, method)
+    _notify(request, holder, label, made)
+    return made
+
+
+def _actor_label(user: User, method: str) -> str:
+    """How the holder's access log names the account (stored French text, like every entry's author)."""
+    if method == LinkMethod.FRANCECONNECT:
+        name = " ".join(part for part in (user.first_name, user.last_name) if part)
+        return f"Compte FranceConnect de {name} (rattaché automatiquement, identité vérifiée)"[:200]
+    account = Account.objects.filter(user=user).first()
+    if account is not None and account.franceconnect_sub:
+        name = " ".join(part for part in (user.first_name, user.last_name) if part)
+        return f"Compte FranceConnect de {name} (numéros du permis saisis, identité vérifiée)"[:200]
+    return f"Compte personnel {user.email} (numéros du permis saisis, adresse vérifiée)"[:200]
+
+
+def _notify(request: HttpRequest | None, holder: Holder, label: str, made: HolderLink) -> None:
+    """An email to the address of the file: a link the holder did not make is the first thing they must know."""
+    if not holder.email:
+        logger.info(
+            "holder %s has no email address: the link of account %s is not mailed", holder.pk, made.user_id
+        )
+        return
+    site = request.build_absolute_uri("/") if request is not None else ""
+    try:
+        access_log = (
+            request.build_absolute_uri(reverse("demarches:access_log")) if request is not None else ""
+        )
+    except NoReverseMatch:  # a site without the portal's URLs (some tests' URL confs)
+        access_log = ""
+    body = render_to_string(
+        "accounts/email/linked.txt",
+        {
+            "account": label,
+            "at": timezone.localtime(made.linked_at),
+            "access_log": access_log,
+            "site": site,
+        },
+        request=request,
+    )
+    try:
+        send_mail(
+            _("Un compte a été rattaché à votre dossier de permis de conduire"), body, None, [holder.email]
+        )
+    except Exception:  # the link is made and logged: a mail server down must not undo it
+        logger.exception("the email telling holder %s of a new account link could not be sent", holder.pk)
