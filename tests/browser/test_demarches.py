@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from permis.accounts.models import HolderLink
+from permis.accounts.models import Account, HolderLink
 from permis.audit import services as audit
 from permis.courses.models import CourseCentre, CourseSession
 from permis.notices import legal, services
@@ -77,6 +77,7 @@ def holder_session(live_server: Any) -> dict[str, Any]:
     _share, code = audit.create_share(holder, 7, "Loueur")
     audit.check_share(code, requester_label="Loc'Auto", purpose="location")
     user = User.objects.create_user("camille", password="x" * 20)
+    Account.objects.create(user=user)  # a holders' account: only those see a file
     HolderLink.objects.create(user=user, holder=holder, method="licence_form")
     client = Client()
     client.force_login(user)

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from permis.accounts.models import HolderLink
+from permis.accounts.models import Account, HolderLink
 from permis.registry import services
 from permis.registry.models import FeedRecord
 from tests.registry.factories import holder as make_holder
@@ -83,6 +83,7 @@ def signed_in_cookie() -> dict[str, str]:
     )
     services.refresh(lic, today)
     user = get_user_model().objects.create_user("camille", password=None)
+    Account.objects.create(user=user)  # a holders' account: only those see a file
     HolderLink.objects.create(user=user, holder=lic.holder, method="licence_form")
     client = Client()
     client.force_login(user)

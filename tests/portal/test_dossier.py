@@ -16,8 +16,9 @@ from django.urls import reverse
 from django.utils import translation
 from pytest_django.asserts import assertContains, assertNotContains
 
-from permis.accounts.models import HolderLink
+from permis.accounts.models import Account, HolderLink
 from permis.notices import signing
+from permis.portal.dates import long_date
 from permis.portal.dossier import state
 from permis.registry import services
 from permis.registry.models import Event, FeedRecord, Holder, Licence, Movement, Notice, Projection
@@ -49,6 +50,7 @@ def _today():
 
 def _sign_in(client: Client, holder: Holder, username: str = "camille") -> Client:
     user = get_user_model().objects.create_user(username, password="x")
+    Account.objects.create(user=user)  # a holders' account: only those see a file
     HolderLink.objects.create(user=user, holder=holder, method="licence_form")
     client.force_login(user)
     return client
@@ -106,10 +108,26 @@ def test_anonymous_visitors_go_to_the_login_page() -> None:
 
 def test_an_account_without_a_file_goes_to_the_linking_page() -> None:
     client = Client()
-    client.force_login(get_user_model().objects.create_user("nolink", password="x"))
+    user = get_user_model().objects.create_user("nolink", password="x")
+    Account.objects.create(user=user)
+    client.force_login(user)
     for name in PAGES:
         response = client.get(reverse(name))
         assert response.status_code == 302 and response["Location"] == reverse("accounts:link"), name
+
+
+def test_a_user_that_is_no_holders_account_is_refused_even_if_linked() -> None:
+    """An agent's user (no ``Account``) gets a 403, never the file, even with a ``HolderLink`` (review H2)."""
+    lic = _camille()
+    user = get_user_model().objects.create_user("agent.paris", password="x")
+    HolderLink.objects.create(user=user, holder=lic.holder, method="licence_form")
+    client = Client()
+    client.force_login(user)
+    for name in PAGES:
+        response = client.get(reverse(name))
+        assert response.status_code == 403, name
+        assert "Espace réservé aux titulaires de permis" in response.content.decode()
+        assert lic.number not in response.content.decode(), name
 
 
 def test_no_url_of_the_space_takes_an_id() -> None:
@@ -520,3 +538,122 @@ def test_the_dashboard_says_each_state_and_what_to_do(events, badge, alert) -> N
     response = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard"))
     assertContains(response, badge)
     assertContains(response, alert)
+
+
+def _probationary(*offences: dict) -> Licence:
+    """A traditional probationary licence of 1 June 2024 (probation until 1 June 2027), with these offences."""
+    lic = make_licence(dt.date(2024, 6, 1), on=dt.date(2024, 6, 1), holder=make_holder())
+    for n, data in enumerate(offences, start=1):
+        services.record_event(
+            lic, "offence", data, source="feed", sender="ANTAI", source_ref=f"P-{n}", on=dt.date(2025, 4, 21)
+        )
+    services.refresh(lic, TODAY)
+    return lic
+
+
+def test_the_probation_alert_follows_the_engines_forecast_after_an_offence() -> None:
+    """RULES.md §3.2: after an offence during probation the cap becomes 12 at the end, the balance stays."""
+    lic = _probationary(offence("2025-04-01", "2025-04-20", 3, "C4"))
+    end = Timeline(history_of(lic)).at(TODAY).upcoming
+    assert [m.balance for m in end if m.kind == "probation_end"] == [3]
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard"))
+    assertContains(response, "Votre période probatoire se termine le 1er juin 2027.")
+    assertContains(response, "il sera de 3 points")
+    assertNotContains(response, "atteindra alors 12 points")
+
+
+def test_the_probation_alert_promises_12_points_only_without_offence() -> None:
+    lic = _probationary()
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard"))
+    assertContains(response, "Votre période probatoire se termine le 1er juin 2027.")
+    assertContains(response, "Sans infraction d’ici là, votre permis atteindra alors 12 points.")
+
+
+def test_a_nil_balance_forecast_shows_the_change_as_shown_and_that_the_48si_cancels_it() -> None:
+    """A raw balance of -1 (48SI not notified): the holder sees 0 -> 12, so +12 (not the engine's +13 on the raw
+    balance), and the 48SI's notification cancels the restoration (RULES.md §7.4)."""
+    lic = _with(
+        [
+            ("offence", offence("2025-01-10", "2025-02-01", 6, "D")),
+            ("offence", offence("2025-02-10", "2025-03-01", 4, "C4")),
+            ("offence", offence("2025-03-10", "2025-04-01", 3, "C4")),
+        ]
+    )
+    evaluation = Timeline(history_of(lic)).at(TODAY)
+    assert (evaluation.raw_balance, evaluation.status) == (-1, "zero_balance")
+    assert [(m.kind, m.change) for m in evaluation.upcoming] == [("full_restoration", 13)]  # the engine's
+    client = _sign_in(Client(), lic.holder)
+    html = client.get(reverse("dossier:forecast")).content.decode()
+    assert "Reconstitution du capital (+12)" in html and "+13" not in html
+    assert (
+        "une infraction commise avant le 1er avril 2028, ou l’invalidation du permis (notification de la lettre "
+        "48SI) avant cette date"
+    ) in html
+    ics = "\n".join(_unfold(client.get(reverse("dossier:forecast_ics")).content.decode()))
+    assert "(+12)" in ics and "(+13)" not in ics
+    assert "notification de la lettre 48SI" in ics
+
+
+def test_a_suspended_holder_is_told_when_the_suspension_ends_not_of_a_points_change() -> None:
+    lic = _with([("suspension", {"from": "2025-05-01", "to": "2025-08-01"})])
+    assert Projection.objects.get(licence=lic).next_change_on == dt.date(2025, 8, 2)  # a suspension boundary
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard"))
+    assertContains(response, "Suspension du permis jusqu’au 1er août 2025 inclus.")
+    assertContains(
+        response,
+        "La suspension dure jusqu’au 1er août 2025 inclus : vous pourrez conduire de nouveau à partir du "
+        "2 août 2025.",
+    )
+    assertNotContains(response, "Prochain changement")
+
+
+def test_a_suspension_to_come_is_not_called_a_points_change() -> None:
+    lic = _with([("suspension", {"from": "2025-07-01", "to": "2025-09-30"})])
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard"))
+    assertContains(response, "Suspension du permis à partir du 1er juillet 2025.")
+    assertNotContains(response, "Prochain changement")
+
+
+def test_the_next_points_change_is_named_as_such() -> None:
+    lic = _camille()
+    upcoming = Timeline(history_of(lic)).at(TODAY).upcoming[0].on
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard"))
+    day = long_date(upcoming)
+    assertContains(response, f"Prochain changement de vos points prévu le {day}.")
+
+
+def test_an_invalidated_holder_who_surrendered_the_licence_is_told_when_to_apply_again() -> None:
+    """L223-5 II: no new licence before six months from the surrender; the engine knows the day."""
+    lic = _with(
+        [
+            *ZERO,
+            ("invalidation_notified", {"on": "2025-05-20"}),
+            ("licence_surrendered", {"on": "2025-05-25"}),
+        ]
+    )
+    assert Timeline(history_of(lic)).at(TODAY).new_licence_from == dt.date(2025, 11, 25)
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard"))
+    assertContains(response, "vous pourrez demander un nouveau permis à partir du 25 novembre 2025")
+    assertNotContains(response, "Remettez votre permis")
+
+
+def test_the_share_menu_entry_does_not_promise_the_balance() -> None:
+    """A share code never shows points (L223-7): the menu says what is shared."""
+    from permis.portal import menu
+
+    labels = {name: str(label) for name, label in menu.MENU}
+    assert labels["demarches:share"] == "Partager mon droit à conduire"
+    response = _sign_in(Client(), _camille().holder).get(reverse("dossier:dashboard"))
+    assertNotContains(response, "Partager mon solde")
+
+
+def test_head_is_answered_like_get_on_every_page() -> None:
+    """Monitors and link checkers use HEAD: the same status as GET (M3), and nothing else is allowed."""
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    for name in PAGES:
+        get = client.get(reverse(name))
+        head = client.head(reverse(name))
+        assert head.status_code == get.status_code == 200, name
+        assert client.put(reverse(name)).status_code == 405, name
+    assert Client().head(reverse("dossier:dashboard")).status_code == 302  # signed out: to the login page

@@ -367,3 +367,12 @@ def test_an_engine_failure_is_a_plain_error_on_the_page_not_a_500(
     assert response.status_code == 200
     assert response.context["sim"].engine_failed
     assertContains(response, "Le simulateur n’a pas su calculer ce cas")
+
+
+def test_head_is_answered_like_get(client: Client) -> None:
+    """Monitors and link checkers use HEAD: same status as GET, no body (M3)."""
+    get = client.get(URL)
+    head = client.head(URL)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert client.put(URL).status_code == 405

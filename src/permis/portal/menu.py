@@ -25,7 +25,7 @@ MENU: list[tuple[str, Promise]] = [
     ("demarches:documents", _("Mes documents")),
     ("demarches:courses", _("Stages de récupération de points")),
     ("dossier:digital_licence", _("Mon permis numérique")),
-    ("demarches:share", _("Partager mon solde")),
+    ("demarches:share", _("Partager mon droit à conduire")),
     ("demarches:access_log", _("Consultations de mon dossier")),
 ]
 

@@ -303,21 +303,21 @@ def present(
 ) -> Result:
     """An Evaluation of permis.rules as the page shows it."""
 
-    def change(movement: Any, *, forecast: bool) -> Change:
+    def change(movement: Any, shown: int, unless: str | None = None) -> Change:
         return Change(
             on=movement.on,
-            change=movement.change,
+            change=shown,
             balance=movement.balance,
             cap=movement.cap,
             kind=movement.kind,
             label=kind_label(movement.kind),
             cause=causes.get(movement.cause, movement.cause or ""),
             basis=movement.basis or "",
-            unless=unless_in_words(movement) if forecast else None,
+            unless=unless,
         )
 
-    movements = tuple(change(m, forecast=False) for m in evaluation.movements)
-    upcoming = tuple(change(m, forecast=True) for m in evaluation.upcoming)
+    movements = tuple(change(m, m.change) for m in evaluation.movements)
+    upcoming = tuple(change(m, shown, unless) for m, shown, unless in forecast_changes(evaluation))
     past_steps = [Step(m.on, m.balance, m.cap) for m in movements]
     forecast_steps = [Step(m.on, m.balance, m.cap) for m in upcoming]
     chart = build_chart(past_steps, evaluation.on, forecast_steps)
@@ -361,8 +361,39 @@ def present(
     )
 
 
-def unless_in_words(movement: Any) -> str | None:
-    """What would cancel an upcoming change, in the page's language."""
+def forecast_changes(evaluation: Any) -> list[tuple[Any, int, str | None]]:
+    """Each upcoming change of `evaluation` as the holder sees it: (movement, change, what would cancel it).
+
+    The change is the difference of the balances shown (never below 0), not the engine's change of the signed
+    raw balance: from a raw -1, a full restoration is 0 -> 12, so +12. A change due while the balance is nil
+    (the 48SI not notified yet) is also cancelled by the 48SI's notification: once notified, no recovery of any
+    kind (RULES.md §7.4). The engine's output is left as it is (ENGINE-IO.md); this is its presentation.
+    """
+    rows = []
+    balance, status = evaluation.balance, evaluation.status
+    for movement in evaluation.upcoming:
+        unless = unless_in_words(movement, nil_balance=status == "zero_balance")
+        rows.append((movement, movement.balance - balance, unless))
+        balance, status = movement.balance, movement.status
+    return rows
+
+
+def unless_in_words(movement: Any, *, nil_balance: bool = False) -> str | None:
+    """What would cancel an upcoming change, in the page's language.
+
+    `nil_balance`: the change is due while the balance is nil and the 48SI not notified yet, so that letter's
+    notification (the licence's invalidation) before that day cancels it too (RULES.md §7.4)."""
+    words = _condition_in_words(movement)
+    condition = getattr(movement, "condition", None)
+    if not nil_balance or (condition and condition[0] == "invalidated_first"):
+        return words
+    invalidation = _("l’invalidation du permis (notification de la lettre 48SI) avant cette date")
+    if not words:
+        return invalidation
+    return _("%(condition)s, ou %(invalidation)s") % {"condition": words, "invalidation": invalidation}
+
+
+def _condition_in_words(movement: Any) -> str | None:
     condition = getattr(movement, "condition", None)
     if not condition:
         return getattr(movement, "unless", None)

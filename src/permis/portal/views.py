@@ -16,7 +16,7 @@ ADD_ACTIONS = {"add_offence": "offences", "add_course": "courses"}
 
 
 @public
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def simulator(request: HttpRequest) -> HttpResponse:
     """The balance simulator: a licence and its events in, the balance, its history and forecast out.
 
@@ -25,7 +25,7 @@ def simulator(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     result = None
     new_row = None
-    if request.method == "GET":
+    if request.method != "POST":  # GET, or HEAD (answered as GET)
         sim = Simulator.bind(None, today=today)
     elif (prefix := ADD_ACTIONS.get(request.POST.get("action", ""))) is not None:
         data = request.POST.copy()

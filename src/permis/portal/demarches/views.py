@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from permis.accounts.access import holder_required
 from permis.audit import services as audit
@@ -29,7 +29,7 @@ from permis.notices.documents import render_attestation, render_letter, render_r
 from permis.notices.models import Channel, Delivery
 from permis.notices.services import REGISTERED_CODES
 from permis.portal.labels import letter_label
-from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence, Notice
+from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence, Movement, Notice
 from permis.registry.services import today
 
 from .forms import PostcodeForm, PreferencesForm, ShareForm
@@ -77,19 +77,53 @@ class Letter:
         return f"lettre-{self.notice.code}-{self.notice.due_on.isoformat()}-{self.notice.pk}.pdf"
 
 
-def _letter(notice: Notice) -> Letter:
+def _invalidations_notified(notices: list[Notice]) -> dict[int, dt.date]:
+    """Each 48SI of `notices` -> the day the file says it was notified (the licence's invalidation).
+
+    The notification is in the file as an event (``invalidation_notified``, written by the postal receipt or
+    recorded by an agent), and the engine dates the invalidation from it: its ``invalidation`` movement. Each
+    such day belongs to the latest 48SI of the licence dated on or before it. One query for a page of letters.
+    """
+    letters = [notice for notice in notices if notice.code == "48SI"]
+    if not letters:
+        return {}
+    days = Movement.objects.filter(
+        licence_id__in={notice.licence_id for notice in letters}, kind="invalidation"
+    ).values_list("licence_id", "on")
+    all_48si = Notice.objects.filter(
+        licence_id__in={notice.licence_id for notice in letters}, code="48SI"
+    ).values_list("pk", "licence_id", "due_on")
+    notified: dict[int, dt.date] = {}
+    for licence_id, day in days:
+        dated = [(due_on, pk) for pk, lic, due_on in all_48si if lic == licence_id and due_on <= day]
+        if dated:
+            pk = max(dated)[1]
+            notified[pk] = min(day, notified.get(pk, day))
+    return notified
+
+
+def _letter(notice: Notice, notified: dict[int, dt.date] | None = None) -> Letter:
+    """`notified`: the 48SI notification days the file records (``_invalidations_notified``), if read already."""
     deliveries = sorted(notice.deliveries.all(), key=lambda d: list(Channel.values).index(d.channel))
     by_channel = {d.channel: d for d in deliveries}
-    legal_channel = Channel.REGISTERED if notice.code in REGISTERED_CODES else Channel.ACCOUNT
+    registered = notice.code in REGISTERED_CODES
+    legal_channel = Channel.REGISTERED if registered else Channel.ACCOUNT
     legal_delivery = by_channel.get(legal_channel)
+    received = legal.received_on(legal_delivery) if legal_delivery is not None else None
+    if received is None and notice.code == "48SI":
+        # The notification recorded in the file (an agent's entry, or a receipt before any delivery row).
+        if notified is None:
+            notified = _invalidations_notified([notice])
+        received = notified.get(notice.pk)
     return Letter(
         notice=notice,
         label=letter_label(notice.code),
         deliveries=deliveries,
         account=by_channel.get(Channel.ACCOUNT),
         registered=by_channel.get(Channel.REGISTERED),
-        received_on=legal.received_on(legal_delivery) if legal_delivery is not None else None,
-        legal_channel=legal_channel if legal_delivery is not None else "",
+        received_on=received,
+        # A registered letter (48N, 48SI) always has a legal date, its receipt, even before it is sent.
+        legal_channel=legal_channel if legal_delivery is not None or registered else "",
     )
 
 
@@ -122,11 +156,12 @@ def _record_opening(notice: Notice) -> None:
         return
 
 
-@require_GET
+@require_safe
 @holder_required
 def notices(request: HttpRequest) -> HttpResponse:
     page = Paginator(_holder_notices(request.holder), NOTICES_PER_PAGE).get_page(request.GET.get("page"))  # type: ignore[attr-defined]
-    letters = [_letter(notice) for notice in page.object_list]
+    notified = _invalidations_notified(list(page.object_list))
+    letters = [_letter(notice, notified) for notice in page.object_list]
     return render(
         request,
         "portal/demarches/notices.html",
@@ -134,20 +169,22 @@ def notices(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @holder_required
 def notice(request: HttpRequest, notice_id: int) -> HttpResponse:
     item = _own_notice(request, notice_id)
-    _record_opening(item)
-    item = _own_notice(request, notice_id)  # the dates as they stand after the opening
+    if request.method == "GET":  # a HEAD (a link checker) is not the holder reading the letter
+        _record_opening(item)
+        item = _own_notice(request, notice_id)  # the dates as they stand after the opening
     return render(request, "portal/demarches/notice.html", {"letter": _letter(item)})
 
 
-@require_GET
+@require_safe
 @holder_required
 def notice_pdf(request: HttpRequest, notice_id: int) -> HttpResponse:
     item = _own_notice(request, notice_id)
-    _record_opening(item)
+    if request.method == "GET":  # a HEAD is not an opening (R223-3-1: the first opening is the notification)
+        _record_opening(item)
     letter = _letter(item)
     return _pdf(
         render_letter(item, language=_language()), letter.filename, download="download" in request.GET
@@ -163,7 +200,7 @@ def _recorded_by_label(recorded_by: str) -> str:
     return _("Le service")
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @holder_required
 def preferences_view(request: HttpRequest) -> HttpResponse:
     holder: Holder = request.holder  # type: ignore[attr-defined]
@@ -233,7 +270,7 @@ def _holder_licences(holder: Holder):
     return Licence.objects.filter(holder=holder).order_by(*CURRENT_LICENCE_FIRST)
 
 
-@require_GET
+@require_safe
 @holder_required
 def documents(request: HttpRequest) -> HttpResponse:
     return render(
@@ -243,7 +280,7 @@ def documents(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @holder_required
 def document_pdf(request: HttpRequest, licence_id: int, kind: str) -> HttpResponse:
     licence = get_object_or_404(_holder_licences(request.holder), pk=licence_id)  # type: ignore[attr-defined]
@@ -263,7 +300,7 @@ def _euros(cents: int) -> str:
     return f"{euros} €" if rest == 0 else f"{euros},{rest:02d} €"
 
 
-@require_GET
+@require_safe
 @holder_required
 def courses(request: HttpRequest) -> HttpResponse:
     holder: Holder = request.holder  # type: ignore[attr-defined]
@@ -321,7 +358,7 @@ def _share_page(request: HttpRequest, form: ShareForm, created: dict[str, Any] |
     return response
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @holder_required
 def share(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
@@ -360,10 +397,11 @@ SHOWN_LABELS = {
     "validité": gettext_lazy("validité"),
     "solde": gettext_lazy("solde de points"),
     "historique": gettext_lazy("historique"),
+    "dossier complet": gettext_lazy("tout le dossier (compte rattaché)"),  # permis.accounts.linking
 }
 
 
-@require_GET
+@require_safe
 @holder_required
 def access_log(request: HttpRequest) -> HttpResponse:
     entries = audit.accesses_of(request.holder).select_related("licence")  # type: ignore[attr-defined]

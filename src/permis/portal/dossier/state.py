@@ -21,6 +21,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from permis.notices.documents.facts import add_months, offence_description
 from permis.portal.dates import long_date
@@ -37,7 +38,7 @@ from permis.registry.models import (
 from permis.registry.services.core import engine_document, genesis_hash, stored_history_of
 from permis.rules import Evaluation, History, Timeline
 from permis.rules.engine import add_years
-from permis.rules.model import Course, Offence
+from permis.rules.model import Course, Offence, Suspension
 from permis.rules.parameters import parameter
 
 CACHE_SECONDS = 6 * 3600
@@ -367,8 +368,14 @@ def course_deadline(licence: Licence, today: dt.date) -> tuple[Notice, dt.date |
     return notice, deadline
 
 
-def warnings(licence: Licence, state: Snapshot) -> tuple[list[Alert], dt.date | None]:
-    """What the holder should know and do, most urgent first; and the date from which a course would count."""
+def warnings(
+    licence: Licence, state: Snapshot, ahead: Outlook | None = None
+) -> tuple[list[Alert], dt.date | None]:
+    """What the holder should know and do, most urgent first; and the date from which a course would count.
+
+    `ahead`: the licence's ``outlook`` (read here when not given)."""
+    if ahead is None:
+        ahead = outlook(licence, state)
     items: list[Alert] = []
     marks = _course_and_probation_marks(licence, state.on)
     course_from = next_course_from(licence, state, marks)
@@ -389,17 +396,19 @@ def warnings(licence: Licence, state: Snapshot) -> tuple[list[Alert], dt.date | 
             )
         )
     elif state.status == "invalidated":
-        items.append(
-            Alert(
-                "error",
-                _("Votre permis est invalidé"),
-                _(
-                    "Vous ne pouvez plus conduire. Remettez votre permis à la préfecture dans les 10 jours qui "
-                    "suivent la réception de la lettre 48SI ; vous pourrez repasser le permis après un délai de "
-                    "6 mois."
-                ),
+        if ahead.surrendered and ahead.new_licence_from is not None:
+            # L223-5 II: no new licence before six months (a year on a repeat) from the surrender.
+            text = _(
+                "Vous ne pouvez plus conduire. Vous avez remis votre permis à la préfecture : vous pourrez "
+                "demander un nouveau permis à partir du %(date)s (article L223-5 du code de la route)."
+            ) % {"date": long_date(ahead.new_licence_from)}
+        else:
+            text = _(
+                "Vous ne pouvez plus conduire. Remettez votre permis à la préfecture dans les 10 jours qui "
+                "suivent la réception de la lettre 48SI ; vous pourrez repasser le permis après un délai de "
+                "6 mois."
             )
-        )
+        items.append(Alert("error", _("Votre permis est invalidé"), text))
     elif state.status == "zero_balance":
         items.append(
             Alert(
@@ -412,13 +421,20 @@ def warnings(licence: Licence, state: Snapshot) -> tuple[list[Alert], dt.date | 
             )
         )
     if state.suspended:
-        items.append(
-            Alert(
-                "error",
-                _("Votre permis est suspendu"),
-                _("Vous ne pouvez pas conduire pendant la suspension, quel que soit votre solde de points."),
-            )
-        )
+        text = _("Vous ne pouvez pas conduire pendant la suspension, quel que soit votre solde de points.")
+        if ahead.suspended_until is not None and state.status == "valid":
+            text += " " + _(
+                "La suspension dure jusqu’au %(last)s inclus : vous pourrez conduire de nouveau à partir du "
+                "%(next)s."
+            ) % {
+                "last": long_date(ahead.suspended_until),
+                "next": long_date(ahead.suspended_until + dt.timedelta(days=1)),
+            }
+        elif ahead.suspended_until is not None:
+            text += " " + _("La suspension dure jusqu’au %(last)s inclus.") % {
+                "last": long_date(ahead.suspended_until)
+            }
+        items.append(Alert("error", _("Votre permis est suspendu"), text))
     if state.status in ("valid", "zero_balance"):
         deadline = course_deadline(licence, state.on) if may_have_48n else None
         if deadline is not None:
@@ -468,19 +484,95 @@ def warnings(licence: Licence, state: Snapshot) -> tuple[list[Alert], dt.date | 
                     "partir du %(date)s."
                 ) % {"date": long_date(course_from)}
             items.append(Alert("info", _("Stage de récupération de points"), text))
-    if state.probation_end is not None and state.probation_end > state.on:
-        items.append(
-            Alert(
-                "info",
-                _("Permis probatoire"),
-                _(
-                    "Votre période probatoire se termine le %(date)s. Sans infraction d’ici là, votre permis "
-                    "atteindra alors 12 points."
-                )
-                % {"date": long_date(state.probation_end)},
-            )
-        )
+    if state.status == "valid" and state.probation_end is not None and state.probation_end > state.on:
+        items.append(probation_alert(state.probation_end, ahead.balance_at_probation_end))
     return items, course_from
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What the engine foresees for the licence after today, as the dashboard says it (kept in the cache).
+
+    The projection's ``next_change_on`` mixes the next change of the points and the next suspension boundary;
+    these are kept apart here, with the balance the forecast gives at the end of probation and, for an
+    invalidated licence, the day from which a new licence may be applied for.
+    """
+
+    points_change_on: dt.date | None = None  # the next change of the balance or the cap
+    suspended_until: dt.date | None = None  # the last day of the suspension under way
+    suspension_from: dt.date | None = None  # the first day of a suspension to come
+    balance_at_probation_end: int | None = None
+    surrendered: bool = False  # the invalidated licence has been surrendered
+    new_licence_from: dt.date | None = None  # L223-5: no new licence before this day
+
+
+def outlook(licence: Licence, state: Snapshot) -> Outlook:
+    """The engine's outlook after `state.on`; no engine run when the projection says nothing is to come (most
+    licences at 12: no change of points, no suspension boundary, no probation, not invalidated)."""
+    if (
+        state.fresh
+        and state.next_change_on is None
+        and state.status != "invalidated"
+        and state.probation_end is None
+        and not state.suspended
+    ):
+        return Outlook()
+    return remember(
+        f"dossier:outlook:{licence.pk}:{version(licence)}:{state.on.isoformat()}",
+        lambda: _read_outlook(licence, state),
+    )
+
+
+def _read_outlook(licence: Licence, state: Snapshot) -> Outlook:
+    line = timeline_of(licence)
+    evaluation = line.evaluation_at(state.on)
+    today = state.on
+    at_end = None
+    if state.probation_end is not None:
+        # The last forecast change on or before the end of probation: after an offence during probation the cap
+        # becomes 12 at the end, but the balance stays (RULES.md §3.2).
+        at_end = evaluation.balance
+        for movement in evaluation.upcoming:
+            if movement.on > state.probation_end:
+                break
+            at_end = movement.balance
+    suspensions = sorted(
+        (event.start, event.end) for event in line.history.events if isinstance(event, Suspension)
+    )
+    suspended_until = None
+    for start, end in suspensions:
+        # The suspension under way, run on through the ones that follow it without a day's gap.
+        if start <= (suspended_until + dt.timedelta(days=1) if suspended_until else today) and end >= today:
+            suspended_until = max(end, suspended_until or end)
+    starts = [start for start, _end in suspensions if start > today and start > (suspended_until or today)]
+    return Outlook(
+        points_change_on=evaluation.upcoming[0].on if evaluation.upcoming else None,
+        suspended_until=suspended_until,
+        suspension_from=min(starts) if starts else None,
+        balance_at_probation_end=at_end,
+        surrendered=evaluation.status == "invalidated" and evaluation.new_licence_from is not None,
+        new_licence_from=evaluation.new_licence_from if evaluation.status == "invalidated" else None,
+    )
+
+
+def probation_alert(end: dt.date, balance: int | None) -> Alert:
+    """What the end of probation will bring, in the engine's own forecast (not a promise of 12 points)."""
+    if balance is None or balance >= 12:
+        text = _(
+            "Votre période probatoire se termine le %(date)s. Sans infraction d’ici là, votre permis "
+            "atteindra alors 12 points."
+        ) % {"date": long_date(end)}
+    else:
+        text = ngettext(
+            "Votre période probatoire se termine le %(date)s. Le maximum de votre permis passera alors à "
+            "12 points, mais votre solde ne remontera pas à 12 à cette date, parce qu’une infraction a été commise "
+            "pendant la période probatoire : sans nouvelle infraction ni stage d’ici là, il sera de %(n)s point.",
+            "Votre période probatoire se termine le %(date)s. Le maximum de votre permis passera alors à "
+            "12 points, mais votre solde ne remontera pas à 12 à cette date, parce qu’une infraction a été commise "
+            "pendant la période probatoire : sans nouvelle infraction ni stage d’ici là, il sera de %(n)s points.",
+            balance,
+        ) % {"date": long_date(end), "n": balance}
+    return Alert("info", _("Permis probatoire"), text)
 
 
 def categories_of(licence: Licence) -> list[Category]:

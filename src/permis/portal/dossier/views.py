@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import segno
+from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -20,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from permis.accounts.access import holder_required
 from permis.config.csrf import fresh_token
@@ -29,7 +30,7 @@ from permis.portal.dossier import calendar, state
 from permis.portal.dossier.forms import SimulatorForm, YearForm
 from permis.portal.dossier.simulate import compare
 from permis.portal.labels import status_label
-from permis.portal.simulation import present, unless_in_words
+from permis.portal.simulation import forecast_changes, present
 
 DIGITAL_LICENCE_MINUTES = 10
 
@@ -56,10 +57,11 @@ def _render_kept(
     ``fragment_key``; the address, which sets the menu and the links to the other languages; the name in the
     menu), except the CSRF token, a fresh one is put in each answer. On a hit the page costs a cache lookup
     instead of rendering the layout (most of a holder page's Python time once its facts are cached). A page
-    asked with a query string (the history's year filter) is rendered as usual: any string would be a new key.
+    asked with a query string (the history's year filter) is rendered as usual: any string would be a new key,
+    and so is a page with a message to show (the confirmation of a link): it is for this answer only.
     ``context`` is called only when the page is rendered (the history's rows and chart are not read on a hit).
     """
-    if request.GET:
+    if request.GET or len(get_messages(request)):
         return render(request, template, context())
     holder = request.holder  # type: ignore[attr-defined]
     name = (holder.pk, holder.given_names, holder.used_name, holder.birth_name)
@@ -88,7 +90,7 @@ def _base_context(request: HttpRequest, licence: Any, snap: state.Snapshot | Non
 
 
 @never_cache
-@require_GET
+@require_safe
 @holder_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The balance, large, with the cap, the status, the categories, and what to do now."""
@@ -97,11 +99,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if licence is None:
         return _no_licence(request, _("Mon solde de points"))
     snap, _evaluation = state.snapshot(licence, today)
-    alerts, course_from = state.warnings(licence, snap)
+    ahead = state.outlook(licence, snap)
+    alerts, course_from = state.warnings(licence, snap, ahead)
     # The rendered page body is kept under everything it shows (the file's version, the day, the language, the
-    # warnings): rendering is most of a page's time once its facts are cached. The rest of the context (the
-    # categories...) is read only when the page is rendered.
-    fragment_key = _fragment_key(licence, snap, alerts)
+    # warnings, the outlook): rendering is most of a page's time once its facts are cached. The rest of the
+    # context (the categories...) is read only when the page is rendered.
+    fragment_key = _fragment_key(licence, snap, alerts, ahead)
 
     def context() -> dict[str, Any]:
         page = _base_context(request, licence, snap)
@@ -109,6 +112,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             {
                 "status_label": status_label(snap.status),
                 "alerts": alerts,
+                "ahead": ahead,
                 "course_from": course_from,
                 "categories": state.categories_of(licence),
                 "fragment_key": fragment_key,
@@ -139,7 +143,7 @@ def _history_of(licence: Any, today: dt.date) -> tuple[list[state.HistoryRow], A
 
 
 @never_cache
-@require_GET
+@require_safe
 @holder_required
 def history(request: HttpRequest) -> HttpResponse:
     """Every movement with its reason, its offence and its article; the chart of the balance; a year filter."""
@@ -193,22 +197,22 @@ def _forecast_items(line: state.FileTimeline, evaluation: Any) -> list[dict[str,
     return [
         {
             "on": movement.on,
-            "change": movement.change,
+            "change": change,  # as the balances shown give it (forecast_changes)
             "balance": movement.balance,
             "cap": movement.cap,
             "kind": movement.kind,
             "label": kind_label(movement.kind),
             "reason": state.reason_of(movement, engine_events),
             "basis": movement.basis or "",
-            "unless": unless_in_words(movement),
+            "unless": unless,
             "cause": movement.cause or "",
         }
-        for movement in evaluation.upcoming
+        for movement, change, unless in forecast_changes(evaluation)
     ]
 
 
 @never_cache
-@require_GET
+@require_safe
 @holder_required
 def forecast(request: HttpRequest) -> HttpResponse:
     """The dated restorations to come, with what would cancel each."""
@@ -225,7 +229,7 @@ def forecast(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 @holder_required
 def forecast_ics(request: HttpRequest) -> HttpResponse:
     """The forecast as an iCalendar file (RFC 5545), one all-day event per upcoming change."""
@@ -244,7 +248,7 @@ def forecast_ics(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @holder_required
 def simulator(request: HttpRequest) -> HttpResponse:
     """What if: an offence and/or a course added to the holder's own file. Nothing is stored."""
@@ -278,7 +282,7 @@ def digital_payload(licence: Any, now: dt.datetime) -> dict[str, Any]:
 
 
 @never_cache
-@require_GET
+@require_safe
 @holder_required
 def digital_licence(request: HttpRequest) -> HttpResponse:
     """The signed QR of the holder's driving rights, valid a few minutes, refreshed while the page is open."""
