@@ -28,5 +28,7 @@ def test_healthz_answers_503_when_the_database_fails(client: Client, monkeypatch
     assert response.json() == {"status": "error", "database": "error"}
 
 
-def test_healthz_only_answers_get(client: Client) -> None:
+def test_healthz_only_answers_get_and_head(client: Client) -> None:
     assert client.post("/healthz").status_code == 405
+    head = client.head("/healthz")  # what load balancers and monitors send
+    assert head.status_code == 200 and head.content == b""

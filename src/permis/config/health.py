@@ -7,7 +7,7 @@ import logging
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from permis.config.access import public
 
@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 @public
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 {"status": "ok", "database": "ok"} when a query goes through, else 503 with the database's state."""
     try:
