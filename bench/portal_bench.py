@@ -113,7 +113,7 @@ def holder_with_movements(env: dict[str, str]) -> tuple[str, int]:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from permis.accounts.models import HolderLink
+    from permis.accounts.models import Account, HolderLink
     from permis.registry import services
     from permis.registry.models import FeedRecord, Holder, Movement
 
@@ -164,6 +164,7 @@ def holder_with_movements(env: dict[str, str]) -> tuple[str, int]:
     services.refresh(licence, today)
     count = Movement.objects.filter(licence=licence, on__lte=today).count()
     user = get_user_model().objects.create_user("bench-holder", password=None)
+    Account.objects.create(user=user, franceconnect_sub="bench-holder")  # a holders' account (docs/accounts.md)
     HolderLink.objects.create(user=user, holder=licence.holder, method="licence_form")
     client = Client()
     client.force_login(user)
