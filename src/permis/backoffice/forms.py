@@ -7,6 +7,7 @@ the history cannot hold) comes back from the registry's services and is put back
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -301,10 +302,11 @@ class CorrectionForm(DsfrForm):
         return problem
 
 
-def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """An event's nested values as dotted keys: {"speeding": {"limit_kmh": 80}} -> {"speeding.limit_kmh": 80}."""
     out: dict[str, Any] = {}
     for key, value in data.items():
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             out.update(flatten(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value

@@ -12,17 +12,9 @@ from django import template
 
 from permis.portal import labels
 
+from ..forms import flatten
+
 register = template.Library()
-
-
-def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, Mapping):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 @register.filter
@@ -39,7 +31,8 @@ def event_fields(data: Mapping[str, Any] | None, kind: str = "") -> list[tuple[s
     if not isinstance(data, Mapping):
         return []
     return [
-        (labels.field_label(key, kind), labels.field_value(key, value)) for key, value in _flat(data).items()
+        (labels.field_label(key, kind), labels.field_value(key, value))
+        for key, value in flatten(data).items()
     ]
 
 
