@@ -1051,3 +1051,21 @@ def test_the_sender_option_is_checked_as_a_records_sender(tmp_path: Path) -> Non
     code, out, err = command("offences", str(path), "--sender", f" {sender(lic)} ", "--quiet")
     assert code == 0 and "1 accepted" in out, (out, err)
     assert Event.objects.get(source_ref="Q-1").sender == sender(lic)
+
+
+@pytest.mark.django_db
+def test_a_record_whose_quoted_cell_spans_lines_is_named_by_its_first_line(tmp_path: Path) -> None:
+    (lic,) = population("ML", [dt.date(2010, 1, 1)])
+    path = tmp_path / "multi.csv"
+    path.write_text(
+        "sender,sender_ref,licence_number,points,class,committed_on,final_on,place\n"
+        f'ANTAI,ML-1,{lic.number},1,C3,2025-03-02,2025-04-11,"Rue A\nBâtiment B"\n'
+        f"ANTAI,ML-2,{lic.number},1,C3,2025-03-02,2025-02-11,\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.csv"
+    code, _, err = command("offences", str(path), "--report", str(report), "--quiet")
+    assert code == 0, err
+    lines = {row["sender_ref"]: row for row in csv.DictReader(report.open(encoding="utf-8"))}
+    assert lines["ML-1"]["line"] == "2"  # its place spans lines 2 and 3
+    assert lines["ML-2"]["line"] == "4" and "final_on" in lines["ML-2"]["errors"]

@@ -300,6 +300,7 @@ def _csv_rows(path: Path, reader: Any, header: list[str]) -> Iterator[tuple[int,
     width = len(header)
     index = {name: position for position, name in enumerate(header)}
     while True:
+        line = reader.line_num + 1  # a record is named by its first line, also when a quoted cell spans several
         try:
             row = next(reader)
         except StopIteration:
@@ -310,11 +311,11 @@ def _csv_rows(path: Path, reader: Any, header: list[str]) -> Iterator[tuple[int,
             continue
         if len(row) != width:
             yield (
-                reader.line_num,
+                line,
                 Unparsable(f"{len(row)} values for {width} columns (check the separators and quotes)"),
             )
             continue
-        yield reader.line_num, CsvRow(index, row)
+        yield line, CsvRow(index, row)
 
 
 # -- one record --------------------------------------------------------------------------------------------------
