@@ -261,7 +261,8 @@ def test_the_preferences_page_shows_the_choice_the_text_and_its_consequences(cli
     html = response.content.decode()
     assert response.status_code == 200
     assert "Lettres : par la poste." in html
-    assert "Conditions de la notification électronique" in html and "(electronic@1)" in html
+    assert "Conditions de la notification électronique" in html and "(version 1)" in html
+    assert "(electronic@1)" not in html  # the text's file name is the record's, not the holder's to read
     assert "Renonciation à la notification électronique" in html
     assert "courent à partir de cette date" in html
     assert 'name="csrfmiddlewaretoken"' in html
@@ -280,7 +281,7 @@ def test_opting_in_is_stored_with_the_text_and_shown_in_the_history(client: Clie
     assert "Conditions de la notification électronique" in row.accepted_text
     page = client.get(response["Location"]).content.decode()
     assert "vos prochaines lettres arriveront dans votre espace personnel" in page
-    assert "Vous, dans votre espace personnel" in page and "electronic@1" in page
+    assert "Vous, dans votre espace personnel" in page and "<td>version 1</td>" in page
     # Back to the post: a second row, the first kept.
     assert post_preferences(client, channel="post").status_code == 302
     assert list(NoticePreference.objects.filter(holder=holder).values_list("text_version", flat=True)) == [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext
 
 from permis.portal.menu import Entry, entries
 
@@ -33,3 +34,13 @@ def today_long() -> str:
     from permis.portal.dates import long_date
 
     return long_date(timezone.localdate())
+
+
+@register.filter
+def text_version(value: str | None) -> str:
+    """A consent text's version as a holder reads it: "electronic@2" -> "version 2" (the file name stays the
+    record's, permis.notices.preferences)."""
+    if not value:
+        return "—"
+    _kind, _at, number = value.rpartition("@")
+    return gettext("version %(n)s") % {"n": number} if _at and number.isdigit() else value
