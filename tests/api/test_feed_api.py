@@ -9,6 +9,7 @@ import json
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -248,6 +249,10 @@ def test_the_apikey_command_prints_a_working_key_once(lic) -> None:
     assert row.prefix in listing.getvalue() and key not in listing.getvalue()
     call_command("apikey", "revoke", row.prefix, stdout=io.StringIO())
     assert post({"records": [record("R-2")]}, key).status_code == 401
+    for name in ("", "   ", "A\tB", "x" * 101):  # a key is issued to someone the list can name
+        with pytest.raises(CommandError, match="--name: the partner's name"):
+            call_command("apikey", "create", "--name", name, "--scope", "police", stdout=out, stderr=err)
+    assert ApiKey.objects.count() == 1
 
 
 def test_odd_digits_nan_and_week_dates_reject_their_record_not_the_batch(key: str, lic) -> None:

@@ -54,6 +54,9 @@ class Command(BaseCommand):
         getattr(self, f"_{action}")(**options)
 
     def _create(self, *, name: str, sender: str, scope: list[str], **options) -> None:
+        name = name.strip()
+        if not name or len(name) > 100 or not name.isprintable():
+            raise CommandError("--name: the partner's name, 1 to 100 printable characters (e.g. ANTAI)")
         if Scope.FEED in scope and not sender:
             raise CommandError("a key with the feed scope needs --sender (the sender code of its records)")
         if Scope.COURSE_CENTRE in scope:
