@@ -439,6 +439,27 @@ def test_the_simulator_accepts_a_natinf_of_the_bareme_and_explains_errors() -> N
     assertContains(response, "Cochez « Ajouter une infraction »")
 
 
+def test_a_part_not_chosen_keeps_what_was_typed_and_shows_no_error() -> None:
+    """A course alone: the offence block the page sends (half filled) is neither checked nor marked invalid."""
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    response = client.post(
+        reverse("dossier:simulator"),
+        {
+            "what-with_course": "on",
+            "offence-committed_on": "2025-06-02",
+            "offence-points": "",
+            "course-first_day": "2025-07-01",
+            "course-last_day": "2025-07-02",
+            "course-course_type": "voluntary",
+        },
+    )
+    html = response.content.decode()
+    assertContains(response, "Résultat de la simulation")
+    assert 'aria-invalid="true"' not in html and "fr-input-group--error" not in html
+    assert 'value="2025-06-02"' in html  # the offence's date as typed, kept for a next try
+
+
 def test_the_digital_licence_is_a_signed_qr_that_verifies_and_carries_no_points() -> None:
     lic = _camille()
     response = _sign_in(Client(), lic.holder).get(reverse("dossier:digital_licence"))

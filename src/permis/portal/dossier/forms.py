@@ -61,6 +61,11 @@ class ChoiceForm(DsfrFormMixin, forms.Form):
         return data
 
 
+def _typed(data: Mapping[str, Any], form: forms.Form) -> dict[str, Any]:
+    """What was typed in a form's fields, by field name (for showing it again unchecked)."""
+    return {name: data[form.add_prefix(name)] for name in form.fields if form.add_prefix(name) in data}
+
+
 class SimulatorForm:
     """Three forms validated together: what to add, the offence, the course (only the chosen ones count)."""
 
@@ -71,6 +76,17 @@ class SimulatorForm:
         self.offence = HolderOffenceForm(data, prefix="offence", initial=initial_offence)
         self.course = CourseForm(data, prefix="course", initial=initial_course)
         self.is_bound = data is not None
+        if data is not None and self.choice.is_valid():
+            # A part not chosen is shown as typed but not checked: its fields must not read as errors (screen
+            # readers announce aria-invalid) next to a result that did not use them.
+            if not self.choice.cleaned_data["with_offence"]:
+                self.offence = HolderOffenceForm(
+                    None, prefix="offence", initial={**initial_offence, **_typed(data, self.offence)}
+                )
+            if not self.choice.cleaned_data["with_course"]:
+                self.course = CourseForm(
+                    None, prefix="course", initial={**initial_course, **_typed(data, self.course)}
+                )
 
     def is_valid(self) -> bool:
         if not self.choice.is_valid():
