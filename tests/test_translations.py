@@ -95,3 +95,18 @@ def test_the_catalogue_lists_every_string_of_the_code_and_templates(tmp_path: Pa
         "run `make messages-update`, then write the English of each new entry (msgstr) in src/permis/locale/en/LC_MESSAGES/django.po"
     )
     assert sorted(committed - fresh) == [], "run `make messages-update` to drop the strings no longer used"
+
+
+def test_no_translatable_string_hides_inside_an_f_string() -> None:
+    """xgettext reads an f-string as one literal: a gettext call inside its braces is never collected, and the
+    English pages show the French (the forecast's calendar name and the letters' "née" were)."""
+    import re
+
+    inside = re.compile(r"""\bf(["'])[^"'\n]*\{[^}\n]*\b(?:_|gettext|ngettext|pgettext|gettext_lazy)\(""")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if inside.search(line)
+    ]
+    assert not found, found

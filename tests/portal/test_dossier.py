@@ -343,6 +343,9 @@ def test_the_forecast_calendar_is_rfc5545() -> None:
         assert len(raw.encode("utf-8")) <= 75
     lines = _unfold(body)
     assert lines[0] == "BEGIN:VCALENDAR" and lines[-2] == "END:VCALENDAR"
+    assert "X-WR-CALNAME:Mes points de permis : prévisions" in lines
+    english = _unfold(client.get("/en" + reverse("dossier:forecast_ics")).content.decode("utf-8"))
+    assert "X-WR-CALNAME:My licence points: forecast" in english
     events: list[dict[str, str]] = []
     for line in lines:
         if line == "BEGIN:VEVENT":

@@ -46,13 +46,14 @@ def fold(line: str) -> str:
 
 
 def forecast_calendar(licence: Any, items: Sequence[dict[str, Any]], host: str, *, stamp: dt.datetime) -> str:
+    name = _("Mes points de permis : prévisions")  # not inside an f-string: xgettext would not collect it
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         f"PRODID:{PRODID}",
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{escape(_('Mes points de permis : prévisions'))}",
+        f"X-WR-CALNAME:{escape(name)}",
     ]
     domain = host.split(":")[0] or "permis"
     for item in items:
