@@ -164,7 +164,9 @@ def holder_with_movements(env: dict[str, str]) -> tuple[str, int]:
     services.refresh(licence, today)
     count = Movement.objects.filter(licence=licence, on__lte=today).count()
     user = get_user_model().objects.create_user("bench-holder", password=None)
-    Account.objects.create(user=user, franceconnect_sub="bench-holder")  # a holders' account (docs/accounts.md)
+    Account.objects.create(
+        user=user, franceconnect_sub="bench-holder"
+    )  # a holders' account (docs/accounts.md)
     HolderLink.objects.create(user=user, holder=licence.holder, method="licence_form")
     client = Client()
     client.force_login(user)

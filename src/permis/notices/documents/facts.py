@@ -132,7 +132,9 @@ def holder_name(licence: Licence) -> str:
     holder = licence.holder
     name = holder.used_name or holder.birth_name
     born = ""
-    if holder.used_name:  # the birth name after the used one (gettext outside the f-string: xgettext skips those)
+    if (
+        holder.used_name
+    ):  # the birth name after the used one (gettext outside the f-string: xgettext skips those)
         word = gettext("née") if holder.sex == "female" else gettext("né")
         born = f" ({word} {holder.birth_name})"
     return f"{holder.given_names} {name.upper()}{born}"

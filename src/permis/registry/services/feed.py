@@ -300,7 +300,9 @@ def _csv_rows(path: Path, reader: Any, header: list[str]) -> Iterator[tuple[int,
     width = len(header)
     index = {name: position for position, name in enumerate(header)}
     while True:
-        line = reader.line_num + 1  # a record is named by its first line, also when a quoted cell spans several
+        line = (
+            reader.line_num + 1
+        )  # a record is named by its first line, also when a quoted cell spans several
         try:
             row = next(reader)
         except StopIteration:
