@@ -21,6 +21,7 @@ from permis.audit.models import ShareCode
 from permis.courses.models import CourseCentre, CourseSession
 from permis.notices import legal, services
 from permis.notices.models import Channel, Delivery, NoticePreference
+from permis.portal.dates import long_date
 from permis.registry import services as registry
 from permis.registry.models import Holder, Licence, Notice
 from tests.notices.document_helpers import licence_with, record
@@ -436,6 +437,8 @@ def test_a_holder_creates_a_code_sees_it_used_and_revokes_it(client: Client, cam
     html = client.get(reverse("demarches:share")).content.decode()
     assert code not in html
     assert f"« {share.hint} »" in html and "Utilisé 1 fois." in html and "Loc&#x27;Auto" in html
+    until = timezone.localtime(share.expires_at)
+    assert f"valable jusqu’au {long_date(until.date())} à {until:%H:%M}." in html
     # Revoked: POST only, then the code no longer works.
     assert client.get(reverse("demarches:share_revoke", args=[share.pk])).status_code == 405
     response = client.post(reverse("demarches:share_revoke", args=[share.pk]))
@@ -443,6 +446,8 @@ def test_a_holder_creates_a_code_sees_it_used_and_revokes_it(client: Client, cam
     assert ShareCode.objects.get(pk=share.pk).revoked_at is not None
     assert audit.check_share(code, requester_label="Loc'Auto") is None
     assert "Révoqué" in client.get(reverse("demarches:share")).content.decode()
+    english = client.get("/en" + reverse("demarches:share")).content.decode()  # last: it leaves English active
+    assert f" at {until:%H:%M}" in english and f" à {until:%H:%M}" not in english
 
 
 def test_a_code_lasts_thirty_days_at_most(client: Client, camille: Licence) -> None:
