@@ -446,7 +446,9 @@ def test_a_holder_creates_a_code_sees_it_used_and_revokes_it(client: Client, cam
     assert ShareCode.objects.get(pk=share.pk).revoked_at is not None
     assert audit.check_share(code, requester_label="Loc'Auto") is None
     assert "Révoqué" in client.get(reverse("demarches:share")).content.decode()
-    english = client.get("/en" + reverse("demarches:share")).content.decode()  # last: it leaves English active
+    english = client.get(
+        "/en" + reverse("demarches:share")
+    ).content.decode()  # last: it leaves English active
     assert f" at {until:%H:%M}" in english and f" à {until:%H:%M}" not in english
 
 
