@@ -11,7 +11,7 @@ reports, never a file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
 from typing import Any
 
@@ -21,6 +21,8 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
+from permis.audit.models import Channel, Role
+from permis.audit.services import log_access
 from permis.registry.models import Holder
 
 from .models import AgentProfile, AgentRole
@@ -126,3 +128,28 @@ def can_manage_centre(profile: AgentProfile, departement: str) -> bool:
 
 def departements_label(codes: Iterable[str]) -> str:
     return ", ".join(codes)
+
+
+def log_agent_read(
+    request: HttpRequest,
+    agent: AgentProfile,
+    *,
+    holder: Any,
+    licence: Any,
+    purpose: str,
+    purpose_detail: str = "",
+    shown: Sequence[str],
+) -> None:
+    """An agent's read of a file, in the hash-chained access log (the holder sees it in their space)."""
+    log_access(
+        actor=f"user:{agent.user_id}",
+        actor_label=agent.label,
+        role=Role.SUPERVISOR if agent.role == AgentRole.SUPERVISOR else Role.AGENT,
+        holder=holder,
+        licence=licence,
+        purpose=purpose,
+        purpose_detail=purpose_detail,
+        shown=list(shown),
+        channel=Channel.BACK_OFFICE,
+        request_id=request.headers.get("X-Request-Id", "")[:64],
+    )

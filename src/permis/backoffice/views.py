@@ -28,9 +28,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from permis.audit.models import Channel as AuditChannel
-from permis.audit.models import Purpose, Role
-from permis.audit.services import log_access
+from permis.audit.models import Purpose
 from permis.courses.approval import approve_centre, withdraw_centre
 from permis.courses.models import CourseCentre
 from permis.courses.services import CourseError
@@ -41,7 +39,14 @@ from permis.registry.models import Event, EventKind, Holder, Licence, Movement, 
 from permis.registry.services import RegistryError, today
 
 from . import services
-from .access import can_manage_centre, can_see, departement_of, holders_visible_to, role_required
+from .access import (
+    can_manage_centre,
+    can_see,
+    departement_of,
+    holders_visible_to,
+    log_agent_read,
+    role_required,
+)
 from .forms import (
     AnnulmentForm,
     CategoryForm,
@@ -98,18 +103,14 @@ def _purpose_for(request: HttpRequest, licence: Licence) -> tuple[str, str] | No
 def _log(
     request: HttpRequest, holder: Holder, licence: Licence | None, purpose: tuple[str, str], shown
 ) -> None:
-    agent: AgentProfile = request.agent  # type: ignore[attr-defined]
-    log_access(
-        actor=f"user:{agent.user_id}",
-        actor_label=agent.label,
-        role=Role.SUPERVISOR if agent.role == AgentRole.SUPERVISOR else Role.AGENT,
+    log_agent_read(
+        request,
+        request.agent,  # type: ignore[attr-defined]
         holder=holder,
         licence=licence,
         purpose=purpose[0],
         purpose_detail=purpose[1],
-        shown=list(shown),
-        channel=AuditChannel.BACK_OFFICE,
-        request_id=request.headers.get("X-Request-Id", "")[:64],
+        shown=shown,
     )
 
 

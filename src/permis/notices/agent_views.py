@@ -32,11 +32,9 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from permis.accounts import throttle
-from permis.audit.models import Channel as AuditChannel
-from permis.audit.models import Purpose, Role
-from permis.audit.services import log_access
-from permis.backoffice.access import can_see, holders_visible_to, profile_of
-from permis.backoffice.models import AgentProfile, AgentRole
+from permis.audit.models import Purpose
+from permis.backoffice.access import can_see, holders_visible_to, log_agent_read, profile_of
+from permis.backoffice.models import AgentProfile
 from permis.config.access import granted_to
 from permis.notices import services
 from permis.notices.models import Channel, Delivery, DeliveryStatus
@@ -145,16 +143,13 @@ def _log_failed(request: HttpRequest, profile: AgentProfile, failed: list[Delive
     """One access-log entry per file the list shows (its licence number, its letters and their errors), with
     the page's one purpose: sending the letters the law requires is part of managing the licence."""
     for licence in {row.notice.licence_id: row.notice.licence for row in failed}.values():
-        log_access(
-            actor=f"user:{profile.user_id}",
-            actor_label=profile.label,
-            role=Role.SUPERVISOR if profile.role == AgentRole.SUPERVISOR else Role.AGENT,
+        log_agent_read(
+            request,
+            profile,
             holder=licence.holder_id,
             licence=licence,
             purpose=Purpose.LICENCE_MANAGEMENT,
             shown=[FAILED_SHOWN],
-            channel=AuditChannel.BACK_OFFICE,
-            request_id=request.headers.get("X-Request-Id", "")[:64],
         )
 
 
