@@ -77,8 +77,9 @@ run: install ## migrate the SQLite database under var/, load the demo (once), st
 	$(BIN)/permis serve --host $(HOST) --port $(PORT)
 
 # pytest exits with 5 when it selects no test: make stops on it like on any failure, never silently.
-test: install ## lint, then every test on SQLite, then the database tests again on PostgreSQL
+test: install ## lint and format check, then every test on SQLite, then the database tests again on PostgreSQL
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	DATABASE_URL= $(BIN)/python -m pytest -m 'not postgres'
 	DATABASE_URL='$(POSTGRES_URL)' $(BIN)/python -m pytest -m 'django_db or postgres'
 
