@@ -50,7 +50,9 @@ class Command(BaseCommand):
         **options,
     ) -> None:
         if not settings.DEBUG:
-            raise CommandError("permis fcdev sert au développement seulement (PERMIS_DEBUG=true)")
+            raise CommandError(
+                "permis fcdev sert au développement seulement (PERMIS_DEBUG=true)", returncode=2
+            )
         if not no_homonyms and ensure_demo_homonyms():
             self.stdout.write(
                 "Deux homonymes de démonstration inscrits (HOMONYME Dominique, permis DEMOHOMONYM1/2)."
@@ -76,7 +78,7 @@ class Command(BaseCommand):
                 verbose=verbose,
             )
         except (ValueError, OSError) as error:
-            raise CommandError(f"--host {host} --port {port}: {error}") from error
+            raise CommandError(f"--host {host} --port {port}: {error}", returncode=2) from error
         count = len(identities())
         self.stdout.write(
             f"FranceConnect de développement sur {server.url} (client {client_id}, jetons {algorithm}, clé {key}) : "

@@ -56,19 +56,24 @@ class Command(BaseCommand):
     def _create(self, *, name: str, sender: str, scope: list[str], **options) -> None:
         name = name.strip()
         if not name or len(name) > 100 or not name.isprintable():
-            raise CommandError("--name: the partner's name, 1 to 100 printable characters (e.g. ANTAI)")
+            raise CommandError(
+                "--name: the partner's name, 1 to 100 printable characters (e.g. ANTAI)", returncode=2
+            )
         if Scope.FEED in scope and not sender:
-            raise CommandError("a key with the feed scope needs --sender (the sender code of its records)")
+            raise CommandError(
+                "a key with the feed scope needs --sender (the sender code of its records)", returncode=2
+            )
         if Scope.COURSE_CENTRE in scope:
             from permis.courses.models import CourseCentre
 
             if not CourseCentre.objects.filter(approval_number=sender).exists():
                 raise CommandError(
                     "a key with the course_centre scope needs --sender: the approval number of an approved "
-                    f"centre (no centre {sender!r})"
+                    f"centre (no centre {sender!r})",
+                    returncode=2,
                 )
         if len(sender) > 50:
-            raise CommandError("--sender: at most 50 characters")
+            raise CommandError("--sender: at most 50 characters", returncode=2)
         row, key = ApiKey.objects.issue(name=name, sender=sender, scopes=scope)
         self.stderr.write(
             f"key {row.prefix} for {row.name} (sender {row.sender or '-'}, scopes {', '.join(row.scopes)}); "
@@ -93,10 +98,10 @@ class Command(BaseCommand):
 
     def _rotate(self, *, prefix: str, grace_hours: float, **options) -> None:
         if grace_hours < 0:
-            raise CommandError("--grace-hours: a number of hours, 0 or more")
+            raise CommandError("--grace-hours: a number of hours, 0 or more", returncode=2)
         row = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
         if row is None or (row.expires_at and row.expires_at <= timezone.now()):
-            raise CommandError(f"no active key with prefix {prefix!r} (permis apikey list)")
+            raise CommandError(f"no active key with prefix {prefix!r} (permis apikey list)", returncode=2)
         new, key = row.rotate(dt.timedelta(hours=grace_hours))
         self.stderr.write(
             f"key {new.prefix} replaces {row.prefix} for {new.name} (sender {new.sender or '-'}, scopes "
@@ -110,5 +115,5 @@ class Command(BaseCommand):
             revoked_at=timezone.now()
         )
         if not updated:
-            raise CommandError(f"no active key with prefix {prefix!r}")
+            raise CommandError(f"no active key with prefix {prefix!r}", returncode=2)
         self.stdout.write(f"key {prefix} revoked")

@@ -37,10 +37,10 @@ class Command(BaseCommand):
         start = time.perf_counter()
         if kind == "letter":
             if not reference.isdigit():
-                raise CommandError(f"letter: {reference!r} is not a Notice id (a whole number)")
+                raise CommandError(f"letter: {reference!r} is not a Notice id (a whole number)", returncode=2)
             notice = Notice.objects.select_related("licence").filter(pk=int(reference)).first()
             if notice is None:
-                raise CommandError(f"letter: no Notice with id {reference}")
+                raise CommandError(f"letter: no Notice with id {reference}", returncode=2)
             pdf, what = (
                 render_letter(notice),
                 f"letter {notice.code} of {notice.due_on} for {notice.licence.number}",
@@ -48,15 +48,17 @@ class Command(BaseCommand):
         else:
             licence = Licence.objects.filter(number=reference).first()
             if licence is None:
-                raise CommandError(f"{kind}: no licence numbered {reference!r}")
+                raise CommandError(f"{kind}: no licence numbered {reference!r}", returncode=2)
             day = on or timezone.localdate()
             if day > timezone.localdate():
                 raise CommandError(
-                    f"--on: {day.isoformat()} is after today: a document states what the file holds"
+                    f"--on: {day.isoformat()} is after today: a document states what the file holds",
+                    returncode=2,
                 )
             if day < licence.obtained_on:
                 raise CommandError(
-                    f"--on: {day.isoformat()} is before the licence was obtained ({licence.obtained_on.isoformat()})"
+                    f"--on: {day.isoformat()} is before the licence was obtained ({licence.obtained_on.isoformat()})",
+                    returncode=2,
                 )
             render = render_attestation if kind == "attestation" else render_rii
             pdf, what = render(licence, day), f"{kind} of {licence.number} on {day}"
@@ -64,7 +66,7 @@ class Command(BaseCommand):
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(pdf)
         except OSError as error:
-            raise CommandError(f"--out: {out} cannot be written ({error.strerror})") from None
+            raise CommandError(f"--out: {out} cannot be written ({error.strerror})", returncode=2) from None
         self.stdout.write(
             f"{out}: {what}, {len(pdf):,} bytes, signed, in {time.perf_counter() - start:.2f} s"
         )

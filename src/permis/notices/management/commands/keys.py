@@ -21,7 +21,7 @@ class Command(BaseCommand):
         try:
             private, public = signing.generate_key(key_id)
         except ValueError as error:
-            raise CommandError(f"--id: {error}") from None
+            raise CommandError(f"--id: {error}", returncode=2) from None
         self.stdout.write(f"PERMIS_SIGNING_KEY={private}")
         self.stdout.write(f"PERMIS_VERIFY_KEYS={public}")
         self.stderr.write(

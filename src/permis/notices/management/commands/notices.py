@@ -87,7 +87,7 @@ class Command(BaseCommand):
         try:
             figures = delivery_stats(start, end)
         except ValueError as error:
-            raise CommandError(str(error)) from None
+            raise CommandError(str(error), returncode=2) from None
         if json:
             self.stdout.write(_json(figures.as_dict()))
             return

@@ -40,12 +40,12 @@ class Command(BaseCommand):
     def handle(self, *args, delivery: str, kind: str, on: dt.date, by: str, **options) -> None:
         letter = find_registered(delivery)
         if letter is None:
-            raise CommandError(f"delivery: no registered letter {delivery!r}")
+            raise CommandError(f"delivery: no registered letter {delivery!r}", returncode=2)
         source = f"agent:{by or getpass.getuser()}"
         try:
             outcome = record_postal_receipt(letter, kind=kind, on=on, source=source)
         except ReceiptError as error:
-            raise CommandError("; ".join(error.problems)) from None
+            raise CommandError("; ".join(error.problems), returncode=2) from None
         code = letter.notice.code
         if outcome.duplicate:
             self.stdout.write(f"delivery {letter.pk} (letter {code}): this receipt was already recorded")

@@ -32,7 +32,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, licences: int, seed: int, if_empty: bool, quiet: bool, **options) -> None:
         if licences < 8:
-            raise CommandError("--licences: au moins 8 (les titulaires de démonstration nommés)")
+            raise CommandError(
+                "--licences: au moins 8 (les titulaires de démonstration nommés)", returncode=2
+            )
         if Licence.objects.exists():
             if if_empty:
                 self.stdout.write(
@@ -40,7 +42,8 @@ class Command(BaseCommand):
                 )
                 return
             raise CommandError(
-                "le fichier contient déjà des permis : la démonstration se charge dans un fichier vide"
+                "le fichier contient déjà des permis : la démonstration se charge dans un fichier vide",
+                returncode=2,
             )
         on = today()
         named = named_people(on)
