@@ -1069,3 +1069,28 @@ def test_a_record_whose_quoted_cell_spans_lines_is_named_by_its_first_line(tmp_p
     lines = {row["sender_ref"]: row for row in csv.DictReader(report.open(encoding="utf-8"))}
     assert lines["ML-1"]["line"] == "2"  # its place spans lines 2 and 3
     assert lines["ML-2"]["line"] == "4" and "final_on" in lines["ML-2"]["errors"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", [bulk, per_record], ids=["bulk", "per record"])
+def test_a_record_arriving_after_the_file_took_the_licence_over_gets_its_letters(path) -> None:
+    """A licence taken over on 2025-05-20 (its ``notices_from``); a record final before that day arrives on
+    2025-06-01 and empties the balance: its 48SI is this file's to send, or the licence is never invalidated
+    (RULES.md §9). Letters due before the take-over of events the file knew of are still not sent again."""
+    with time_machine.travel(dt.datetime(2025, 5, 20, 10, tzinfo=dt.UTC), tick=False):
+        (lic,) = population("T" + path.__name__[0].upper(), [dt.date(2024, 1, 10)])
+        lic.notices_from = dt.date(2025, 5, 20)
+        lic.save(update_fields=["notices_from"])
+    with time_machine.travel(dt.datetime(2025, 5, 19, 10, tzinfo=dt.UTC), tick=False):
+        # Known before the take-over (recorded the day before): its 48N was the previous system's.
+        early = path([offence("T-1", lic, "2025-03-01", "2025-04-01", 3)], on=dt.date(2025, 5, 19))
+    assert outcomes(early) == [("T-1", "accepted")]
+    assert not Notice.objects.filter(licence=lic).exists()
+    with time_machine.travel(dt.datetime(2025, 6, 1, 10, tzinfo=dt.UTC), tick=False):
+        late = path([offence("T-2", lic, "2025-04-10", "2025-05-02", 5)], on=dt.date(2025, 6, 1))
+        assert outcomes(late) == [("T-2", "accepted")]
+        assert Projection.objects.get(licence=lic).balance == 0
+        assert list(Notice.objects.filter(licence=lic).values_list("code", "due_on")) == [
+            ("48SI", dt.date(2025, 5, 2))
+        ]
+        assert_verifies()

@@ -26,7 +26,7 @@ from permis.rules import (
     trusted_history,
     trusted_stored_history,
 )
-from permis.rules.model import Evaluation, Suspension, quick_init
+from permis.rules.model import Evaluation, Letter, Suspension, quick_init
 
 from ..models import (
     Category,
@@ -311,7 +311,8 @@ def derive(
 ) -> Derived:
     """Ask the engine once and shape its answer as the registry's rows (used by every writing path).
 
-    `letters_from`: only the letters due on or after that day (the licence's ``notices_from``), when given."""
+    `letters_from`: only the letters this file sends for a licence whose ``notices_from`` is that day
+    (``letters_sent``), when given."""
     evaluation = Timeline(history).at(on)
     movements = [
         (day, kind, change, balance, raw_balance, cap, cause or "", basis)
@@ -320,7 +321,7 @@ def derive(
     if letters_from is None:
         letters = [(code, cause or "", day) for code, day, cause in evaluation.letters]
     else:
-        letters = [(code, cause or "", day) for code, day, cause in evaluation.letters if day >= letters_from]
+        letters = letters_sent(evaluation.letters, history, letters_from)
     upcoming = evaluation.upcoming[0].on if evaluation.upcoming else None
     boundary = next_suspension_boundary(history, on)
     next_change = min(d for d in (upcoming, boundary) if d is not None) if (upcoming or boundary) else None
@@ -339,11 +340,37 @@ def derive(
     return Derived(evaluation, movements, letters, projection)
 
 
+def letters_sent(
+    letters: Iterable[Letter], history: History, notices_from: dt.date
+) -> list[tuple[str, str, dt.date]]:
+    """The letters this file sends for a licence, as (code, cause, due_on) rows.
+
+    A licence's ``notices_from`` is the day the file took it over (its registration, or the national file's
+    load): the letters due before that day were the previous system's to send. But a letter caused by an event
+    the file learnt of on or after that day is this file's, whatever its legal date: a feed record arrives
+    weeks after its offence became final, and its 48, 48M or 48N, or the 48SI when it empties the balance, must
+    still go (RULES.md §6 and §9: without the 48SI's notification the licence is never invalidated).
+    """
+    out = []
+    recorded: dict[str, dt.date | None] | None = None
+    for code, day, cause in letters:
+        if day < notices_from:
+            if cause is None:
+                continue
+            if recorded is None:
+                recorded = {event.id: event.recorded_on for event in history.events}
+            learnt = recorded.get(cause)
+            if learnt is None or learnt < notices_from:
+                continue
+        out.append((code, cause or "", day))
+    return out
+
+
 def apply_evaluation(
     licence: Licence, history: History, on: dt.date, events_count: int, last_hash: str
 ) -> tuple[Evaluation, list[Notice]]:
     """Write the movements, letters and projection that follow from `history` on `on` (inside a transaction)."""
-    derived = derive(history, on, events_count, last_hash)
+    derived = derive(history, on, events_count, last_hash, licence.notices_from)
     stored = list(Movement.objects.filter(licence=licence).order_by("position").values_list(*MOVEMENT_FIELDS))
     wanted = derived.movements
     first_difference = 0
@@ -361,7 +388,7 @@ def apply_evaluation(
     new_notices = [
         Notice(licence=licence, code=code, cause=cause, due_on=due_on)
         for code, cause, due_on in derived.letters
-        if due_on >= licence.notices_from and (code, cause, due_on) not in existing
+        if (code, cause, due_on) not in existing
     ]
     Notice.objects.bulk_create(new_notices)
     Projection.objects.update_or_create(licence=licence, defaults=derived.projection)

@@ -52,6 +52,7 @@ from .core import (
     engine_document,
     event_hash,
     genesis_hash,
+    letters_sent,
     next_suspension_boundary,
 )
 from .feed import (
@@ -812,9 +813,8 @@ def _licence_group(
         final = Timeline(history).at(day)
         evaluations.append(final)
         for evaluation in evaluations:
-            for letter in evaluation.letters:
-                key = (letter.code, letter.cause or "", letter.on)
-                if letter.on >= notices_from and key not in seen:
+            for key in letters_sent(evaluation.letters, history, notices_from):
+                if key not in seen:
                     seen.add(key)
                     rows.notices.append((licence.pk, *key))
         first = 0

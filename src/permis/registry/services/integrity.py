@@ -7,7 +7,8 @@ For every licence:
   ``events_count`` and ``last_hash`` naming the last event;
 - the law: the history replayed by the engine on the projection's ``as_of`` day gives exactly the stored
   movements (position, date, kind, change, balance, raw balance, cap, cause, basis) and the projection's fields;
-- the letters: every letter the engine makes due on or after the licence's ``notices_from`` day exists.
+- the letters: every letter the file sends for the licence exists (``core.letters_sent``: those due on or after
+  its ``notices_from`` day, and those of events recorded from that day, whatever their date).
 
 Licences are read by ranges of ids, each range with one query per table, so memory stays flat whatever the size
 of the file; ``jobs`` processes share the ranges, each with its own database connection.
