@@ -39,6 +39,7 @@ from permis.rules.model import (
     Probation,
     Suspension,
 )
+from permis.rules.notes import note
 from permis.rules.parameters import parameter
 
 SYSTEM_START = dt.date(1992, 7, 1)
@@ -543,8 +544,7 @@ class _Replay:
             self.notes.append(
                 (
                     start,
-                    "Permis obtenu de nouveau : la conduite accompagnée ne réduit pas la "
-                    "période probatoire (R211-5) ; période de 3 ans.",
+                    note("aac_regained"),
                 )
             )
         months = params.probation_months.at(start)[track]
@@ -562,8 +562,7 @@ class _Replay:
                     self.notes.append(
                         (
                             training,
-                            "Formation complémentaire suivie, mais une infraction ou une suspension pendant la "
-                            "période réduite la prive d'effet (L223-1) : période probatoire normale.",
+                            note("training_void"),
                         )
                     )
                 else:
@@ -572,8 +571,7 @@ class _Replay:
                 self.notes.append(
                     (
                         training,
-                        "Formation complémentaire suivie en dehors de la période du 6e au 12e mois après "
-                        "l'obtention du permis (R223-4-1) : sans effet sur la durée de la période probatoire.",
+                        note("training_outside"),
                     )
                 )
         end = add_months(start, months)
@@ -800,15 +798,12 @@ class _Replay:
             self.notes.append(
                 (
                     day,
-                    f"Stage {course.id} : stage imposé par une décision judiciaire, il ne donne "
-                    "pas de points (R223-8) et ne compte pas dans la limite d'un stage par an.",
+                    note("course_judicial", course=course.id),
                 )
             )
             return
         if self.status is INVALIDATED or self.status is ANNULLED:
-            self.notes.append(
-                (day, f"Stage {course.id} : le permis n'est plus valide, le stage ne donne pas de points.")
-            )
+            self.notes.append((day, note("course_licence_invalid", course=course.id)))
             return
         params = self.params
         interval = params.course_interval.at(course.first_day)
@@ -821,9 +816,7 @@ class _Replay:
             self.notes.append(
                 (
                     day,
-                    f"Stage {course.id} : moins de {interval} an(s) après le précédent stage ayant "
-                    f"donné des points ; aucun point (L223-6 al. 4). Un stage pourrait compter à "
-                    f"partir du {allowed.isoformat()}.",
+                    note("course_too_soon", course=course.id, years=interval, allowed=allowed.isoformat()),
                 )
             )
             return
@@ -835,8 +828,7 @@ class _Replay:
             self.notes.append(
                 (
                     day,
-                    f"Stage {course.id} : le solde est déjà au plafond, le stage ne donne pas de "
-                    "points et ne compte pas dans la limite d'un stage par an.",
+                    note("course_at_cap", course=course.id),
                 )
             )
             return
@@ -856,8 +848,7 @@ class _Replay:
             self.notes.append(
                 (
                     event.on,
-                    "Lettre 48SI notifiée alors que le solde était positif : elle est sans "
-                    "effet, le permis reste valide.",
+                    note("invalidation_without_effect"),
                 )
             )
 

@@ -1,10 +1,14 @@
-"""An evaluation in plain words, citing the article behind every number (French, with an English version)."""
+"""An evaluation in plain words, citing the article behind every number (French, with an English version: the
+barème's labels, the citations and the notes in English too)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from permis.rules.bareme import offence_label
+from permis.rules.citations import citation
 from permis.rules.model import Course, Evaluation, History, Movement, Offence
+from permis.rules.notes import note_text
 
 _TEXT = {
     "fr": {
@@ -163,11 +167,8 @@ def movement_label(movement: Movement, history: History | None = None, lang: str
         details = t["committed"].format(
             committed=_day(source.committed_on, lang), final=_day(source.final_on, lang)
         )
-        what = (
-            f" : {source.label}"
-            if source.label and lang == "fr"
-            else (f": {source.label}" if source.label else "")
-        )
+        offence = offence_label(source, lang)
+        what = (f" : {offence}" if lang == "fr" else f": {offence}") if offence else ""
         return f"{label}, {t['offence'].format(id=source.id, details=what)}, {details}"
     if isinstance(source, Course):
         return f"{label}, " + t["course"].format(
@@ -192,7 +193,7 @@ def _line(movement: Movement, history: History | None, lang: str, upcoming: bool
         label=movement_label(movement, history, lang),
         change=change,
         balance=movement.balance,
-        basis=movement.basis,
+        basis=citation(movement.basis, lang),
         extra=extra,
     )
 
@@ -236,6 +237,6 @@ def explain(evaluation: Evaluation, history: History | None = None, lang: str = 
         lines.append(t["course_from"].format(day=_day(e.next_creditable_course_from, lang)))
     else:
         lines.append(t["course_none"])
-    if e.notes and lang == "fr":
-        lines += ["", t["notes"]] + [f"- {note}" for note in e.notes]
+    if e.notes:
+        lines += ["", t["notes"]] + [f"- {note_text(note, lang)}" for note in e.notes]
     return "\n".join(lines) + "\n"

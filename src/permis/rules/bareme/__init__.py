@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from permis.rules.model import OFFENCE_CLASSES
+from permis.rules.model import OFFENCE_CLASSES, Offence
 from permis.rules.parameters import ParameterError, as_date, load_yaml, parameter
 
 ROOT = Path(__file__).parent
 
-_ENTRY_KEYS = {"key", "label", "article", "natinf", "versions", "lt5"}
+_ENTRY_KEYS = {"key", "label", "label_en", "article", "natinf", "versions", "lt5"}
+_REQUIRED_KEYS = _ENTRY_KEYS - {"lt5"}
 _VERSION_KEYS = {"from", "class", "points", "article", "reference"}
 
 
@@ -39,7 +40,8 @@ class Version:
 @dataclass(frozen=True, slots=True)
 class OffenceType:
     key: str
-    label: str
+    label: str  # the French legal wording, the reference
+    label_en: str  # its English translation, for the pages in English
     article: str
     natinf: tuple[str, ...]
     versions: tuple[Version, ...]
@@ -71,6 +73,9 @@ def offence_types() -> Mapping[str, OffenceType]:
         unknown = set(entry) - _ENTRY_KEYS
         if unknown:
             raise ParameterError(f"{where}: unknown keys {sorted(unknown)}")
+        missing = _REQUIRED_KEYS - set(entry)
+        if missing:
+            raise ParameterError(f"{where}: missing keys {sorted(missing)}")
         versions = []
         for v_index, item in enumerate(entry["versions"]):
             v_where = f"{where}.versions[{v_index}]"
@@ -91,7 +96,8 @@ def offence_types() -> Mapping[str, OffenceType]:
         versions.sort(key=lambda v: v.start)
         kind = OffenceType(
             entry["key"],
-            entry["label"],
+            str(entry["label"]),
+            str(entry["label_en"]),
             str(entry["article"]),
             tuple(str(code) for code in entry["natinf"]),
             tuple(versions),
@@ -155,6 +161,12 @@ def resolve_speeding(
 
 _SPEEDING: dict[int, tuple[Mapping, dict[tuple, Resolved]]] = {}
 
+# The label of a speeding offence, in French (the reference, what the engine resolves) and in English.
+_SPEEDING_LABEL = {
+    "fr": "Excès de vitesse de {excess} km/h (vitesse retenue {retained} km/h, limite {limit} km/h)",
+    "en": "Speeding by {excess} km/h (speed retained {retained} km/h, limit {limit} km/h)",
+}
+
 
 def _speeding(limit_kmh: int, retained_kmh: int, excess: int, table: Mapping, zero: bool) -> Resolved:
     low_limit = limit_kmh <= table["low_limit_kmh"]
@@ -163,7 +175,23 @@ def _speeding(limit_kmh: int, retained_kmh: int, excess: int, table: Mapping, ze
             break
     offence_class = band.get("class_low_limit", band["class"]) if low_limit else band["class"]
     points = 0 if zero else band["points"]
-    label = (
-        f"Excès de vitesse de {excess} km/h (vitesse retenue {retained_kmh} km/h, limite {limit_kmh} km/h)"
-    )
+    label = _SPEEDING_LABEL["fr"].format(excess=excess, retained=retained_kmh, limit=limit_kmh)
     return Resolved(points, offence_class, label, band["article"])
+
+
+def offence_label(offence: Offence, lang: str = "fr") -> str | None:
+    """The offence's label in `lang`: "fr" the French wording it was resolved with (the barème's, the reference),
+    "en" its English translation (the barème's ``label_en``, or the speeding label in English). None when the
+    offence was given by its points and class (no label)."""
+    if lang == "fr" or offence.label is None:
+        return offence.label
+    if offence.natinf is not None:
+        kind = offence_types().get(offence.natinf)
+        if kind is not None:
+            return kind.label_en
+    if offence.speeding is not None:
+        limit_kmh, retained_kmh = offence.speeding
+        return _SPEEDING_LABEL[lang].format(
+            excess=retained_kmh - limit_kmh, retained=retained_kmh, limit=limit_kmh
+        )
+    return offence.label
