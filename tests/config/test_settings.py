@@ -47,6 +47,7 @@ def production_environment(tmp_path: Path, **overrides: str) -> dict[str, str]:
         PERMIS_DEBUG="false",
         PERMIS_SECRET_KEY=secrets.token_urlsafe(64),
         PERMIS_ALLOWED_HOSTS="permis.example.org",
+        PERMIS_PUBLIC_URL="https://permis.example.org",
         PERMIS_SIGNING_KEY="k2026:" + base64.b64encode(secrets.token_bytes(32)).decode(),
         DATABASE_URL=f"sqlite:///{tmp_path / 'permis.sqlite3'}",
         **overrides,
@@ -65,6 +66,41 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_refuses_a_production_without_its_public_address(tmp_path: Path) -> None:
+    # Every document's verification link and QR code is built from it (docs/operations.md).
+    env = production_environment(tmp_path)
+    del env["PERMIS_PUBLIC_URL"]
+    result = permis("manage", "check", "--deploy", env=env, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "(permis.E001) PERMIS_PUBLIC_URL is not set" in result.stderr
+    assert permis("manage", "check", env=env, cwd=tmp_path).returncode == 0  # a deployment check only
+
+
+def test_the_example_environment_passes_check_deploy(tmp_path: Path) -> None:
+    """.env.example's production lines, with a real secret and signing key: what operations.md says is clean."""
+    example = {}
+    for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            example[name.strip()] = value.strip()
+    assert example["PERMIS_DEBUG"] == "false" and example["PERMIS_PUBLIC_URL"].startswith("https://")
+    example.update(
+        PERMIS_SECRET_KEY=secrets.token_urlsafe(64),
+        PERMIS_SIGNING_KEY="k2026:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'permis.sqlite3'}",
+    )
+    result = permis(
+        "manage",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env=clean_environment(**example),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _database_setting(tmp_path: Path, **overrides: str) -> str:

@@ -209,8 +209,9 @@ SMS_DIR = Path(os.environ.get("PERMIS_SMS_DIR") or VAR_DIR / "sms")
 PRINT_QUEUE_DIR = Path(os.environ.get("PERMIS_PRINT_QUEUE_DIR") or VAR_DIR / "print")
 # What one letter costs to post, in euro cents (a lettre verte in 2026), for the "postage saved" figure.
 POSTAGE_UNIT_COST_CENTS = env_int("PERMIS_POSTAGE_UNIT_COST_CENTS", 152)
-# Public address of the service, printed on letters and in emails and QR codes.
-PUBLIC_URL = os.environ.get("PERMIS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Public address of the service, printed on letters and in emails and QR codes. The default suits a laptop only:
+# outside debug mode `check --deploy` refuses it, and any address that is not public https (permis.config.checks).
+PUBLIC_URL = (os.environ.get("PERMIS_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000").rstrip("/")
 # Document signatures (Ed25519). PERMIS_SIGNING_KEY: the current private key as "key-id:base64-of-32-bytes";
 # PERMIS_VERIFY_KEYS: every public key still accepted, "key-id:base64,key-id:base64" (old keys stay here
 # after a rotation so that old documents keep verifying). In debug mode a development key is derived from
