@@ -17,6 +17,7 @@ from permis.api.models import ApiKey
 from permis.api.v1 import api
 from permis.registry import services
 from permis.registry.models import Event, FeedRecord, Projection
+from permis.registry.services.feed import parse_record
 from tests.registry.factories import holder
 
 pytestmark = pytest.mark.django_db
@@ -286,3 +287,62 @@ def test_odd_digits_nan_and_week_dates_reject_their_record_not_the_batch(key: st
     stored = {r.source_ref: r for r in FeedRecord.objects.all()}
     assert stored["R-2"].payload["points"] == "NaN" and stored["R-3"].payload["points"] == "Infinity"
     assert Projection.objects.get(licence=lic).balance == 9
+
+
+def test_a_nul_character_rejects_its_record_alone_with_the_file_feeds_words(key: str, lic) -> None:
+    """A NUL ("\\u0000" in the JSON) is a bad value like another: its record is rejected with the record, the
+    field and the reason, the file feed's wording (`permis import offences`), and the batch goes on. Nothing of
+    it reaches the database (PostgreSQL's text and jsonb hold no NUL)."""
+    records = [
+        record("R-1", place="Lyon\x00"),
+        record("R-2\x00"),
+        record("R-3", **{"licence_number": "API0000\x0000001"}),
+        record("R-4", **{"colour\x00": "red"}),
+        {
+            "sender_ref": "R-5",
+            "kind": "cancellation",
+            "licence_number": "API000000001",
+            "cancels": "R-6\x00",
+            "cancelled_on": "2025-05-01",
+        },
+        record("R-6"),
+    ]
+    body = json.dumps({"records": records})
+    assert "\\u0000" in body and "\x00" not in body  # as JSON writes it
+    response = post(None, key, raw=body.encode())
+    assert response.status_code == 200, response.content
+    result = response.json()
+    assert (result["accepted"], result["rejected"]) == (1, 5)
+    errors = [r["errors"] for r in result["records"]]
+    assert errors[0] == ["records[0] (ref R-1): place: 'Lyon\\x00' must be at most 100 printable characters"]
+    assert errors[1] == ["records[1]: sender_ref: 'R-2\\x00' must be at most 100 printable characters"]
+    assert errors[2] == [
+        "records[2] (ref R-3): licence_number: 'API0000\\x0000001' must be at most 40 printable characters"
+    ]
+    assert errors[3] == ["records[3] (ref R-4): 'colour\\x00': unknown field"]
+    assert errors[4] == ["records[4] (ref R-5): cancels: 'R-6\\x00' must be at most 100 printable characters"]
+    assert errors[5] == []
+    # The file feed says the same of the same record (only the place differs: a line, not an index).
+    on = dt.date(2025, 6, 1)
+    assert parse_record(records[0], 0, where="records", sender="ANTAI", on=on).errors == errors[0]
+    assert parse_record(records[4], 4, where="records", sender="ANTAI", on=on).errors == errors[4]
+    assert Projection.objects.get(licence=lic).balance == 9  # R-6 went in
+    stored = list(FeedRecord.objects.order_by("pk"))
+    assert [r.outcome for r in stored] == ["rejected"] * 5 + ["accepted"]
+    assert stored[0].payload["place"] == "Lyon\\u0000" and stored[1].source_ref == ""
+    assert not any("\x00" in json.dumps([r.source_ref, r.payload, r.errors]) for r in stored)
+
+
+def test_a_body_that_is_not_json_is_still_refused_whole(key: str, lic) -> None:
+    good = json.dumps({"records": [record("R-1")]})
+    for raw in (
+        good.replace('"R-1"', '"R-\x001"').encode(),  # a raw NUL inside a string: not JSON
+        b"\x00" + good.encode(),
+        b'{"records": [\x00]}',
+    ):
+        response = post(None, key, raw=raw)
+        assert response.status_code == 400, raw
+        assert response.json()["error"].startswith("the body is not JSON")
+    client = Client()
+    assert client.get(f"{URL}/R-1%00", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 400
+    assert not FeedRecord.objects.exists() and Projection.objects.get(licence=lic).balance == 12

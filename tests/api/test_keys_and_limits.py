@@ -129,9 +129,11 @@ def test_the_limits_come_from_the_environment(monkeypatch) -> None:
 
 
 def test_a_nul_character_is_refused_before_it_reaches_the_database() -> None:
+    # The feed checks its records one by one and rejects a NUL per record (tests/api/test_feed_api.py); the
+    # other endpoints refuse a body holding one whole.
     _, key = feed_key()
-    body = '{"records": [{"licence_number": "1\\u0000"}]}'
-    refused = call("post", "/api/v1/feed/offences", key, body=body)
+    body = '{"receipts": [{"delivery": "LRAR-1\\u0000", "kind": "received", "on": "2024-04-05"}]}'
+    refused = call("post", "/api/v1/post/receipts", key, body=body)
     assert refused.status_code == 400
     assert refused.json() == {"error": "the body contains a NUL character (\\u0000), which no field accepts"}
     assert call("get", URL + "%00", key).status_code == 400

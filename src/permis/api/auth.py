@@ -17,12 +17,15 @@ from . import ratelimit
 from .models import ApiKey
 
 
-def refuse_nul(request: HttpRequest) -> None:
-    """400 for a NUL character anywhere in the path, the query or a JSON body: no field takes one, and
-    PostgreSQL stores none (text and jsonb refuse it), so it would otherwise end as a server error deep down."""
+def refuse_nul(request: HttpRequest, *, check_body: bool = True) -> None:
+    """400 for a NUL character anywhere in the path, the query or (with `check_body`) a JSON body: no field takes one,
+    and PostgreSQL stores none (text and jsonb refuse it), so it would otherwise end as a server error deep down.
+
+    A bulk endpoint that checks each record itself passes ``check_body=False``: a NUL then rejects its record alone,
+    with the record and the field named, and the others go in (the feed: ``permis.api.feed``)."""
     if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", "") or "%00" in request.path:
         raise HttpError(400, "the address contains a NUL character (%00), which no parameter accepts")
-    if request.method not in ("POST", "PUT", "PATCH"):
+    if not check_body or request.method not in ("POST", "PUT", "PATCH"):
         return
     try:
         body = request.body
@@ -34,14 +37,19 @@ def refuse_nul(request: HttpRequest) -> None:
 
 class KeyAuth(HttpBearer):
     """A partner key with `scope`: 401 without a valid key, 403 when the key lacks the scope, 429 over the key's
-    rate limit for the scope (permis.api.ratelimit)."""
+    rate limit for the scope (permis.api.ratelimit).
 
-    def __init__(self, scope: str):
+    `records_checked`: the router's endpoints check every record of a body themselves, NUL included, and reject
+    a bad one alone (ARCHITECTURE.md: bulk work reports per-record errors and goes on); the body is then not
+    refused whole for a NUL. The path and the query still are."""
+
+    def __init__(self, scope: str, *, records_checked: bool = False):
         super().__init__()
         self.scope = str(getattr(scope, "value", scope))
+        self.records_checked = records_checked
 
     def __call__(self, request: HttpRequest) -> Any:
-        refuse_nul(request)
+        refuse_nul(request, check_body=not self.records_checked)
         value = request.headers.get(self.header, "")
         if not value:
             raise AuthenticationError(message="no key: send the header 'Authorization: Bearer <key>'")
