@@ -150,6 +150,43 @@ def test_a_letter_the_post_never_carried_is_answered_as_an_unknown_id(key: str, 
     assert other.receipt_on is None
 
 
+@pytest.mark.parametrize("status", ["pending", "sending", "temporary_failure", "failed"])
+def test_a_registered_letter_not_handed_to_the_post_yet_is_answered_as_an_unknown_id(
+    key: str, status: str
+) -> None:
+    """Its id and its printed reference (predictable, permis-<id>-registered) tell nothing: the same status and
+    the same body as for a letter that does not exist, so a postal key cannot probe which letters exist."""
+    waiting = delivery(notice("48SI"), "registered", status=status)
+    if status == "failed":  # failed after its PDF was queued: the reference exists, the post never took it
+        waiting.provider_ref = f"permis-{waiting.pk}-registered"
+        waiting.save(update_fields=["provider_ref"])
+    unknown = waiting.pk + 1000
+
+    def answer(ref, on: str = "2024-04-05"):
+        response = post({"receipts": [{"delivery": ref, "kind": "received", "on": on}]}, key)
+        return response.status_code, response.json()
+
+    for known, absent in (
+        (waiting.pk, unknown),
+        (str(waiting.pk), str(unknown)),
+        (f"permis-{waiting.pk}-registered", f"permis-{unknown}-registered"),
+    ):
+        for on in ("2024-04-05", "2024-13-01"):
+            status_code, body = answer(known, on)
+            expected_status, expected = answer(absent, on)
+            assert status_code == expected_status == 200
+            receipt = body["receipts"][0]
+            named = f"no registered letter {known!r}"  # the id the partner sent, as for an unknown id
+            receipt["errors"] = [
+                e.replace(named, f"no registered letter {absent!r}") for e in receipt["errors"]
+            ]
+            assert body == expected
+            assert receipt["delivery"] is None
+            assert receipt["errors"][-1] == f"receipts[0]: delivery: no registered letter {absent!r}"
+    waiting.refresh_from_db()
+    assert waiting.receipt_on is None and not Event.objects.filter(kind="invalidation_notified").exists()
+
+
 def test_without_a_valid_key_the_answer_is_401(letter: Delivery) -> None:
     batch = {"receipts": [{"delivery": letter.pk, "kind": "received", "on": "2024-04-05"}]}
     for response in (post(batch), post(batch, "permis_000000000000_wrong")):

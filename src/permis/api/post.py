@@ -166,9 +166,11 @@ def _one(raw: Any, index: int, source: str) -> dict[str, Any]:
             f"{where}: on: {receipt.on!r} is not a date that exists (expected YYYY-MM-DD)"
         )
     delivery = find_registered(receipt.delivery)
-    if delivery is not None and delivery.channel != Channel.REGISTERED:
-        # A letter the post never carried (e-mail, simple letter, the holder's space) is answered as an unknown
-        # id: the partner learns nothing of it (its kind, its licence, its channel).
+    if delivery is not None and (delivery.channel != Channel.REGISTERED or delivery.sent_at is None):
+        # A letter the post never carried is answered as an unknown id: one that went by another channel (e-mail,
+        # simple letter, the holder's space), and a registered one not handed to the post yet (no sent_at: still
+        # planned, being printed, or failed before the print queue). The partner learns nothing of it: not that
+        # it exists, nor its kind, its licence or its channel; ids and printed references cannot be probed.
         delivery = None
     if delivery is None:
         result["errors"].append(f"{where}: delivery: no registered letter {receipt.delivery!r}")
