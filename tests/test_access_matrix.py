@@ -110,6 +110,8 @@ WEB_MATRIX: dict[str, frozenset[str]] = {
     # The back office: the agents' sign-in is public; letters' figures for agents and supervisors; retrying a
     # letter of a file of the 75: its département's agents and supervisors.
     "agent:login": EVERYONE,
+    "agent:login_code": EVERYONE,  # the second factor's steps, after the password (else back to the login)
+    "agent:login_enrol": EVERYONE,
     "agent:logout": EVERYONE,
     "agent:notices": STAFF,
     "agent:retry": THE_FILE,

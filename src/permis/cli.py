@@ -43,7 +43,9 @@ letters and documents:
   keys generate                a new signing key (PERMIS_SIGNING_KEY) and its public line
 
 people and partners:
-  agent create|list|disable    the back office's agents and supervisors
+  agent create|list|disable|reset-2fa
+                               the back office's agents and supervisors; reset-2fa removes a lost
+                               second factor
   apikey create|list|revoke|rotate
                                the partner API's keys and their scopes
   manage ARGS...               any Django management command, e.g. `permis manage check --deploy`

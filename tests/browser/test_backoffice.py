@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.contrib.auth.models import User
 
 from permis.courses.models import CourseCentre
 from permis.registry import services as registry
 from permis.registry.models import Holder, Licence
-from tests.backoffice.helpers import PASSWORD, agent, file_in
+from tests.backoffice.helpers import PASSWORD, agent, enrol, file_in, next_code
 from tests.notices.legal_helpers import delivery, paris, zero_balance_licence
 from tests.registry.factories import offence
 
@@ -34,11 +35,19 @@ def shots(artifacts: Path) -> Path:
 
 
 def sign_in(page: Any, live_server: Any, login: str, path: str = "/gestion/dossiers/") -> None:
+    """The password, then the code of the agent's application, computed from its secret (set up here if the
+    agent has none yet: tests/browser/test_agent_sign_in.py goes through the enrolment page itself)."""
+    user = User.objects.get(username=login)
+    if not user.agent_profile.totp_enabled:
+        enrol(user)
     page.goto(f"{live_server.url}{path}")
     page.get_by_role("heading", level=1, name="Connexion des agents").wait_for()
     page.get_by_label("Identifiant", exact=True).fill(login)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("heading", level=1, name="Validation en deux étapes").wait_for()
+    page.get_by_label("Code à 6 chiffres").fill(next_code(user))
+    page.get_by_role("button", name="Valider", exact=True).click()
     page.wait_for_url(f"**{path}")
 
 

@@ -13,6 +13,7 @@ from django.contrib.auth.models import Permission, User
 from permis.backoffice.models import AgentProfile
 from permis.notices import services
 from permis.registry.models import Notice
+from tests.backoffice.helpers import enrol, next_code
 from tests.notices.test_delivery import due, person
 
 from .test_simulator import AXE_OPTIONS, assert_no_horizontal_scroll
@@ -37,6 +38,7 @@ def agent_with_failures() -> User:
     )
     # An agent of the 75, where the holders live: the failed letters listed are those of the agent's départements.
     AgentProfile.objects.create(user=user, role="agent", departements=["75"])
+    enrol(user)  # its second factor: sign_in types the code its application would show
     due(person("post", address=""), "48")
     due(person("electronic"), "48")
     due(person("post"), "48SI")
@@ -52,6 +54,10 @@ def sign_in(page: Any, live_server: Any) -> None:
     page.get_by_label("Identifiant", exact=True).fill("agent")
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
+    page.get_by_role("heading", level=1, name="Validation en deux étapes").wait_for()
+    assert_no_axe_violation(page)
+    page.get_by_label("Code à 6 chiffres").fill(next_code(User.objects.get(username="agent")))
+    page.get_by_role("button", name="Valider", exact=True).click()
     page.get_by_role("heading", level=1, name="Envoi des lettres").wait_for()
 
 

@@ -17,6 +17,7 @@ from permis.notices import services
 from permis.notices.agent_views import bar_chart
 from permis.notices.models import Delivery
 from permis.registry.models import Notice
+from tests.backoffice.helpers import enrol, next_code
 
 from .test_delivery import due, person
 
@@ -27,6 +28,7 @@ PAGE = "/gestion/notifications/"
 
 PASSWORD = "correct horse battery staple"
 LOGIN = "/gestion/connexion/"
+CODE = "/gestion/connexion/code/"  # the second factor, after the password
 
 
 @pytest.fixture(autouse=True)
@@ -72,12 +74,15 @@ def test_a_signed_in_user_without_the_permission_gets_403(client) -> None:
 
 def test_an_agent_signs_in_and_sees_the_figures_and_the_failed_deliveries(client, settings) -> None:
     settings.POSTAGE_UNIT_COST_CENTS = 152
-    agent("view_delivery")
+    user = agent("view_delivery")
+    enrol(user)
     row = failed_letter()
     due(person("electronic"), "48")
     Notice.objects.update(due_on=dt.date(2020, 1, 1))
     services.plan_deliveries()
     response = client.post(LOGIN, {"username": "agent", "password": PASSWORD, "next": PAGE})
+    assert response.status_code == 302 and response["Location"] == CODE
+    response = client.post(CODE, {"code": next_code(user)})
     assert response.status_code == 302 and response["Location"] == PAGE
     page = client.get(PAGE).content.decode()
     assert 'id="figure-total">3<' in page
@@ -114,9 +119,9 @@ def test_every_notices_page_for_agents_but_the_login_requires_a_signed_in_agent(
     from permis.notices import agent_urls
 
     names = {pattern.name: str(pattern.pattern) for pattern in agent_urls.urlpatterns}
-    assert set(names) == {"login", "logout", "notices", "retry"}
+    assert set(names) == {"login", "login_code", "login_enrol", "logout", "notices", "retry"}
     for name, route in names.items():
-        if name in {"login", "logout"}:
+        if name in {"login", "login_code", "login_enrol", "logout"}:  # the sign-in's steps (tests/backoffice)
             continue
         url = "/gestion/" + route.replace("<int:pk>", "1")
         for method in (client.get, client.post):
@@ -192,11 +197,17 @@ def test_a_retry_outside_the_agents_departements_is_refused_and_changes_nothing(
 
 # -- finding 2: the agents' sign-in is throttled -----------------------------------------------------------------
 def sign_in(client: Client, username: str, password: str, address: str = "203.0.113.7"):
+    """The password's step: a right password leads to the code's (CODE)."""
     return client.post(LOGIN, {"username": username, "password": password, "next": PAGE}, REMOTE_ADDR=address)
 
 
+def type_code(client: Client, user: User, address: str = "203.0.113.7"):
+    return client.post(CODE, {"code": next_code(user)}, REMOTE_ADDR=address)
+
+
 def test_after_five_wrong_passwords_even_the_right_one_is_refused_until_the_window_has_passed() -> None:
-    agent("view_delivery")
+    user = agent("view_delivery")
+    enrol(user)
     client = Client()
     for _ in range(5):
         response = sign_in(client, "agent", "wrong")
@@ -212,6 +223,8 @@ def test_after_five_wrong_passwords_even_the_right_one_is_refused_until_the_wind
     assert "Trop de tentatives" in sign_in(Client(), "AGENT", PASSWORD, "198.51.100.2").content.decode()
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=16)):
         response = sign_in(client, "agent", PASSWORD)
+        assert response.status_code == 302 and response["Location"] == CODE
+        response = type_code(client, user)
         assert response.status_code == 302 and response["Location"] == PAGE
         assert client.get(PAGE).status_code == 200
 
@@ -247,15 +260,23 @@ def test_one_address_spraying_many_logins_is_locked_out_of_every_login(settings)
 
 
 def test_a_success_clears_the_logins_count_and_the_holders_sign_in_keeps_its_own() -> None:
-    agent("view_delivery")
+    user = agent("view_delivery")
+    enrol(user)
     for _ in range(4):
         sign_in(Client(), "agent", "wrong")
-    assert sign_in(Client(), "agent", PASSWORD).status_code == 302
+    client = Client()
+    assert sign_in(client, "agent", PASSWORD).status_code == 302
+    assert type_code(client, user)["Location"] == PAGE  # the sign-in is complete: the count is cleared
     for _ in range(4):
         sign_in(Client(), "agent", "wrong")
     assert sign_in(Client(), "agent", PASSWORD).status_code == 302  # 4 failures since the success: not locked
-    # The address's count stays (a spray is not reset by one good password); none is the holders' "login".
-    assert set(Failure.objects.values_list("key", flat=True)) == {"agent_login:address:203.0.113.7"}
+    # The login's 4 failures since the complete sign-in stay until the next one (a right password alone clears
+    # nothing); the address's count stays (a spray is not reset by one good sign-in); none is the holders' "login".
+    assert set(Failure.objects.values_list("key", flat=True)) == {
+        "agent_login:address:203.0.113.7",
+        "agent_login:account:agent",
+    }
+    assert Failure.objects.filter(key="agent_login:account:agent").count() == 4
 
 
 def test_a_missing_password_is_not_counted() -> None:

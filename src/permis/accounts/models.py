@@ -35,21 +35,30 @@ class HolderLink(models.Model):
         return f"{self.user_id} -> {self.holder_id} ({self.method})"
 
 
-class Account(models.Model):
+class SecondFactor(models.Model):
+    """A TOTP second factor (``permis.accounts.totp``), as a holder's ``Account`` and an agent's ``AgentProfile``
+    keep it; ``permis.accounts.second_factor`` checks its codes. The secret is stored as is: it must be read to
+    check a code (the database's protection is the protection; docs/accounts.md says so)."""
+
+    totp_secret = models.CharField(max_length=64, blank=True)
+    totp_enabled = models.BooleanField(default=False)
+    totp_last_step = models.BigIntegerField(default=0)  # a code is accepted once: replay of a seen code fails
+
+    class Meta:
+        abstract = True
+
+
+class Account(SecondFactor):
     """What a holder's account adds to Django's user: FranceConnect's subject, the verified email, TOTP.
 
     Local accounts sign in with their email (the user's ``username`` and ``email``) once it is verified
     (``email_verified_at``; until then the user is inactive). FranceConnect accounts carry FranceConnect's
-    pairwise subject. The TOTP secret is stored as is: it must be read to check a code (the database's
-    protection is the protection; docs/accounts.md says so).
+    pairwise subject. The optional second factor's fields come from ``SecondFactor``.
     """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account")
     franceconnect_sub = models.CharField(max_length=255, unique=True, null=True, blank=True)
     email_verified_at = models.DateTimeField(null=True, blank=True)
-    totp_secret = models.CharField(max_length=64, blank=True)
-    totp_enabled = models.BooleanField(default=False)
-    totp_last_step = models.BigIntegerField(default=0)  # a code is accepted once: replay of a seen code fails
 
     class Meta:
         verbose_name = _("compte d'usager")

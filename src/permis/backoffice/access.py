@@ -66,7 +66,7 @@ def role_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callab
 def departement_of(postcode: str) -> str:
     """The département of a French postcode ("" when it is not one): 2 digits, 2A/2B, or 3 digits overseas."""
     postcode = (postcode or "").strip()
-    if len(postcode) != 5 or not postcode.isdigit():
+    if len(postcode) != 5 or not _ascii_digits(postcode):
         return ""
     if postcode.startswith("20"):
         return "2A" if postcode < "20200" else "2B"
@@ -78,7 +78,7 @@ def departement_of(postcode: str) -> str:
 def normalise_departement(code: str) -> str:
     """'2a' → '2A', '1' → '01'; a code as ``departement_of`` answers it."""
     code = code.strip().upper()
-    if code.isdigit() and len(code) == 1:
+    if _ascii_digits(code) and len(code) == 1:
         code = "0" + code
     return code
 
@@ -86,9 +86,14 @@ def normalise_departement(code: str) -> str:
 def valid_departement(code: str) -> bool:
     if code in ("2A", "2B"):
         return True
-    if code.isdigit() and len(code) == 2:
+    if _ascii_digits(code) and len(code) == 2:
         return code not in ("00", "20", "96", "97", "98", "99")
-    return code.isdigit() and len(code) == 3 and code[:2] in ("97", "98")
+    return _ascii_digits(code) and len(code) == 3 and code[:2] in ("97", "98")
+
+
+def _ascii_digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit also takes "²" and "٣", which are no part of a postcode or a département."""
+    return text.isascii() and text.isdigit()
 
 
 def _postcodes_of(departement: str) -> Q:

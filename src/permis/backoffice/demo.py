@@ -2,7 +2,9 @@
 and reviewed by the other) and a supervisor, for ``permis demo``.
 
 Their password is printed only in development (DEBUG): a deployment never gets a known password; there the
-accounts are created without one (``permis changepassword <login>`` sets it).
+accounts are created without one (``permis changepassword <login>`` sets it). Like every agent, each sets up
+their second factor with an authenticator application at their first sign-in (``permis.backoffice.sign_in``):
+there is no way around it in development either.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+
+from permis.accounts.models import Account
 
 from .models import AgentRole
 from .roles import assign_role
@@ -50,5 +54,8 @@ def seed_agents() -> list[DemoAgent]:
         user.save()
         # The profile and the role's group (its letters' page permissions), as ``permis agent create`` does.
         assign_role(user, role, departements, service="Préfecture de police (démonstration)")
+        # A user kept from an older database may carry a holders' account row that the security pages of the
+        # accounts' first version created for any signed-in user (accounts' migration 0004): not an agent's.
+        Account.objects.filter(user=user).delete()
         out.append(DemoAgent(login, role, departements, password))
     return out

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from permis.accounts.models import SecondFactor
 from permis.registry.models import Event, Licence
 
 
@@ -21,8 +22,9 @@ class AgentRole(models.TextChoices):
     AUDITOR = "auditor", _("Auditeur")
 
 
-class AgentProfile(models.Model):
-    """An agent's role and the départements whose files they may open (a supervisor sees every file)."""
+class AgentProfile(SecondFactor):
+    """An agent's role and the départements whose files they may open (a supervisor sees every file), and their
+    second factor (``SecondFactor``'s fields), required to sign in (``permis.backoffice.sign_in``)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"

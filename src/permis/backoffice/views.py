@@ -12,6 +12,7 @@ writes an entry with what it showed.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -71,6 +72,7 @@ from .models import (
     IntegrityReport,
 )
 
+_ID = re.compile(r"[0-9]{1,18}")
 SESSION_PURPOSES = "backoffice_purposes"
 SESSION_SEARCH = "backoffice_search"
 MAX_RESULTS = 20
@@ -114,6 +116,12 @@ def _log(
     )
 
 
+def ascii_id(value: str) -> bool:
+    """An id from a query string: 1 to 18 ASCII digits. str.isdigit also takes "²" (which int() refuses) and
+    "٣" (which int() reads as 3); more than 18 digits is beyond the database's integers."""
+    return bool(_ID.fullmatch(value))
+
+
 def _licence_for(request: HttpRequest, pk: int) -> Licence:
     """The licence, if the agent may see its file (else 404 outside the file, 403 outside the départements)."""
     licence = get_object_or_404(Licence.objects.select_related("holder"), pk=pk)
@@ -124,7 +132,11 @@ def _licence_for(request: HttpRequest, pk: int) -> Licence:
 
 def file_page(shown: tuple[str, ...]) -> Callable:
     """A page of a file: the agent may see it, a purpose is stated (else the purpose page), the read is logged
-    with `shown` on every GET. The view gets the licence and the purpose."""
+    with `shown` on every GET that shows it. The view gets the licence and the purpose.
+
+    The entry is written once the view has answered 200 and before the page is sent: a 404 (no such letter or
+    event) or an error shows nothing of the file and leaves no entry, and if the entry cannot be written the
+    request fails and nothing is shown."""
 
     def decorator(view: Callable) -> Callable:
         def wrapper(request: HttpRequest, pk: int, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -133,9 +145,10 @@ def file_page(shown: tuple[str, ...]) -> Callable:
             if purpose is None:
                 target = urlencode({"next": request.get_full_path()})
                 return redirect(f"{reverse('backoffice:purpose', args=[licence.pk])}?{target}")
-            if request.method == "GET":
+            response = view(request, licence, purpose, pk, *args, **kwargs)
+            if request.method == "GET" and response.status_code == 200:
                 _log(request, licence.holder, licence, purpose, shown)
-            return view(request, licence, purpose, pk, *args, **kwargs)
+            return response
 
         wrapper.__name__ = view.__name__
         wrapper.__doc__ = view.__doc__
@@ -324,7 +337,7 @@ def rii(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: in
 def letter(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: int) -> HttpResponse:
     """A letter of the file as the holder received it (``?lettre=<notice id>``), e.g. to send a copy."""
     notice_id = request.GET.get("lettre", "")
-    if not notice_id.isdigit():
+    if not ascii_id(notice_id):
         raise Http404("no such letter")
     notice = get_object_or_404(Notice, pk=int(notice_id), licence=licence)
     response = HttpResponse(render_letter(notice), content_type="application/pdf")
@@ -426,7 +439,7 @@ def correct(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk
         return render(
             request, "backoffice/correct_choose.html", {"licence": licence, "history": _history(licence)}
         )
-    if not seq.isdigit():
+    if not ascii_id(seq):
         raise Http404("no such event")
     target = get_object_or_404(Event, licence=licence, seq=int(seq))
     current = services.effective(target)

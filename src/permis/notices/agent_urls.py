@@ -1,10 +1,12 @@
-"""The agents' pages about letters, under /gestion/ (the back office's prefix)."""
+"""The agents' sign-in (``permis.backoffice.sign_in``: a password, then a second factor) and their pages about
+letters, under /gestion/ (the back office's prefix)."""
 
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from permis.backoffice import sign_in
 from permis.config.access import public
 from permis.notices import agent_views
 
@@ -14,7 +16,7 @@ urlpatterns = [
     path(
         "connexion/",
         public(
-            agent_views.AgentLoginView.as_view(
+            sign_in.AgentLoginView.as_view(
                 template_name="notices/agent/login.html",
                 redirect_authenticated_user=True,
                 next_page=reverse_lazy("agent:notices"),
@@ -22,6 +24,8 @@ urlpatterns = [
         ),
         name="login",
     ),
+    path("connexion/code/", sign_in.code, name="login_code"),
+    path("connexion/double-authentification/", sign_in.enrol, name="login_enrol"),
     path(
         "deconnexion/",
         public(auth_views.LogoutView.as_view(next_page=reverse_lazy("agent:login"))),

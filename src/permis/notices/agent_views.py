@@ -1,5 +1,4 @@
-"""/gestion/connexion/ and /gestion/notifications/: the agents' sign-in, the delivery figures and the failed
-deliveries.
+"""/gestion/notifications/: the delivery figures and the failed deliveries, for agents.
 
 Thin views (ARCHITECTURE.md, rule 8): they check who asks, read the figures from ``stats`` and hand a retry to
 ``services.retry``. Access is declared on each view: signed in (else the login page) and the model permission
@@ -9,29 +8,22 @@ those of the holders the agent may see (``permis.backoffice.access``: their dép
 supervisor, none without an agent's profile); each file they show is written to the access log, and a retry of
 another département's letter is refused (403).
 
-The sign-in is Django's, throttled per login and per client address with ``permis.accounts.throttle`` (action
-``agent_login``), like the holders' (docs/accounts.md, "Throttling and lockout").
+The agents' sign-in (/gestion/connexion/: a password, then a second factor) is ``permis.backoffice.sign_in``.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
-from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from permis.accounts import throttle
 from permis.audit.models import Purpose
 from permis.backoffice.access import can_see, holders_visible_to, log_agent_read, profile_of
 from permis.backoffice.models import AgentProfile
@@ -40,8 +32,6 @@ from permis.notices import services
 from permis.notices.models import Channel, Delivery, DeliveryStatus
 from permis.notices.stats import delivery_stats, failed_deliveries
 
-# The throttle's counters of the agents' sign-in, apart from the holders' ("login").
-LOGIN_ACTION = "agent_login"
 FAILED_SHOWN = "envois en échec : lettre, numéro du permis, canal, dernière erreur"
 
 # Short names for the chart's labels (the table beside it gives the full ones).
@@ -93,49 +83,6 @@ def bar_chart(items: list[tuple[str, int]]) -> BarChart:
         bars.append(Bar(str(label), value, y, round(plot * value / top, 1), y + BAR_HEIGHT / 2))
     height = CHART_TOP * 2 + len(items) * (BAR_HEIGHT + BAR_GAP) - BAR_GAP
     return BarChart(CHART_WIDTH, height, CHART_LEFT, tuple(bars))
-
-
-# -- sign in ------------------------------------------------------------------------------------------------------
-def locked_message(seconds: int) -> str:
-    minutes = max(1, math.ceil(seconds / 60))
-    return ngettext(
-        "Trop de tentatives de connexion ont échoué : par sécurité, réessayez dans %(minutes)d minute.",
-        "Trop de tentatives de connexion ont échoué : par sécurité, réessayez dans %(minutes)d minutes.",
-        minutes,
-    ) % {"minutes": minutes}
-
-
-class AgentLoginForm(AuthenticationForm):
-    """Django's sign-in form, with the holders' throttle: past the limit of failures for the login typed (whether
-    it exists or not) or for the client address, every attempt is refused, even with the right password, until
-    the window has passed; a success clears the login's count (not the address's)."""
-
-    def clean(self) -> dict[str, Any]:
-        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
-        if username is None or not password:
-            return super().clean()  # a field is missing: nothing was tried, nothing is counted
-        if throttle.locked(LOGIN_ACTION, self.request, username):
-            raise forms.ValidationError(
-                locked_message(throttle.wait(LOGIN_ACTION, self.request, username)), code="locked"
-            )
-        try:
-            data = super().clean()
-        except forms.ValidationError:
-            throttle.fail(LOGIN_ACTION, self.request, username)
-            raise
-        throttle.succeed(LOGIN_ACTION, self.request, username)
-        return data
-
-
-class AgentLoginView(auth_views.LoginView):
-    """A refused sign-in shows the form again with its error, status 400 (as the holders' sign-in)."""
-
-    form_class = AgentLoginForm
-
-    def form_invalid(self, form: AgentLoginForm) -> HttpResponse:
-        response = super().form_invalid(form)
-        response.status_code = 400
-        return response
 
 
 # -- the letters --------------------------------------------------------------------------------------------------

@@ -1,16 +1,22 @@
-"""`permis agent create|list|disable`: the préfecture agents, supervisors and auditors of the back office.
+"""`permis agent create|list|disable|reset-2fa`: the préfecture agents, supervisors and auditors of the back office.
 
-An agent signs in at /gestion/connexion/ with their email and password. ``create`` sets the password from
+An agent signs in at /gestion/connexion/ with their email and password, then the code of their authenticator
+application (the second factor, set up at their first sign-in; ``permis.backoffice.sign_in``). ``create`` sets the password from
 standard input (``--password-from-stdin``, one line: never on the command line, where ``ps`` and the shell's
 history would show it) or leaves the account without one until ``permis changepassword EMAIL``. An agent
 (role ``agent``) needs their départements: they only see the files of holders living there; a supervisor
 sees every file and an auditor none (PRODUCT.md, the actors table). ``disable`` closes the account at once
 (an inactive account's sessions no longer sign in); nothing is deleted, since the access log names the agent.
+``reset-2fa`` is for an agent who lost their phone: it removes their second factor and recovery codes and ends
+their sessions, and is written to the logs (``permis.backoffice``, with the system user who ran it); the agent
+sets up a new factor at their next sign-in, so check first that the request really comes from them.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import logging
 import sys
 
 from django.contrib.auth import get_user_model
@@ -20,9 +26,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from permis.accounts import second_factor, sessions
 from permis.backoffice.access import normalise_departement, valid_departement
 from permis.backoffice.models import AgentProfile, AgentRole
 from permis.backoffice.roles import assign_role
+
+logger = logging.getLogger("permis.backoffice")
 
 
 def parse_departements(text: str) -> list[str]:
@@ -38,7 +47,10 @@ def parse_departements(text: str) -> list[str]:
 
 
 class Command(BaseCommand):
-    help = "Create, list or disable the back office's agents (roles agent, supervisor, auditor)."
+    help = (
+        "Create, list or disable the back office's agents (roles agent, supervisor, auditor), or reset an "
+        "agent's second factor."
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         action = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -61,9 +73,14 @@ class Command(BaseCommand):
             "disable", help="disable an agent's account (it is kept: the log names it)"
         )
         disable.add_argument("email")
+        reset = action.add_parser(
+            "reset-2fa",
+            help="remove an agent's second factor (a lost phone): they set up a new one at their next sign-in",
+        )
+        reset.add_argument("email", help="the agent's login")
 
     def handle(self, *args, action: str, **options) -> None:
-        getattr(self, f"_{action}")(**options)
+        getattr(self, f"_{action.replace('-', '_')}")(**options)
 
     @transaction.atomic
     def _create(
@@ -111,6 +128,7 @@ class Command(BaseCommand):
         self.stdout.write(f"agent {email} created: role {role}, départements {where}")
         if not password_from_stdin:
             self.stdout.write(f"no password yet: set it with `permis changepassword {email}`")
+        self.stdout.write("at their first sign-in they set up their second factor (an authenticator app)")
 
     def _list(self, **options) -> None:
         rows = AgentProfile.objects.select_related("user").order_by("role", "user__username")
@@ -118,8 +136,10 @@ class Command(BaseCommand):
         for profile in rows:
             user = profile.user
             state = "active" if user.is_active else "disabled"
+            factor = "2fa" if profile.totp_enabled else "no 2fa yet"
             self.stdout.write(
-                f"{user.get_username():40} {profile.role:10} {','.join(profile.departements) or '-':20} {state}"
+                f"{user.get_username():40} {profile.role:10} {','.join(profile.departements) or '-':20} "
+                f"{state:9} {factor}"
             )
             count += 1
         self.stdout.write(f"{count} agent(s)")
@@ -133,3 +153,36 @@ class Command(BaseCommand):
         if not updated:
             raise CommandError(f"no active agent {email!r} (permis agent list)")
         self.stdout.write(f"agent {email} disabled")
+
+    def _reset_2fa(self, *, email: str, **options) -> None:
+        profile = (
+            AgentProfile.objects.select_related("user").filter(user__username__iexact=email.strip()).first()
+        )
+        if profile is None:
+            raise CommandError(f"no agent {email!r} (permis agent list)")
+        user = profile.user
+        had = profile.totp_enabled
+        with transaction.atomic():
+            codes = second_factor.remove(profile, user)
+        # Whoever holds the lost phone and the password must not keep a session open either.
+        ended = sessions.end_all(user)
+        logger.warning(
+            "agent %s: second factor reset by system user %s (permis agent reset-2fa); %s recovery code(s) "
+            "deleted, %s session(s) ended",
+            user.get_username(),
+            _system_user(),
+            codes,
+            ended,
+        )
+        state = "second factor removed" if had else "no second factor was set"
+        self.stdout.write(
+            f"agent {user.get_username()}: {state}, {codes} recovery code(s) deleted, {ended} session(s) ended; "
+            "they set up a new second factor at their next sign-in"
+        )
+
+
+def _system_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        return "unknown"

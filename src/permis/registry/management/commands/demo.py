@@ -81,6 +81,10 @@ class Command(BaseCommand):
             out(f"  {agent.login} ({agent.role}{where}){secret}")
         if not settings.DEBUG:
             out("  (sans mot de passe hors développement : permis changepassword <identifiant>)")
+        out(
+            "  À la première connexion, chaque agent active la validation en deux étapes avec une application "
+            "d'authentification (code QR ou clé affichés) ; permis agent reset-2fa <identifiant> la remet à zéro."
+        )
         out("\nTitulaires de démonstration (identité FranceConnect, numéro de permis, numéro de dossier) :")
         for person in named:
             h, lic = person.holder, person.licence
