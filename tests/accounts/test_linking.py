@@ -5,17 +5,21 @@
 - only holders' accounts (an ``Account`` row) reach the linking page and the holder's space: an agent's user
   gets a 403, even with a ``HolderLink``;
 - every link is written to the holder's access log and mailed to the holder; the confirmation is shown on the
-  page the person lands on.
+  page the person lands on;
+- two requests of one account that link at the same time (a double click) make one link, one entry, one email,
+  and both answer as a link does (no 500).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +27,7 @@ from django.utils import timezone
 from permis.accounts import linking
 from permis.accounts.fcdev import FcDevServer
 from permis.accounts.identities import NOBODY, same_person
-from permis.accounts.models import Account, HolderLink
+from permis.accounts.models import Account, HolderLink, LinkMethod
 from permis.audit.services import accesses_of
 from permis.backoffice.roles import assign_role
 from permis.registry.models import Holder
@@ -273,3 +277,107 @@ def test_an_agent_with_a_link_still_never_reaches_the_file_through_the_holder_sp
         answer = client.get(url)
         assert answer.status_code == 403, url
         assert camille.number not in answer.content.decode() and "MARTIN" not in answer.content.decode(), url
+
+
+# -- two requests of one account at the same time ----------------------------------------------------------------
+ALREADY_LINKED = "Votre compte est déjà rattaché à un permis"
+
+
+def _other_request_links_meanwhile(monkeypatch: pytest.MonkeyPatch, user: User, holder: Holder) -> None:
+    """The interleaving of a double click, made deterministic: this request has seen no link (the view's first
+    check), then another request of the same account makes its link (whole: committed, logged, mailed) before
+    this one writes its own."""
+    real_refusal = linking.refusal
+
+    def refusal(request: Any, account: Account, checked: Holder) -> str:
+        monkeypatch.setattr(linking, "refusal", real_refusal)
+        linking.link(None, user, Holder.objects.get(pk=holder.pk), LinkMethod.LICENCE_FORM)
+        return real_refusal(request, account, checked)
+
+    monkeypatch.setattr(linking, "refusal", refusal)
+
+
+def test_a_second_identical_request_gets_the_link_the_first_made_not_a_500(
+    camille, monkeypatch, mailoutbox
+) -> None:
+    Holder.objects.filter(pk=camille.holder_id).update(email=EMAIL)
+    user = local_account()
+    client = signed_in(user)
+    _other_request_links_meanwhile(monkeypatch, user, camille.holder)
+    answer = post_card(client, camille)
+    assert answer.status_code == 302 and answer["Location"] == reverse("accounts:home")
+    landing = client.get(answer["Location"], follow=True)
+    assert landing.redirect_chain[-1][0] == reverse("dossier:dashboard")
+    assert LINKED in landing.content.decode()
+    assert HolderLink.objects.get().holder == camille.holder
+    assert accesses_of(camille.holder).count() == 1  # the first request's entry only
+    assert [m.to for m in mailoutbox] == [[EMAIL]]
+
+
+def test_a_concurrent_link_to_another_file_stays_and_the_page_says_why(
+    camille, monkeypatch, mailoutbox
+) -> None:
+    """Two tabs, two files of the same person (homonyms or a duplicate): the first link made is the one kept."""
+    Holder.objects.filter(pk=camille.holder_id).update(email=EMAIL)
+    other = factories.licence(
+        holder=factories.holder(birth_name="MARTIN", email=EMAIL), number="CAM0000000002"
+    )
+    user = local_account()
+    client = signed_in(user)
+    _other_request_links_meanwhile(monkeypatch, user, other.holder)
+    answer = post_card(client, camille)
+    assert answer.status_code == 302 and answer["Location"] == reverse("accounts:home")
+    page = client.get(answer["Location"], follow=True).content.decode()
+    assert ALREADY_LINKED in page and LINKED not in page
+    assert HolderLink.objects.get().holder == other.holder
+    assert not accesses_of(camille.holder).exists() and accesses_of(other.holder).count() == 1
+    assert len(mailoutbox) == 1
+
+
+def test_linking_again_answers_the_existing_link_and_writes_nothing(camille, mailoutbox) -> None:
+    user = local_account()
+    first, made = linking.link(None, user, camille.holder, LinkMethod.LICENCE_FORM)
+    assert made
+    again, made = linking.link(None, user, camille.holder, LinkMethod.LICENCE_FORM)
+    assert (again.pk, made) == (first.pk, False)
+    assert accesses_of(camille.holder).count() == 1 and len(mailoutbox) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_requests_at_the_same_time_make_one_link(camille, monkeypatch, mailoutbox) -> None:
+    """Two threads, two connections, the same card posted by the same account: both have checked that the
+    account has no link before either writes one; the second insert waits for the first commit, then fails on
+    the unique link. Both answers are the link's answer; one link, one entry, one email."""
+    Holder.objects.filter(pk=camille.holder_id).update(email=EMAIL)
+    user = local_account()
+    clients = [signed_in(user), signed_in(user)]
+    both_checked = threading.Barrier(2, timeout=20)
+    real_refusal = linking.refusal
+
+    def refusal_then_wait(request: Any, account: Account, holder: Holder) -> str:
+        reason = real_refusal(request, account, holder)
+        both_checked.wait()  # both requests have seen no link: now both write one
+        return reason
+
+    monkeypatch.setattr(linking, "refusal", refusal_then_wait)
+    answers: list[Any] = [None, None]
+
+    def post(index: int) -> None:
+        try:
+            answers[index] = post_card(clients[index], camille)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            answers[index] = error
+        finally:
+            connection.close()  # this thread's connection, or the test database cannot be dropped
+
+    threads = [threading.Thread(target=post, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [getattr(a, "status_code", a) for a in answers] == [302, 302]
+    assert [a["Location"] for a in answers] == [reverse("accounts:home")] * 2
+    assert HolderLink.objects.get().holder == camille.holder
+    assert accesses_of(camille.holder).count() == 1
+    assert [m.to for m in mailoutbox] == [[EMAIL]]

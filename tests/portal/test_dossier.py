@@ -437,9 +437,25 @@ def test_the_simulator_accepts_a_natinf_of_the_bareme_and_explains_errors() -> N
     response = client.post(
         reverse("dossier:simulator"), {"what-with_offence": "on", "offence-committed_on": ""}
     )
-    assertContains(response, "La simulation n’a pas pu être faite")
+    assertContains(response, "La simulation n’a pas pu être faite", status_code=400)
+    assertContains(response, "<title>Erreur : ", status_code=400)
     response = client.post(reverse("dossier:simulator"), {})
-    assertContains(response, "Cochez « Ajouter une infraction »")
+    assertContains(response, "Cochez « Ajouter une infraction »", status_code=400)
+
+
+def test_an_hypothesis_the_engine_refuses_is_an_invalid_submission() -> None:
+    """The form cannot know the file: an offence before the licence is the engine's objection, answered 400."""
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    data = {
+        "what-with_offence": "on",
+        "offence-committed_on": "2001-06-02",
+        "offence-final_on": "2001-06-10",
+        "offence-natinf": "35273",
+    }
+    response = client.post(reverse("dossier:simulator"), data)
+    assertContains(response, "Cette date précède l’obtention du permis.", status_code=400)
+    assertContains(response, "<title>Erreur : ", status_code=400)
 
 
 def test_a_part_not_chosen_keeps_what_was_typed_and_shows_no_error() -> None:

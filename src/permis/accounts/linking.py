@@ -11,6 +11,10 @@ also prove it is the holder's:
 
 Every link (automatic or by the form) is written to the holder's access log ("Consultations de mon dossier":
 role ``account_link``, channel ``portal``), and the holder is told by email at the address of the file.
+
+An account has one link (``HolderLink.user`` is unique). Two requests of the same account may race to make it (a
+double click, two tabs, two FranceConnect returns): the database refuses the second link, ``link`` then answers
+the link the first request made (``made`` False), and only the first request writes the access log and mails.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
@@ -98,28 +102,47 @@ def link(
     method: str,
     *,
     licence: Licence | None = None,
-) -> HolderLink:
+) -> tuple[HolderLink, bool]:
     """Link ``user`` to ``holder``'s file: the link and its entry in the access log in one transaction, then
-    the email to the holder (its failure is logged, the link stays)."""
+    the email to the holder (its failure is logged, the link stays).
+
+    Answers (the account's link, made): ``made`` is False when another request of the account made a link first
+    (to this file or another one): that link is answered, and nothing is logged or mailed a second time.
+    """
     if licence is None:
         licence = holder.licences.order_by("-obtained_on", "-pk").first()
     label = _actor_label(user, method)
-    with transaction.atomic():
-        made = HolderLink.objects.create(user=user, holder=holder, method=method)
-        log_access(
-            actor=f"user:{user.pk}",
-            actor_label=label,
-            role=Role.ACCOUNT_LINK,
-            holder=holder,
-            licence=licence,
-            purpose=Purpose.HOLDER_REQUEST,
-            shown=SHOWN,
-            channel=Channel.PORTAL,
-            request_id=(request.headers.get("X-Request-Id", "") if request is not None else ""),
+    try:
+        with transaction.atomic():
+            made = HolderLink.objects.create(user=user, holder=holder, method=method)
+            log_access(
+                actor=f"user:{user.pk}",
+                actor_label=label,
+                role=Role.ACCOUNT_LINK,
+                holder=holder,
+                licence=licence,
+                purpose=Purpose.HOLDER_REQUEST,
+                shown=SHOWN,
+                channel=Channel.PORTAL,
+                request_id=(request.headers.get("X-Request-Id", "") if request is not None else ""),
+            )
+    except IntegrityError:
+        # The unique link per account: a concurrent request committed its link after this one checked there was
+        # none (the insert waited for it, then failed). Its entry and its email are the only ones: the rollback
+        # took this request's entry back with the link.
+        first = HolderLink.objects.filter(user=user).first()
+        if first is None:
+            raise  # another constraint than the account's one link: a real error
+        logger.info(
+            "account %s: already linked to holder %s by a concurrent request (this one asked for holder %s)",
+            user.pk,
+            first.holder_id,
+            holder.pk,
         )
+        return first, False
     logger.info("account %s linked to holder %s (%s)", user.pk, holder.pk, method)
     _notify(request, holder, label, made)
-    return made
+    return made, True
 
 
 def _actor_label(user: User, method: str) -> str:

@@ -35,7 +35,7 @@ urlpatterns = [
     path(
         "mot-de-passe/",
         public(
-            auth_views.PasswordResetView.as_view(
+            views.PasswordResetView.as_view(
                 template_name="accounts/password_reset_form.html",
                 email_template_name="accounts/email/password_reset.txt",
                 subject_template_name="accounts/email/password_reset_subject.txt",
@@ -52,7 +52,7 @@ urlpatterns = [
     path(
         "mot-de-passe/<uidb64>/<token>/",
         public(
-            auth_views.PasswordResetConfirmView.as_view(
+            views.PasswordResetConfirmView.as_view(
                 template_name="accounts/password_reset_confirm.html",
                 success_url=reverse_lazy("accounts:password_reset_complete"),
             )

@@ -3,8 +3,6 @@ licence, security (TOTP, recovery codes, log out everywhere), log out. docs/acco
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import secrets
 import time
@@ -15,6 +13,7 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import User
 from django.core import signing
 from django.core.mail import send_mail
@@ -33,7 +32,7 @@ from django.views.decorators.http import require_POST
 from permis.config.access import public
 from permis.registry.models import Licence
 
-from . import linking, oidc, sessions, throttle, totp
+from . import linking, oidc, second_factor, sessions, throttle, totp
 from .access import account_required
 from .forms import CodeForm, LinkForm, LoginForm, ResendForm, SignupForm
 from .models import Account, HolderLink, LinkMethod, RecoveryCode
@@ -44,7 +43,6 @@ VERIFY_SALT = "permis.accounts.verify-email"
 VERIFY_MAX_AGE = 24 * 3600  # seconds: the verification link works for 24 hours
 PENDING = "permis_2fa_pending"  # session: {"user": id, "at": time, "next": url} between password and code
 PENDING_MAX_AGE = 300
-RECOVERY_CODES = 10
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -61,12 +59,6 @@ def _locked_message() -> str:
         "Trop de tentatives ont échoué : par sécurité, réessayez dans 15 minutes. "
         "Si vous avez oublié votre mot de passe, vous pouvez le réinitialiser."
     )
-
-
-def recovery_hash(code: str) -> str:
-    """Recovery codes are long random strings: a keyed fast hash protects them (a slow one is for passwords)."""
-    plain = "".join(code.split()).upper().replace("-", "")
-    return hmac.new(settings.SECRET_KEY.encode(), plain.encode(), hashlib.sha256).hexdigest()
 
 
 # --- sign in -----------------------------------------------------------------------------------------------------
@@ -104,7 +96,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         request,
         "accounts/login.html",
         {"form": form, "error": error, "next": next_url, "franceconnect": oidc.enabled()},
-        status=200 if not error else 400,
+        status=400 if error or form.errors else 200,
     )
 
 
@@ -136,23 +128,16 @@ def totp_login(request: HttpRequest) -> HttpResponse:
                 "Ce code n’est pas valable. Saisissez le code affiché maintenant par votre application."
             )
     return render(
-        request, "accounts/totp_login.html", {"form": form, "error": error}, status=400 if error else 200
+        request,
+        "accounts/totp_login.html",
+        {"form": form, "error": error},
+        status=400 if error or form.errors else 200,
     )
 
 
 def _check_second_factor(user: User, code: str) -> bool:
-    account = user.account
-    with transaction.atomic():
-        account = Account.objects.select_for_update().get(pk=account.pk)
-        step = totp.matching_step(account.totp_secret, code, account.totp_last_step)
-        if step is not None:
-            account.totp_last_step = step
-            account.save(update_fields=["totp_last_step"])
-            return True
-    used = RecoveryCode.objects.filter(user=user, code_hash=recovery_hash(code), used_at__isnull=True).update(
-        used_at=timezone.now()
-    )
-    return used == 1
+    """The app's code or a recovery code (``permis.accounts.second_factor``, shared with the agents' sign-in)."""
+    return second_factor.check_code(user.account, code) or second_factor.use_recovery_code(user, code)
 
 
 # --- sign up and verify --------------------------------------------------------------------------------------------
@@ -257,7 +242,12 @@ def resend(request: HttpRequest) -> HttpResponse:
             if user is not None:
                 _send_verification(request, user)
         return render(request, "accounts/signup_done.html", {"email": email})
-    return render(request, "accounts/verify_failed.html", {"expired": False, "form": form, "resend": True})
+    return render(
+        request,
+        "accounts/verify_failed.html",
+        {"expired": False, "form": form, "resend": True},
+        status=400 if form.errors else 200,
+    )
 
 
 # --- after login --------------------------------------------------------------------------------------------------
@@ -303,11 +293,22 @@ def link(request: HttpRequest) -> HttpResponse:
                 error = linking.refusal(request, request.user.account, licence.holder)
                 if not error:
                     throttle.succeed("link", request, account_key)
-                    linking.link(
+                    made, _new = linking.link(
                         request, request.user, licence.holder, LinkMethod.LICENCE_FORM, licence=licence
                     )
                     request.session.pop(oidc.LINK_REASON, None)
-                    messages.success(request, _("Votre permis est rattaché à votre compte."))
+                    if made.holder_id == licence.holder_id:
+                        # Made now, or by a concurrent request of this account (a double click): the same answer.
+                        messages.success(request, _("Votre permis est rattaché à votre compte."))
+                    else:
+                        # A concurrent request (another tab) linked another file first: it stays.
+                        messages.info(
+                            request,
+                            _(
+                                "Votre compte est déjà rattaché à un permis : un compte ne peut être rattaché "
+                                "qu’à un seul permis, les numéros saisis n’ont donc pas été pris en compte."
+                            ),
+                        )
                     return redirect("accounts:home")
             else:
                 # The same words whatever did not match: the page never tells whether a licence exists.
@@ -359,17 +360,10 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         step = totp.matching_step(secret, form.cleaned_data["code"])
         if step is not None:
-            codes = [
-                "-".join(secrets.token_hex(5).upper()[i : i + 5] for i in (0, 5))
-                for _n in range(RECOVERY_CODES)
-            ]
             with transaction.atomic():
                 account.totp_secret, account.totp_enabled, account.totp_last_step = secret, True, step
                 account.save(update_fields=["totp_secret", "totp_enabled", "totp_last_step"])
-                RecoveryCode.objects.filter(user=request.user).delete()
-                RecoveryCode.objects.bulk_create(
-                    RecoveryCode(user=request.user, code_hash=recovery_hash(code)) for code in codes
-                )
+                codes = second_factor.issue_recovery_codes(request.user)
             del request.session["permis_totp_secret"]
             return render(request, "accounts/recovery_codes.html", {"codes": codes})
         form.add_error(
@@ -436,6 +430,27 @@ def logout_everywhere(request: HttpRequest) -> HttpResponse:
     logger.info("account %s: %s session(s) ended (log out everywhere)", user.pk, ended)
     logout(request)
     return _leave(request, id_token)
+
+
+# --- password reset: Django's views, an invalid form answered 400 like every form of the site -------------------
+
+
+class _InvalidFormIs400:
+    """Django's form views answer an invalid form with 200; the site's pages answer 400 (the same page, with its
+    errors), so that a form's failure is one status everywhere (tests/portal/test_form_statuses.py)."""
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        response = super().form_invalid(form)  # type: ignore[misc]
+        response.status_code = 400
+        return response
+
+
+class PasswordResetView(_InvalidFormIs400, auth_views.PasswordResetView):
+    pass
+
+
+class PasswordResetConfirmView(_InvalidFormIs400, auth_views.PasswordResetConfirmView):
+    pass
 
 
 @public

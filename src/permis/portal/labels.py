@@ -1,4 +1,5 @@
-"""French labels (with their English translation) for the codes the rules engine returns."""
+"""French labels (with their English translation) for the codes the rules engine returns, and the rules engine's
+own texts in the page's language."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import datetime as dt
 from typing import Any
 
 from django.utils.functional import Promise
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from permis.rules import bareme
+from permis.rules.citations import citation
+from permis.rules.model import Offence
+from permis.rules.notes import note_text
 
 KIND_LABELS: dict[str, Promise] = {
     "initial": _("Capital initial"),
@@ -32,7 +39,8 @@ STATUS_LABELS: dict[str, Promise] = {
 
 LETTER_LABELS: dict[str, Promise] = {
     "48": _("Information sur un retrait de points"),
-    "48M": _("Retrait de points qui laisse 6 points ou moins : un stage est conseillé (lettre recommandée)"),
+    # No form here: a 48M goes by registered post, or electronically when the holder chose it (notices.services).
+    "48M": _("Retrait de points qui laisse 6 points ou moins : un stage est conseillé"),
     "48N": _("Stage obligatoire à suivre dans les 4 mois (permis probatoire, lettre recommandée)"),
     "48SI": _("Invalidation du permis pour solde nul : le permis doit être remis à la préfecture"),
     "46": _("Information sur une restitution de points"),
@@ -50,6 +58,28 @@ def status_label(status: str) -> str:
 
 def letter_label(code: str) -> str:
     return str(LETTER_LABELS.get(code, ""))
+
+
+# permis.rules is plain Python, without gettext: its texts (the barème's labels, the citations, the notes) are
+# French, the reference, and come with an English version chosen by a `lang` argument.
+def rules_language() -> str:
+    """The language of permis.rules' texts on this page: "en" when English is active, "fr" otherwise."""
+    return "en" if (get_language() or "").startswith("en") else "fr"
+
+
+def basis_label(basis: str) -> str:
+    """A movement's legal basis (a citation of permis.rules.citations, in French) in the page's language."""
+    return citation(basis, rules_language())
+
+
+def offence_label(offence: Offence) -> str | None:
+    """The barème's label of an offence in the page's language; None when it was given by its points and class."""
+    return bareme.offence_label(offence, rules_language())
+
+
+def note_label(note: str) -> str:
+    """A note of the engine (what it did not count, and why) in the page's language."""
+    return note_text(note, rules_language())
 
 
 # The values of an event as the registry stores them (ENGINE-IO.md, "Input"): its fields, flattened with a dot

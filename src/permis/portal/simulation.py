@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from permis.portal.chart import COMPACT_HEIGHT, COMPACT_WIDTH, Chart, Step, build_chart
 from permis.portal.dates import long_date
 from permis.portal.forms import CourseFormSet, LicenceForm, OffenceFormSet
-from permis.portal.labels import kind_label, letter_label, status_label
+from permis.portal.labels import basis_label, kind_label, letter_label, status_label
 from permis.portal.problems import in_words
 from permis.rules import InputError, evaluate_many, parse_history
 
@@ -312,7 +312,7 @@ def present(
             kind=movement.kind,
             label=kind_label(movement.kind),
             cause=causes.get(movement.cause, movement.cause or ""),
-            basis=movement.basis or "",
+            basis=basis_label(movement.basis or ""),
             unless=unless,
         )
 

@@ -20,7 +20,8 @@ ADD_ACTIONS = {"add_offence": "offences", "add_course": "courses"}
 def simulator(request: HttpRequest) -> HttpResponse:
     """The balance simulator: a licence and its events in, the balance, its history and forecast out.
 
-    Works without JavaScript: "add a row" is a submit button that sends the form back with one more row.
+    Works without JavaScript: "add a row" is a submit button that sends the form back with one more row (200:
+    not a submission, no error shown yet).
     """
     today = timezone.localdate()
     result = None
@@ -60,6 +61,9 @@ def simulator(request: HttpRequest) -> HttpResponse:
             "new_row": new_row,
             "max_rows": MAX_ROWS,
         },
+        # What was typed is wrong (the form's checks or the engine's): 400, the page with its errors. The
+        # engine's own failure is not the person's: 200, with its plain message (``_engine_failed``).
+        status=400 if errors and not sim.engine_failed else 200,
     )
 
 

@@ -14,6 +14,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from permis.portal.forms import CourseForm, DsfrFormMixin, OffenceForm
+from permis.portal.labels import rules_language
 from permis.rules.bareme import offence_types
 
 
@@ -27,9 +28,11 @@ class YearForm(forms.Form):
 
 
 def natinf_choices() -> list[tuple[str, str]]:
-    types = offence_types()
+    """The barème's NATINF codes with their labels in the page's language, in the order of the labels."""
+    english = rules_language() == "en"
+    labels = {code: kind.label_en if english else kind.label for code, kind in offence_types().items()}
     return [("", _("— Choisir dans le barème —"))] + [
-        (code, f"{code} – {types[code].label}") for code in sorted(types, key=lambda c: types[c].label)
+        (code, f"{code} – {labels[code]}") for code in sorted(labels, key=lambda c: labels[c])
     ]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from permis.portal.chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, Tick
 from permis.portal.dossier import state
-from permis.portal.labels import status_label
+from permis.portal.labels import note_label, status_label
 from permis.portal.simulation import in_words
 from permis.rules import InputError, Timeline, parse_history
 
@@ -99,7 +99,7 @@ def compare(licence: Any, form: Any, today: dt.date) -> Comparison:
         b, bc = _balance_at(base_all, day)
         h, hc = _balance_at(hyp_all, day)
         rows.append(DiffRow(day, b, bc, h, hc))
-    notes = tuple(hypothesis.notes[len(base.notes) :]) if len(hypothesis.notes) > len(base.notes) else ()
+    notes = tuple(note_label(n) for n in hypothesis.notes[len(base.notes) :])
     return Comparison(
         (),
         base.balance,

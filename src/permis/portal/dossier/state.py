@@ -243,7 +243,7 @@ def reason_of(movement: Any, engine_events: dict[str, Any]) -> str:
 def history_rows(line: FileTimeline, movements: Sequence[Any]) -> list[HistoryRow]:
     engine_events = line.engine_events()
     places = places_of(line.licence, line.document) if movements else {}
-    from permis.portal.labels import kind_label
+    from permis.portal.labels import basis_label, kind_label, offence_label
 
     rows = []
     for movement in movements:
@@ -251,7 +251,7 @@ def history_rows(line: FileTimeline, movements: Sequence[Any]) -> list[HistoryRo
         details = None
         if isinstance(event, Offence) and movement.kind in ("withdrawal", "withdrawal_cancelled"):
             details = OffenceDetails(
-                offence_description(event),
+                offence_label(event) or offence_description(event),
                 event.committed_on,
                 event.final_on,
                 places.get(event.id, ""),
@@ -268,7 +268,7 @@ def history_rows(line: FileTimeline, movements: Sequence[Any]) -> list[HistoryRo
                 movement.kind,
                 kind_label(movement.kind),
                 reason_of(movement, engine_events),
-                movement.basis or "",
+                basis_label(movement.basis or ""),
                 details,
             )
         )

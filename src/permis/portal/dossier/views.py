@@ -192,7 +192,7 @@ def _history_context(
 def _forecast_items(line: state.FileTimeline, evaluation: Any) -> list[dict[str, Any]]:
     """The upcoming changes, each with its reason, its article and what would cancel it."""
     engine_events = line.engine_events()
-    from permis.portal.labels import kind_label
+    from permis.portal.labels import basis_label, kind_label
 
     return [
         {
@@ -203,7 +203,7 @@ def _forecast_items(line: state.FileTimeline, evaluation: Any) -> list[dict[str,
             "kind": movement.kind,
             "label": kind_label(movement.kind),
             "reason": state.reason_of(movement, engine_events),
-            "basis": movement.basis or "",
+            "basis": basis_label(movement.basis or ""),
             "unless": unless,
             "cause": movement.cause or "",
         }
@@ -262,8 +262,11 @@ def simulator(request: HttpRequest) -> HttpResponse:
         comparison = compare(licence, form, today)
     snap, _ev = state.snapshot(licence, today)
     context = _base_context(request, licence, snap)
-    context.update({"form": form, "comparison": comparison})
-    return render(request, "portal/dossier/simulator.html", context)
+    errors = form.errors()
+    context.update({"form": form, "comparison": comparison, "errors": errors})
+    # What was typed cannot be simulated (the form's checks, or the engine's objections): 400, with the errors.
+    invalid = bool(errors) or bool(comparison is not None and comparison.problems)
+    return render(request, "portal/dossier/simulator.html", context, status=400 if invalid else 200)
 
 
 def digital_payload(licence: Any, now: dt.datetime) -> dict[str, Any]:
