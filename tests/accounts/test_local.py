@@ -110,6 +110,32 @@ def test_password_reset(client: Client, smtp_server) -> None:
     assert login(client, password=new)["Location"] == reverse("accounts:home")
 
 
+def test_an_agents_password_is_not_reset_from_the_holders_pages(client: Client, smtp_server) -> None:
+    """The holders' reset page sends nothing to an agent's address, and a reset link made for an agent is
+    refused as an invalid one: an agent's password is reset by an administrator, never by e-mail."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    from tests.backoffice.helpers import agent
+
+    officer = agent(login="alex.agent@interieur.gouv.fr")
+    User.objects.filter(pk=officer.pk).update(email="alex.agent@interieur.gouv.fr")
+    verified_user()
+    answer = client.post(reverse("accounts:password_reset"), {"email": "alex.agent@interieur.gouv.fr"})
+    assert answer.status_code == 302  # the same answer as for any address: the page tells nothing
+    client.post(reverse("accounts:password_reset"), {"email": EMAIL})
+    mails = smtp_server.wait_for(1)
+    time.sleep(0.3)
+    assert [mail.rcpt_tos for mail in smtp_server.messages] == [(EMAIL,)]
+    link = reverse(
+        "accounts:password_reset_confirm",
+        args=[urlsafe_base64_encode(force_bytes(officer.pk)), default_token_generator.make_token(officer)],
+    )
+    page = client.get(link, follow=True)
+    assert page.status_code == 200 and "new_password1" not in page.content.decode(), mails
+
+
 def test_totp_setup_login_and_recovery_codes(client: Client) -> None:
     user = verified_user()
     client.force_login(user)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import User
 from django.core import signing
 from django.core.mail import send_mail
@@ -445,12 +446,23 @@ class _InvalidFormIs400:
         return response
 
 
+class HolderPasswordResetForm(PasswordResetForm):
+    """Django's form, for holders' accounts only: an agent's password is never reset from the holders' pages
+    (an agent asks an administrator: ``permis changepassword``), so the e-mail goes to no one else."""
+
+    def get_users(self, email: str) -> Any:
+        return (user for user in super().get_users(email) if Account.objects.filter(user=user).exists())
+
+
 class PasswordResetView(_InvalidFormIs400, auth_views.PasswordResetView):
-    pass
+    form_class = HolderPasswordResetForm
 
 
 class PasswordResetConfirmView(_InvalidFormIs400, auth_views.PasswordResetConfirmView):
-    pass
+    def get_user(self, uidb64: str) -> Any:
+        """A link for anyone but a holders' account is an invalid link (as an unknown or used one)."""
+        user = super().get_user(uidb64)
+        return user if user is not None and Account.objects.filter(user=user).exists() else None
 
 
 @public
