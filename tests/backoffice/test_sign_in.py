@@ -334,3 +334,23 @@ def test_the_reset_of_someone_who_is_no_agent_is_refused() -> None:
     assert Account.objects.get(user=holder).totp_enabled  # a holder's factor is theirs to manage
     with pytest.raises(CommandError, match="no agent"):
         run("reset-2fa", "personne")
+
+
+@pytest.mark.parametrize(
+    ("role", "first_page"),
+    [
+        ("agent", "/gestion/dossiers/"),
+        ("supervisor", "/gestion/tableau-de-bord/"),
+        ("auditor", "/gestion/integrite/"),
+    ],
+)
+def test_without_a_next_page_each_role_lands_on_its_own_first_page(role: str, first_page: str) -> None:
+    """The letters' page is the agents' and supervisors' only: an auditor landed on a 403 after signing in."""
+    user = agent(role, login=f"first-{role}")
+    enrol(user)
+    client = Client()
+    client.post(LOGIN, {"username": f"first-{role}", "password": PASSWORD}, REMOTE_ADDR=ADDRESS)
+    response = type_code(client, next_code(user))
+    assert response.status_code == 302
+    landing = client.get(response["Location"], follow=True)
+    assert landing.status_code == 200 and landing.redirect_chain[-1][0] == first_page, landing.redirect_chain

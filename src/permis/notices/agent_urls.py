@@ -19,7 +19,7 @@ urlpatterns = [
             sign_in.AgentLoginView.as_view(
                 template_name="notices/agent/login.html",
                 redirect_authenticated_user=True,
-                next_page=reverse_lazy("agent:notices"),
+                next_page=reverse_lazy("backoffice:home"),  # each role its own first page
             )
         ),
         name="login",
