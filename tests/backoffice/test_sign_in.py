@@ -354,3 +354,13 @@ def test_without_a_next_page_each_role_lands_on_its_own_first_page(role: str, fi
     assert response.status_code == 302
     landing = client.get(response["Location"], follow=True)
     assert landing.status_code == 200 and landing.redirect_chain[-1][0] == first_page, landing.redirect_chain
+
+
+def test_an_agents_page_offers_the_back_office_and_its_sign_out_not_the_holders_space() -> None:
+    user = agent(login="header-agent")
+    client = Client()
+    client.force_login(user)
+    page = client.get("/gestion/dossiers/").content.decode()
+    header = page.split('<div class="fr-header__tools">', 1)[1].split("</header>", 1)[0]
+    assert "Espace de gestion" in header and "/gestion/deconnexion/" in header
+    assert "Mon espace" not in header and "/compte/deconnexion/" not in header
