@@ -28,6 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
         (["document", "letter", "999999", "--out", "/tmp/permis-never-written.pdf"], "no Notice"),
         (["document", "rii", "NOPE", "--out", "/tmp/permis-never-written.pdf"], "no licence"),
         (["receipt", "999999", "--kind", "received", "--on", "2026-01-05"], "no registered letter"),
+        (
+            ["agent", "create", "--email", "not-an-address", "--role", "agent", "--departements", "75"],
+            "--email",
+        ),
+        (["agent", "disable", "nobody@example.fr"], "no active agent"),
         (["notices", "stats", "--from", "2026-02-01", "--to", "2026-01-01"], "is after --to"),
     ],
 )

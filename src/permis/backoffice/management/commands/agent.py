@@ -41,7 +41,8 @@ def parse_departements(text: str) -> list[str]:
     if wrong:
         raise CommandError(
             f"--departements: {', '.join(wrong)} is not a département code (two digits, 2A/2B, or three "
-            "digits overseas, e.g. 75,92,971)"
+            "digits overseas, e.g. 75,92,971)",
+            returncode=2,
         )
     return sorted(set(codes), key=codes.index)
 
@@ -99,24 +100,27 @@ class Command(BaseCommand):
         try:
             validate_email(email)
         except ValidationError:
-            raise CommandError(f"--email: {email!r} is not an email address") from None
+            raise CommandError(f"--email: {email!r} is not an email address", returncode=2) from None
         codes = parse_departements(departements)
         if role == AgentRole.AGENT and not codes:
-            raise CommandError("--departements: an agent needs at least one département (e.g. 75,92)")
+            raise CommandError(
+                "--departements: an agent needs at least one département (e.g. 75,92)", returncode=2
+            )
         if role != AgentRole.AGENT and codes:
             raise CommandError(
-                f"--departements: a {role} has no départements (a supervisor sees every file, an auditor none)"
+                f"--departements: a {role} has no départements (a supervisor sees every file, an auditor none)",
+                returncode=2,
             )
         User = get_user_model()
         if User.objects.filter(username__iexact=email).exists():
-            raise CommandError(f"an account {email} already exists (permis agent list)")
+            raise CommandError(f"an account {email} already exists (permis agent list)", returncode=2)
         user = User(username=email, email=email, first_name=first_name, last_name=last_name)
         if password_from_stdin:
             password = sys.stdin.readline().rstrip("\n")
             try:
                 validate_password(password, user)
             except ValidationError as error:
-                raise CommandError("the password: " + " ".join(error.messages)) from None
+                raise CommandError("the password: " + " ".join(error.messages), returncode=2) from None
             user.set_password(password)
         else:
             user.set_unusable_password()
@@ -151,7 +155,7 @@ class Command(BaseCommand):
             .update(is_active=False)
         )
         if not updated:
-            raise CommandError(f"no active agent {email!r} (permis agent list)")
+            raise CommandError(f"no active agent {email!r} (permis agent list)", returncode=2)
         self.stdout.write(f"agent {email} disabled")
 
     def _reset_2fa(self, *, email: str, **options) -> None:
@@ -159,7 +163,7 @@ class Command(BaseCommand):
             AgentProfile.objects.select_related("user").filter(user__username__iexact=email.strip()).first()
         )
         if profile is None:
-            raise CommandError(f"no agent {email!r} (permis agent list)")
+            raise CommandError(f"no agent {email!r} (permis agent list)", returncode=2)
         user = profile.user
         had = profile.totp_enabled
         with transaction.atomic():
