@@ -639,6 +639,7 @@ class _Replay:
             self.since_full.append(w)
             self.schedule_full(day_ord, O_WITHDRAWAL)
             return
+        was_nul = self.raw <= 0
         self.set_raw(self.raw - w.share)
         if w.share > 6:
             basis = citations.WITHDRAWAL_DEROGATION
@@ -651,7 +652,12 @@ class _Replay:
             self.epoch.increments_frozen_on = day
         # The letter (RULES.md §6).
         params = self.params
-        if self.raw <= 0:
+        if was_nul:
+            # The balance was already nul (its 48SI not yet notified, or the licence would be invalid): the
+            # withdrawal does not bring it to 0, so no second 48SI; it is notified as any other (48, R223-3 III),
+            # neither 48N nor 48M, which are not sent on a nul balance.
+            code = "48"
+        elif self.raw <= 0:
             code = "48SI"
         elif w.in_probation and (minimum := params.letter_48n.at(day)) is not None and w.share >= minimum:
             code = "48N"
