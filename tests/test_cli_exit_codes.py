@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
         (["apikey", "create", "--name", "", "--scope", "police"], "--name"),
         (["apikey", "create", "--name", "ANTAI", "--scope", "feed"], "--sender"),
         (["apikey", "revoke", "nope0000"], "no active key"),
-        (["document", "letter", "abc", "--out", "/tmp/permis-never-written.pdf"], "not a Notice id"),
-        (["document", "letter", "999999", "--out", "/tmp/permis-never-written.pdf"], "no Notice"),
-        (["document", "rii", "NOPE", "--out", "/tmp/permis-never-written.pdf"], "no licence"),
+        (["document", "letter", "abc", "--out", "never-written.pdf"], "not a Notice id"),
+        (["document", "letter", "999999", "--out", "never-written.pdf"], "no Notice"),
+        (["document", "rii", "NOPE", "--out", "never-written.pdf"], "no licence"),
         (["receipt", "999999", "--kind", "received", "--on", "2026-01-05"], "no registered letter"),
         (
             ["agent", "create", "--email", "not-an-address", "--role", "agent", "--departements", "75"],

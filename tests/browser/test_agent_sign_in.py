@@ -53,7 +53,7 @@ def test_an_agent_sets_up_the_second_factor_then_signs_in_with_a_code(
     page.get_by_role("link", name="J’ai noté mes codes : continuer").click()
     page.get_by_role("heading", level=1, name="Rechercher un dossier").wait_for()
 
-    page.locator("form[action='/gestion/deconnexion/']").get_by_role("button", name="Se déconnecter").click()
+    page.locator(".fr-header__tools").get_by_role("button", name="Se déconnecter").click()
     page.get_by_role("heading", level=1, name="Connexion des agents").wait_for()
     password(page, live_server, "camille")
     page.get_by_role("heading", level=1, name="Validation en deux étapes").wait_for()

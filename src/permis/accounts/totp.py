@@ -38,7 +38,8 @@ def now_step(at: float | None = None) -> int:
 def matching_step(secret: str, code: str, last_step: int = 0, at: float | None = None) -> int | None:
     """The step the code belongs to (current ±1, later than ``last_step``), or None."""
     code = "".join(code.split())
-    if not (code.isdigit() and len(code) == DIGITS):
+    # ASCII digits only: str.isdigit also takes "²", which hmac.compare_digest refuses (TypeError).
+    if not (code.isascii() and code.isdigit() and len(code) == DIGITS):
         return None
     current = now_step(at)
     for step in (current, current - 1, current + 1):

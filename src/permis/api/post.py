@@ -27,7 +27,7 @@ from .auth import KeyAuth
 from .models import Scope
 
 MAX_RECEIPTS = 1000
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits (\d takes any script's)
 
 router = Router(tags=["post"], auth=KeyAuth(Scope.POST))
 
@@ -188,7 +188,7 @@ def _one(raw: Any, index: int, source: str) -> dict[str, Any]:
 
 
 def _date(value: str) -> dt.date | None:
-    if not _DATE.match(value):
+    if not _DATE.fullmatch(value):
         return None
     try:
         return dt.date.fromisoformat(value)

@@ -46,6 +46,10 @@ class Purpose(models.TextChoices):
     COURSE_ATTENDANCE = "course_attendance", _("Déclaration de présence à un stage")
     DRIVING_RIGHTS_CHECK = "driving_rights_check", _("Vérification du droit de conduire")
     AUDIT = "audit", _("Contrôle du journal des consultations")
+    DOCUMENT_CHECK = (
+        "document_check",
+        _("Vérification d'un document émis par le service (lettre, attestation, relevé)"),
+    )
     OTHER = "other", _("Autre motif (précisé)")
 
 
@@ -54,6 +58,10 @@ class Channel(models.TextChoices):
     API = "api", _("Interface de programmation (API)")
     SHARE_CODE = "share_code", _("Code de partage")
     PORTAL = "portal", _("Espace personnel en ligne")
+    # `permis document` run by the service's operators (permis.notices.documents.access).
+    COMMAND = "command", _("Commande du service (ligne de commande)")
+    # The public page /verifier/ and `permis verify-document` (permis.notices.documents.access).
+    VERIFIER = "verifier", _("Page publique de vérification des documents")
 
 
 class _AppendOnlyQuerySet(models.QuerySet):

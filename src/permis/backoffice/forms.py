@@ -352,7 +352,7 @@ class CentreForm(DsfrForm):
     address = forms.CharField(label=_("Adresse"), max_length=200)
     postcode = forms.RegexField(
         label=_("Code postal"),
-        regex=r"^\d{5}$",
+        regex=r"^[0-9]{5}$",  # ASCII digits: \d also takes "²" and "٣"
         error_messages={"invalid": _("Un code postal français a cinq chiffres.")},
     )
     city = forms.CharField(label=_("Commune"), max_length=100)

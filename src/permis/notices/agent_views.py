@@ -107,7 +107,10 @@ def _log_failed(request: HttpRequest, profile: AgentProfile, failed: list[Delive
 def notices(request: HttpRequest) -> HttpResponse:
     form = PeriodForm(request.GET or None)
     start = end = None
-    if form.is_bound and form.is_valid():
+    if form.is_bound and not form.is_valid():
+        # An impossible period: its error and nothing else (figures of another period would mislead).
+        return render(request, "notices/agent/notices.html", {"form": form, "figures": None}, status=400)
+    if form.is_bound:
         start, end = form.cleaned_data.get("start"), form.cleaned_data.get("end")
     figures = delivery_stats(start, end)
     channels = [(Channel(value).label, value) for value in Channel.values]

@@ -370,20 +370,34 @@ def verify(text: str, *, on: dt.date | None = None, registry_lookup: bool = True
 
         checked, reason = registry_check(payload, on)
         if reason:
+            issued = _issued(payload)
+            if payload.get("doc") == "letter":
+                message = _(
+                    "La signature est valide : cette lettre a bien été émise par ce service le %(issued)s et n’a "
+                    "pas été modifiée. Mais le dossier a changé depuis (%(reason)s) : elle n’y correspond plus."
+                )
+            else:
+                message = _(
+                    "La signature est valide : ce document a bien été émis par ce service le %(issued)s et n’a "
+                    "pas été modifié. Mais la situation du permis a changé depuis cette date (%(reason)s) : il ne "
+                    "correspond plus à la situation actuelle. Demandez-en un nouveau à son titulaire."
+                )
             return Verdict(
                 Outcome.REVOKED,
-                _(
-                    "Ce document était authentique, mais la situation du permis a changé depuis qu’il a été "
-                    "émis (%(reason)s). Il ne décrit plus la situation actuelle : demandez-en un nouveau."
-                )
-                % {"reason": reason},
+                message % {"issued": issued, "reason": reason},
                 payload,
                 key_id,
                 registry_checked=True,
                 detail=f"revoked: {reason}",
                 facts=facts,
             )
-    if checked:
+    if checked and payload.get("doc") == "letter":
+        # A letter tells what happened on its dates, not the present balance: it is on file, not "current".
+        message = _(
+            "La signature est valide et cette lettre figure bien au dossier du permis, telle qu’elle a été émise. "
+            "Elle décrit la situation aux dates qu’elle indique, pas la situation actuelle du permis."
+        )
+    elif checked:
         message = _(
             "La signature est valide et le document correspond à la situation actuelle du permis dans le fichier "
             "national."
@@ -394,6 +408,16 @@ def verify(text: str, *, on: dt.date | None = None, registry_lookup: bool = True
             "situation actuelle du permis n’a pas pu être consultée ; elle peut avoir changé depuis l’émission."
         )
     return Verdict(Outcome.VALID, message, payload, key_id, registry_checked=checked, facts=facts)
+
+
+def _issued(payload: Mapping[str, Any]) -> str:
+    """The day a document says it was issued, as a French reader writes it ("1er mai 2024")."""
+    from permis.notices.documents.facts import day
+
+    try:
+        return day(str(payload.get("issued", "")))
+    except ValueError:
+        return str(payload.get("issued", ""))
 
 
 def _french_date(day: dt.date) -> str:

@@ -2,7 +2,9 @@
 
 Anyone may use it (an employer, a rental firm, a police officer, the holder): it says whether the document is
 genuine, in date and still true, and shows the signed facts. An attestation's facts never include points
-(L223-7); the page only shows what the document itself carries.
+(L223-7); the page only shows what the document itself carries. A check that consulted the file (whether the
+document still matches it) is written to the holder's access log, as the API's check is
+(``permis.notices.documents.access.log_check``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from permis.audit.models import Channel
 from permis.config.access import public
 from permis.notices import signing
+from permis.notices.documents.access import log_check
 from permis.portal.forms import DsfrFormMixin
 
 MAX_UPLOAD = 5 * 1024 * 1024  # a signed letter is about 40 kB, an RII of 50 lines about 100 kB
@@ -157,6 +161,9 @@ def _verify(request: HttpRequest) -> HttpResponse:
                 verdict = signing.verify_pdf(upload.read())
             else:
                 verdict = signing.verify(form.cleaned_data["qr_text"])
+            log_check(
+                verdict, channel=Channel.VERIFIER, request_id=request.headers.get("X-Request-Id", "")[:64]
+            )
     else:
         form = VerifyForm()
     status = 400 if request.method == "POST" and form.errors else 200

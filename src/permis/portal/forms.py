@@ -172,7 +172,7 @@ class OffenceForm(DsfrFormMixin, forms.Form):
         label=_("Code NATINF"),
         required=False,
         max_length=6,
-        validators=[RegexValidator(r"^\d{1,6}$", _("Un code NATINF ne contient que des chiffres."))],
+        validators=[RegexValidator(r"^[0-9]{1,6}$", _("Un code NATINF ne contient que des chiffres."))],
         help_text=_("Le numéro de nature d’infraction, lu sur l’avis de contravention."),
     )
 

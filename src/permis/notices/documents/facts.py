@@ -26,12 +26,19 @@ from ..signing import state_fingerprint
 
 ATTESTATION_MONTHS = 4
 
+# The state a third party may read (L225-5: existence, categories, validity), on the attestation and /verifier/:
+# never why a licence was invalidated, which would tell its points (L223-7).
 PUBLIC_STATUS_LABELS = {
     "valid": _("Valide"),
     "suspended": _("Suspendu"),
+    "invalidated": _("Invalidé"),
+    "annulled": _("Annulé par décision de justice"),
+}
+# The state as the holder's own record (the RII, L225-3) says it, with its points.
+STATUS_LABELS = {
+    **PUBLIC_STATUS_LABELS,
     "zero_balance": _("Valide (solde de points nul : la lettre 48SI n’a pas encore été reçue)"),
     "invalidated": _("Invalidé (solde de points nul)"),
-    "annulled": _("Annulé par décision de justice"),
 }
 CLASS_LABELS = {
     "C1": _("contravention de 1re classe"),
@@ -212,6 +219,17 @@ def event_description(event: Any, raw: Mapping[str, Any]) -> str:
 WITHDRAWAL_CODES = {"48", "48M", "48N", "48SI"}
 
 
+def letter_issued(notice: Notice) -> dt.date:
+    """The day a letter is issued, printed as its date: the day the registry made it due (the Notice's row was
+    written then, and stays: a letter printed again carries the same date). Its legal dates (the withdrawal's or
+    restoration's day, the infraction's, the "date de valeur") are printed in their own lines. A letter is never
+    dated before the decision it reports."""
+    from django.utils import timezone
+
+    made = timezone.localdate(notice.created_at) if notice.created_at else notice.due_on
+    return max(made, notice.due_on)
+
+
 def _movement_for(notice: Notice, movements: list[Movement]) -> Movement | None:
     """The movement a letter reports: the change of its cause on its date (a 46 of full restoration has none)."""
     same_day = [m for m in movements if m.on == notice.due_on]
@@ -354,7 +372,14 @@ def payload_facts(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
                 text += ", " + gettext("mentions : %(codes)s") % {"codes": restrictions}
             lines.append((gettext("Catégorie %(code)s") % {"code": code}, text))
     elif doc == "letter":
-        lines.append((gettext("Date de la lettre"), _safe_day(payload.get("due"))))
+        code = str(payload.get("code", ""))
+        if code in WITHDRAWAL_CODES:
+            due_label = gettext("Date du retrait de points")
+        elif code == "47":
+            due_label = gettext("Date de l’ajout de points")
+        else:
+            due_label = gettext("Date de la restitution de points")
+        lines.append((due_label, _safe_day(payload.get("due"))))
         if payload.get("final"):
             lines.append((gettext("Infraction commise le"), _safe_day(payload.get("committed"))))
             lines.append((gettext("Date de valeur"), _safe_day(payload.get("final"))))
@@ -366,7 +391,7 @@ def payload_facts(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
         lines.append((gettext("Nouveau solde"), str(payload.get("balance", ""))))
     elif doc == "rii":
         status = payload.get("status", "")
-        lines.append((gettext("État du permis"), str(PUBLIC_STATUS_LABELS.get(status, status))))
+        lines.append((gettext("État du permis"), str(STATUS_LABELS.get(status, status))))
         lines.append((gettext("Solde de points"), str(payload.get("balance", ""))))
         lines.append((gettext("Lignes du relevé"), str(payload.get("entries", ""))))
     return lines
@@ -406,13 +431,44 @@ def registry_check(payload: Mapping[str, Any], on: dt.date) -> tuple[bool, str]:
                 if cause not in ids or cancelled:
                     return True, gettext("l’infraction a été annulée depuis")
             return True, ""
+        if payload.get("doc") == "rii":
+            return True, _rii_change(licence, payload, on)
         state = licence_state(licence, on)
         if state.fingerprint == payload.get("st"):
             return True, ""
         signed_status = payload.get("status")
-        now = state.public_status if payload.get("doc") == "attestation" else state.evaluation.status
+        now = state.public_status
         if signed_status and signed_status != now:
             return True, gettext("état du permis : %(now)s") % {"now": PUBLIC_STATUS_LABELS.get(now, now)}
         return True, gettext("les catégories, leur validité ou une suspension ont changé")
     except DatabaseError:
         return False, ""
+
+
+def _rii_change(licence: Licence, payload: Mapping[str, Any], on: dt.date) -> str:
+    """Why an RII no longer describes the file on `on` ("" if it still does). An RII states the balance and every
+    line of the record, so any change counts: the state, the categories, a suspension, the balance, a line added
+    (an offence, a movement, a letter). The reason never gives the present balance: the page is public."""
+    from .builders import rii_context
+
+    _context, state, entries = rii_context(licence, on)
+    signed_status = payload.get("status")
+    status = state.evaluation.status
+    if _validity(signed_status) != _validity(
+        status
+    ):  # valid, invalidated or annulled: what a third party sees
+        now = state.public_status
+        return gettext("état du permis : %(now)s") % {"now": PUBLIC_STATUS_LABELS.get(now, now)}
+    unchanged = (
+        state.fingerprint == payload.get("st")
+        and signed_status == status
+        and payload.get("balance") == state.evaluation.balance
+        and payload.get("entries") == entries
+    )
+    if unchanged:
+        return ""
+    return gettext("le solde de points, l’état du permis ou les lignes du relevé ont changé")
+
+
+def _validity(status: Any) -> Any:
+    return "valid" if status == "zero_balance" else status

@@ -26,13 +26,17 @@ def iso_date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
+MAX_COUNT = (
+    100_000  # a batch or a limit beyond this is a typing mistake (and overflows the database's integers)
+)
+
+
 def positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    """A whole number from 1 to MAX_COUNT, in ASCII digits (str.isdigit also takes "²", which int() refuses)."""
+    text = value.strip()
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 7 else 0
+    if not 1 <= number <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from 1 to {MAX_COUNT:,}")
     return number
 
 

@@ -1,12 +1,16 @@
 """`permis verify-document FILE_OR_QR_TEXT [--on DATE] [--offline] [--json]`: check a signed document.
 
 Exit status: 0 valid, 1 not valid (expired, revoked, tampered, unsigned, unknown key), 2 unreadable input.
+
+A check that consulted the file (not ``--offline``) is written to the holder's access log, like the public page's
+(``permis.notices.documents.access.log_check``): the system user running the command, and the check as the reason.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -15,7 +19,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
+from permis.audit.models import Channel, Role
 from permis.notices import signing
+from permis.notices.documents.access import log_check
 
 MAX_FILE = 20 * 1024 * 1024
 
@@ -48,6 +54,14 @@ class Command(BaseCommand):
 
     def report(self, document: str, on: dt.date | None, offline: bool, json: bool) -> None:
         verdict = self.verdict_of(document, on, not offline)
+        login = _login()
+        log_check(
+            verdict,
+            channel=Channel.COMMAND,
+            actor=f"cli:{login}",
+            actor_label=f"Opérateur du service des permis de conduire ({login}), commande « permis verify-document »",
+            role=Role.SYSTEM,
+        )
         if json:
             self.stdout.write(_dumps(verdict))
         else:
@@ -98,6 +112,13 @@ class Command(BaseCommand):
         raise CommandError(
             "document: neither a PDF (it does not start with %PDF-) nor a QR text (PERMIS1.…)", returncode=2
         )
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name for this process (a container without a passwd entry)
+        return "system"
 
 
 def _dumps(verdict: signing.Verdict) -> str:
