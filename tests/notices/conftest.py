@@ -1,5 +1,7 @@
 """Fixtures of the notice tests: a real SMTP server and a fake SMS provider on loopback, with Django's
-settings pointed at them for the test's duration (pytest-django's ``settings`` fixture restores them)."""
+settings pointed at them for the test's duration (pytest-django's ``settings`` fixture restores them); and, for
+every test, a print queue of its own (a letter by post, such as one sent after a failed email alert, never lands
+in the project's var/print)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.notices.servers import SmsStub, SmtpServer
+
+
+@pytest.fixture(autouse=True)
+def _print_queue(settings, tmp_path) -> None:
+    settings.PRINT_QUEUE_DIR = tmp_path / "print"
 
 
 @pytest.fixture

@@ -66,10 +66,37 @@ def test_the_email_says_only_that_a_letter_is_waiting_in_both_languages() -> Non
         email = messages.render_email(
             notice, holder, made_available_on=dt.date(2026, 3, 2), language=language
         )
-        assert email.template == f"email/letter@1.{language}"
+        assert email.template == f"email/letter@2.{language}"
         assert words in email.body and "/mon-espace/courriers/" in email.body
         assert "48SI" not in email.body + email.subject
-        assert "15" in email.body  # deemed received after 15 days
+
+
+@pytest.mark.parametrize("code", ["48", "48M", "46", "47"])
+def test_the_email_of_an_electronic_notice_says_it_counts_from_the_first_opening_or_after_15_days(
+    code: str,
+) -> None:
+    notice = due(person("electronic"), code)
+    email = messages.render_email(
+        notice, notice.licence.holder, made_available_on=dt.date(2026, 3, 2), language="fr"
+    )
+    assert (
+        "réputé reçu le jour où vous l'ouvrez pour la première fois, et au plus tard 15 jours" in email.body
+    )
+    assert "recommandée" not in email.body
+
+
+@pytest.mark.parametrize("code", ["48N", "48SI"])
+def test_the_email_of_a_registered_letter_says_its_receipt_counts_not_the_account(code: str) -> None:
+    """legal.received_on dates a 48N or 48SI by its registered letter's receipt: the email says so, not 15 days."""
+    notice = due(person("electronic"), code)
+    holder = notice.licence.holder
+    french = messages.render_email(notice, holder, made_available_on=dt.date(2026, 3, 2), language="fr").body
+    assert "aussi envoyé par lettre recommandée avec avis de réception" in french
+    assert "date de réception de cette lettre recommandée, ou de sa première présentation" in french
+    assert "réputé reçu" not in french and "15 jours" not in french
+    assert code not in french
+    english = messages.render_email(notice, holder, made_available_on=dt.date(2026, 3, 2), language="en").body
+    assert "registered post" in english and "deemed received" not in english
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])

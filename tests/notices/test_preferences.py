@@ -213,4 +213,4 @@ def test_the_published_versions_exist_in_french_and_english() -> None:
         for version in preferences.versions(kind):
             for language in preferences.LANGUAGES:
                 assert consent_text(version, language).strip()
-    assert current_version("electronic") == "electronic@1"
+    assert current_version("electronic") == "electronic@2"

@@ -141,18 +141,39 @@ def test_opening_a_letter_records_the_first_opening_once(client: Client, camille
     account = Delivery.objects.get(notice=notice, channel=Channel.ACCOUNT)
     legal.make_available(account, timezone.now() - dt.timedelta(hours=2))  # within the legal delay
     assert account.first_opened_at is None and account.deemed_received_on > timezone.localdate()
-    response = client.get(reverse("demarches:notice", args=[notice.pk]))
+    response = client.get(reverse("demarches:notice_pdf", args=[notice.pk]))
     assert response.status_code == 200
     account.refresh_from_db()
     first = account.first_opened_at
     assert first is not None
     assert account.deemed_received_on == legal.legal_day(first)  # notified on the first consultation
-    html = response.content.decode()
+    html = client.get(reverse("demarches:notice", args=[notice.pk])).content.decode()
     assert "Première consultation" in html and "pas encore ouverte" not in html
+    assert "vaut notification" not in html  # already notified: nothing to warn about
     client.get(reverse("demarches:notice", args=[notice.pk]))
     client.get(reverse("demarches:notice_pdf", args=[notice.pk]))
     account.refresh_from_db()
     assert account.first_opened_at == first
+
+
+def test_the_letters_page_is_not_the_letter_and_its_visit_notifies_nothing(
+    client: Client, camille: Licence
+) -> None:
+    """R223-3-1: the decision is notified when the holder first consults it. The page of a letter shows its title
+    and its deliveries, not the letter: only the letter itself (its PDF) counts, and the page says so first."""
+    notice = Notice.objects.get(licence=camille, code="48")
+    services.plan_deliveries(now=NOW)
+    account = Delivery.objects.get(notice=notice, channel=Channel.ACCOUNT)
+    legal.make_available(account, timezone.now() - dt.timedelta(hours=2))
+    deemed = Delivery.objects.get(pk=account.pk).deemed_received_on
+    html = client.get(reverse("demarches:notice", args=[notice.pk])).content.decode()
+    account.refresh_from_db()
+    assert (account.first_opened_at, account.deemed_received_on) == (None, deemed)
+    assert "Ouvrir ou télécharger la lettre vaut notification" in html
+    assert "pas encore ouverte" in html
+    client.get(reverse("demarches:notices"))
+    account.refresh_from_db()
+    assert account.first_opened_at is None
 
 
 def test_the_pdf_is_the_holders_letter(client: Client, camille: Licence) -> None:
@@ -262,8 +283,8 @@ def test_the_preferences_page_shows_the_choice_the_text_and_its_consequences(cli
     html = response.content.decode()
     assert response.status_code == 200
     assert "Lettres : par la poste." in html
-    assert "Conditions de la notification électronique" in html and "(version 1)" in html
-    assert "(electronic@1)" not in html  # the text's file name is the record's, not the holder's to read
+    assert "Conditions de la notification électronique" in html and "(version 2)" in html
+    assert "(electronic@2)" not in html  # the text's file name is the record's, not the holder's to read
     assert "Renonciation à la notification électronique" in html
     assert "courent à partir de cette date" in html
     assert 'name="csrfmiddlewaretoken"' in html
@@ -278,15 +299,15 @@ def test_opting_in_is_stored_with_the_text_and_shown_in_the_history(client: Clie
     holder = Holder.objects.get(pk=lic.holder_id)
     assert (holder.notice_channel, holder.sms_alerts, holder.phone) == ("electronic", True, "+33612345678")
     row = NoticePreference.objects.get(holder=holder)
-    assert row.text_version == "electronic@1" and row.recorded_by == f"holder:{holder.pk}"
+    assert row.text_version == "electronic@2" and row.recorded_by == f"holder:{holder.pk}"
     assert "Conditions de la notification électronique" in row.accepted_text
     page = client.get(response["Location"]).content.decode()
     assert "vos prochaines lettres arriveront dans votre espace personnel" in page
-    assert "Vous, dans votre espace personnel" in page and "<td>version 1</td>" in page
+    assert "Vous, dans votre espace personnel" in page and "<td>version 2</td>" in page
     # Back to the post: a second row, the first kept.
     assert post_preferences(client, channel="post").status_code == 302
     assert list(NoticePreference.objects.filter(holder=holder).values_list("text_version", flat=True)) == [
-        "electronic@1",
+        "electronic@2",
         "post@1",
     ]
     assert Holder.objects.get(pk=holder.pk).notice_channel == "post"
@@ -297,10 +318,11 @@ def test_preferences_errors_are_on_their_fields_and_nothing_is_stored(client: Cl
     Holder.objects.filter(pk=lic.holder_id).update(email="")
     sign_in(client, lic.holder)
     response = post_preferences(client, email="", sms="on", phone="", accept=None)
-    assert response.status_code == 200
+    assert response.status_code == 400
     form = response.context["form"]
     assert "accept" in form.errors  # the checkbox is required before anything else
     response = post_preferences(client, email="", sms="on", phone="01 23 45 67 89")
+    assert response.status_code == 400
     form = response.context["form"]
     assert "adresse électronique" in " ".join(form.errors["email"])
     assert "mobile" in " ".join(form.errors["phone"])
@@ -418,7 +440,7 @@ def test_a_course_within_the_year_counts_from_a_date(client: Client) -> None:
 
 def test_a_wrong_postcode_is_said_on_the_field(client: Client, camille: Licence) -> None:
     response = client.get(reverse("demarches:courses"), {"postcode": "69 00"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "n’est pas un code postal" in " ".join(response.context["form"].errors["postcode"])
 
 
@@ -454,7 +476,7 @@ def test_a_holder_creates_a_code_sees_it_used_and_revokes_it(client: Client, cam
 
 def test_a_code_lasts_thirty_days_at_most(client: Client, camille: Licence) -> None:
     response = client.post(reverse("demarches:share"), {"days": "31"})
-    assert response.status_code == 200 and "days" in response.context["form"].errors
+    assert response.status_code == 400 and "days" in response.context["form"].errors
     assert not ShareCode.objects.exists()
 
 
@@ -537,7 +559,7 @@ def test_a_postcode_of_no_departement_is_said_on_the_field_and_none_found_reads_
 ) -> None:
     for wrong in ("00000", "96100", "99999", "97900"):
         response = client.get(reverse("demarches:courses"), {"postcode": wrong})
-        assert response.status_code == 200
+        assert response.status_code == 400
         errors = " ".join(response.context["form"].errors["postcode"])
         assert f"« {wrong} » n’est pas un code postal français" in errors, (wrong, errors)
         assert 'id="courses-results"' not in response.content.decode()  # no search made

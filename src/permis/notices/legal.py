@@ -6,7 +6,9 @@ Two channels carry a date that the law reads:
   available* in the holder's personal account; it is *deemed notified on the date of first consultation*, or,
   when the holder never opens it, ``e_notice_deemed_after_days`` days after it was made available (a dated
   legal parameter, never a literal here: its value is uncertain, RULES.md §6). Opening it after that day moves
-  nothing: the notice was already deemed received;
+  nothing: the notice was already deemed received. The presumption rests on the email alert: when it fails for
+  good before the letter was opened, the letter goes by post instead and the account no longer dates it
+  (``services.fall_back_to_post``, ``legal_channel``);
 - the registered letter (channel ``registered``, LRAR): the postal receipt, i.e. the day the holder signed the
   receipt or, when the letter was not collected, the day it was first presented (CE 17 Apr 2025 n° 492072).
   ``permis.notices.receipts`` records it.
@@ -16,13 +18,14 @@ Dates are legal days in the registry's time zone (Europe/Paris), like every date
 information only (Cass. avis 30 Apr 2007), and the email or SMS only says that a letter is in the account.
 
 ``make_available`` is called by the delivery worker when it "sends" an ``account`` delivery, ``open_notice`` by
-the portal when the holder opens the letter, ``received_on`` by anything that needs the date a letter counts as
+the portal when the holder opens the letter itself (its PDF; not the page that lists its deliveries), ``received_on`` by anything that needs the date a letter counts as
 received (the portal, the deadlines that run from receipt, such as the 48N's four months).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
@@ -34,6 +37,17 @@ from .models import Channel, Delivery
 
 # The parameter that sets the delay (permis/rules/parameters/notices/e_notice_deemed_after_days.yaml).
 DEEMED_AFTER = "notices.e_notice_deemed_after_days"
+
+# The letters that go by registered post whatever the holder chose (the issue; R223-3 and R223-4 for the 48SI
+# and the 48N; PRODUCT.md §5): their receipt is their notification (``legal_channel``).
+REGISTERED_CODES = frozenset({"48N", "48SI"})
+# The letters whose postal copy is a registered letter: those above, and the 48M. RULES.md, "Engine defaults for
+# the uncertain points" (binding), option `letter_48m`: "sent as 48M (registered) instead of 48"; §6, the 48M's
+# form: "Registered letter". Unlike the 48N and 48SI it follows the holder's choice, as the 48 it replaces: an
+# electronic holder has it in the account (R223-3-1; PRODUCT.md §5 and the consent text name only the 48N and
+# 48SI as posted whatever the choice). RULES.md leaves open whether with or without acknowledgement of receipt
+# (§6, §14 item 5): it goes with one, the print queue's only registered form.
+POSTAL_REGISTERED_CODES = REGISTERED_CODES | {"48M"}
 
 
 class LegalError(Exception):
@@ -134,9 +148,8 @@ def received_on(item: Delivery | Notice) -> dt.date | None:
     """The legal day a letter counts as received, or None while it is not known (or has no legal date).
 
     For a delivery: the deemed date of an ``account`` delivery, the postal receipt's date of a ``registered``
-    one, None for the other channels. For a notice (the letter, whatever its channels): for a 48N or 48SI,
-    the registered letter's receipt (the form the law requires, even when the holder also sees it in the
-    account); for the other letters, the electronic notice's deemed date.
+    one, None for the other channels. For a notice (the letter, whatever its channels): the date of the delivery
+    on its ``legal_channel``.
     """
     if isinstance(item, Delivery):
         if item.channel == Channel.ACCOUNT:
@@ -144,13 +157,34 @@ def received_on(item: Delivery | Notice) -> dt.date | None:
         if item.channel == Channel.REGISTERED:
             return item.receipt_on
         return None
-    # The letters that go by registered post whatever the holder chose (the planner's list, one source): for them
-    # the receipt is the notification, even when the holder also has the letter in the account (R223-3, R223-4).
-    from .services import REGISTERED_CODES  # here: services imports this module through its messages
-
-    channel = Channel.REGISTERED if item.code in REGISTERED_CODES else Channel.ACCOUNT
-    delivery = Delivery.objects.filter(notice=item, channel=channel).first()
+    by_channel = {delivery.channel: delivery for delivery in Delivery.objects.filter(notice=item)}
+    channel = legal_channel(item.code, by_channel)
+    delivery = by_channel.get(channel) if channel else None
     return received_on(delivery) if delivery is not None else None
+
+
+def legal_channel(code: str, channels: Iterable[str]) -> str:
+    """The channel whose date is a letter's notification, among the `channels` of its deliveries; "" for none.
+
+    - A 48N or 48SI: the registered letter, even before it is sent and even when the holder also has the letter
+      in the account (R223-3, R223-4).
+    - Another letter that went by post: its registered letter (a 48M: its receipt is the day it reached the
+      holder), or none for a simple letter (information only, Cass. avis 30 Apr 2007). That is a holder who chose
+      the post, or an electronic holder whose email alert failed for good before the letter was opened: the
+      letter then went by post as if the holder had chosen it (``services.fall_back_to_post``), and the R223-3-1
+      presumption, which rests on the alert, no longer dates it.
+    - Otherwise its electronic notice (R223-3-1).
+    """
+    channels = set(channels)
+    if code in REGISTERED_CODES:
+        return Channel.REGISTERED
+    if Channel.REGISTERED in channels:
+        return Channel.REGISTERED
+    if Channel.POST in channels:
+        return ""
+    if Channel.ACCOUNT in channels:
+        return Channel.ACCOUNT
+    return ""
 
 
 def _reload(delivery: Delivery) -> None:

@@ -14,6 +14,12 @@ the offence, nor even the kind of letter: the code alone can say too much (a 48S
 valid). The letter itself, with all of that, is read in the account after signing in (FranceConnect).
 The email also tells the holder how to reach the account without the link, the usual advice against phishing.
 
+Which date counts (``email/letter@2``). A 48N or 48SI is notified by its registered letter, not by the account
+(``legal.legal_channel``): for those the email says that the letter also comes by registered post and that its
+receipt counts, instead of the R223-3-1 rule (first opening, or the legal delay). It names no code, and says no
+more than the registered letter's own notice of arrival in the letter box. ``letter@1`` said the R223-3-1
+rule for every letter, the 48N and 48SI included (kept for the rows that name it).
+
 Plain text only (no HTML alternative): it is readable by every mail client and screen reader, has no remote
 image or tracking pixel, and keeps each message small for the throughput target.
 
@@ -33,9 +39,9 @@ from django.utils import formats, translation
 
 from permis.registry.models import Holder, Notice
 
-from .legal import deemed_after_days
+from .legal import REGISTERED_CODES, deemed_after_days
 
-EMAIL_TEMPLATE = "email/letter@1"
+EMAIL_TEMPLATE = "email/letter@2"
 SMS_TEMPLATE = "sms/letter@1"
 LANGUAGES = ("fr", "en")
 # Where the holder reads letters in the personal account (served by the account pages).
@@ -80,6 +86,8 @@ def _context(notice: Notice, holder: Holder, made_available_on: dt.date) -> dict
         "name": holder_name(holder),
         **_day_context(made_available_on, translation.get_language(), settings.PUBLIC_URL),
         "reference": reference(notice),
+        # Notified by its registered letter, whatever the holder chose (legal.legal_channel): the email says so.
+        "registered": notice.code in REGISTERED_CODES,
     }
 
 

@@ -20,6 +20,8 @@ The life of a delivery::
    permanent failure or after ``MAX_ATTEMPTS``. A delivered row is never claimed again.
 4. The notice follows its deliveries: ``delivered`` when all are, ``failed`` as soon as one is (agents see it
    on /gestion/notifications/ and can put it back with ``retry``).
+5. An email alert that ends ``failed`` while its letter is still unopened in the account sends the letter by post
+   instead (``fall_back_to_post``): the holder was not told it is there, so the account no longer dates it.
 
 **At least once, never twice in practice.** Between the moment a channel accepts a message (the SMTP server's
 250, the SMS provider's 200) and the moment the outcome is committed, a crash would leave the row ``sending``;
@@ -59,14 +61,11 @@ from permis.registry.models import Holder, Notice, NoticeChannel, NoticeStatus
 
 from . import messages
 from .channels.errors import PermanentFailure, TemporaryFailure
+from .legal import POSTAL_REGISTERED_CODES, REGISTERED_CODES
 from .models import Channel, Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 
-# The letters that go by registered post whatever the holder chose (the issue; R223-3 and R223-4 for the 48SI
-# and the 48N). The 48M is also described as registered in practice (RULES.md §6, no article found): add it
-# here if that is confirmed.
-REGISTERED_CODES = frozenset({"48N", "48SI"})
 
 # After attempt n fails for a reason that may pass, the next attempt is BACKOFF[n - 1] later (the last value
 # for every later attempt), give or take JITTER, so that a provider coming back is not hit by every row at once.
@@ -180,7 +179,16 @@ def channels_for(code: str, holder: Holder) -> list[str]:
         if registered:
             chosen.append(Channel.REGISTERED)
         return chosen
-    return [Channel.REGISTERED if registered else Channel.POST]
+    return [Channel.REGISTERED if code in POSTAL_REGISTERED_CODES else Channel.POST]
+
+
+def goes_registered(notice: Notice) -> bool:
+    """Whether the letter is a registered one, as its document says: it has a registered delivery; or, before it
+    is planned, the holder's choice now would give it one (``channels_for``)."""
+    channels = {delivery.channel for delivery in notice.deliveries.all()}
+    if not channels:
+        channels = set(channels_for(notice.code, notice.licence.holder))
+    return Channel.REGISTERED in channels
 
 
 def _plannable(today: dt.date):
@@ -219,6 +227,7 @@ def plan_deliveries(
         last_pk = batch[-1].pk
         rows = []
         failed_notices = []
+        no_alert = []
         for notice in batch:
             holder = notice.licence.holder
             for channel in channels_for(notice.code, holder):
@@ -230,10 +239,14 @@ def plan_deliveries(
                     row.last_error = str(error)
                     summary.failed[channel] += 1
                     failed_notices.append(notice.pk)
+                    if channel == Channel.EMAIL:
+                        no_alert.append(notice.pk)
                 summary.deliveries[channel] += 1
                 rows.append(row)
         with transaction.atomic():
             _insert(rows, now)
+            fallen = fall_back_to_post(no_alert, now=now)  # no email to alert the holder: by post at once
+            summary.deliveries.update(fallen)
             ids = [notice.pk for notice in batch]
             Notice.objects.filter(pk__in=ids, status=NoticeStatus.PENDING).update(status=NoticeStatus.SENDING)
             _roll_up(failed_notices)  # a notice whose delivery failed at planning shows `failed` at once
@@ -302,16 +315,78 @@ def _insert(rows: list[Delivery], now: dt.datetime) -> None:
         )
 
 
+# -- when the electronic alert fails ---------------------------------------------------------------------------
+def fall_back_to_post(notice_ids: Iterable[int], *, now: dt.datetime | None = None) -> Counter:
+    """Send by post the letters whose email alert failed for good while they were still unopened in the account.
+
+    R223-3-1 deems an electronic notice received at its first consultation or, failing one, after a delay; that
+    presumption rests on the holder being alerted (RULES.md §6: the letter is posted to the account "and an email
+    alert is sent"). When the email ends `failed` (a refused address, or no attempt left), the holder may never
+    know the letter exists. So, unless the holder has already opened the letter (then it is notified: R223-3-1),
+    the letter goes by post as if the holder had chosen the post (``channels_for``: a simple letter, or a
+    registered one for a 48M), and the account's deemed date is cleared: ``legal.legal_channel`` then dates the
+    letter by its postal delivery (a registered letter's receipt; none for a simple letter, information only).
+    A 48N or 48SI already goes by registered post, whose receipt is its notification: nothing changes for it.
+
+    Idempotent (one delivery per channel); called in the transaction that records the failure. Returns the
+    postal deliveries written, by channel. A holder without a complete postal address gets a `failed` postal
+    delivery naming the missing fields, which agents see.
+    """
+    ids = sorted(set(notice_ids))
+    if not ids:
+        return Counter()
+    now = now or timezone.now()
+    unopened = list(
+        _locked(Delivery.objects)
+        .filter(notice_id__in=ids, channel=Channel.ACCOUNT, first_opened_at__isnull=True)
+        .exclude(notice__code__in=REGISTERED_CODES)
+        .exclude(notice__deliveries__channel__in=(Channel.POST, Channel.REGISTERED))
+        .select_related("notice__licence__holder")
+        .order_by("pk")
+    )
+    rows = []
+    written: Counter = Counter()
+    for account in unopened:
+        notice = account.notice
+        holder = notice.licence.holder
+        channel = Channel.REGISTERED if notice.code in POSTAL_REGISTERED_CODES else Channel.POST
+        row = Delivery(notice_id=notice.pk, channel=channel, next_attempt_at=now, language=account.language)
+        try:
+            row.address = _address(channel, holder)
+        except ValueError as error:
+            row.status = DeliveryStatus.FAILED
+            row.last_error = str(error)
+        rows.append(row)
+        written[channel] += 1
+    if rows:
+        Delivery.objects.filter(pk__in=[account.pk for account in unopened]).update(deemed_received_on=None)
+        _insert(rows, now)
+        log.info("%d letters whose email alert failed go by post instead", len(rows))
+    return written
+
+
+def _locked(manager):
+    """Rows locked until the end of the transaction (and only them, not the rows joined to them)."""
+    if connection.features.has_select_for_update_of:
+        return manager.select_for_update(of=("self",))
+    return manager.select_for_update()
+
+
 # -- claiming ------------------------------------------------------------------------------------------------
 def _fail_exhausted_leases(now: dt.datetime) -> int:
-    """Rows stuck `sending` past the lease that have used every attempt end `failed` instead of going again."""
-    return Delivery.objects.filter(
+    """Rows stuck `sending` past the lease that have used every attempt end `failed` instead of going again
+    (an email among them: its letter goes by post, ``fall_back_to_post``)."""
+    stuck = Delivery.objects.filter(
         status=DeliveryStatus.SENDING, claimed_at__lt=now - LEASE, attempts__gte=MAX_ATTEMPTS
-    ).update(
+    )
+    emails = list(stuck.filter(channel=Channel.EMAIL).values_list("notice_id", flat=True))
+    count = stuck.update(
         status=DeliveryStatus.FAILED,
         last_error=f"le traitement s'est interrompu pendant l'envoi ({MAX_ATTEMPTS} tentatives) ; "
         "vérifier si le message est parti avant de relancer",
     )
+    fall_back_to_post(emails, now=now)
+    return count
 
 
 def _claim_sql(due: Any, limit: int, worker: str, now: dt.datetime) -> list[int]:
@@ -563,7 +638,7 @@ class _Sender:
 
         notice, holder = row.notice, row.notice.licence.holder
         lines = postal_lines(holder)  # the address now: a holder who moved since planning gets it at home
-        pdf = render_letter(notice, language=row.language)
+        pdf = render_letter(notice, language=row.language, registered=row.channel == Channel.REGISTERED)
         if self._queue is None:
             self._queue = PrintQueue()
         path = self._queue.add(
@@ -649,7 +724,7 @@ def send_claimed(deliveries: Sequence[Delivery], *, now: dt.datetime | None = No
                 at = fixed_now or timezone.now()
                 sender.now = at
                 _send_chunk(sender, channel, chunk, at)
-                _write(chunk)
+                _write(chunk, at)
                 summary.outcomes.update((row.channel, row.status) for row in chunk)
     finally:
         sender.close_mail()
@@ -698,8 +773,11 @@ def _send_chunk(sender: _Sender, channel: str, rows: list[Delivery], at: dt.date
         row.status, row.sent_at, row.last_error = DeliveryStatus.DELIVERED, at, ""
 
 
-def _write(rows: list[Delivery]) -> None:
+def _write(rows: list[Delivery], now: dt.datetime | None = None) -> None:
     """Write the outcomes of rows this worker still owns, then roll their notices up, in one transaction.
+
+    An email that ended `failed` sends its letter by post in the same transaction (``fall_back_to_post``, `now`
+    being the time of the attempt).
 
     Each row's UPDATE is guarded by the claim it was sent under (``claimed_by``, ``claimed_at``, still
     ``sending``): a worker that lost its lease writes nothing over a newer attempt. On PostgreSQL one statement
@@ -716,6 +794,14 @@ def _write(rows: list[Delivery]) -> None:
                 "%d deliveries were claimed again by another worker before this one wrote them",
                 len(rows) - written,
             )
+        fall_back_to_post(
+            [
+                row.notice_id
+                for row in rows
+                if row.channel == Channel.EMAIL and row.status == DeliveryStatus.FAILED
+            ],
+            now=now,
+        )
         _roll_up(sorted({row.notice_id for row in rows}))
 
 

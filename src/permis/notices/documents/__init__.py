@@ -19,12 +19,14 @@ if TYPE_CHECKING:
 __all__ = ["render_attestation", "render_letter", "render_rii"]
 
 
-def render_letter(notice: Notice, *, language: str = "fr") -> bytes:
+def render_letter(notice: Notice, *, language: str = "fr", registered: bool | None = None) -> bytes:
     """The signed PDF of a letter. Letters are administrative acts written in French (loi n° 94-665); the
-    ``language`` argument is accepted for the callers' sake and only "fr" is produced."""
+    ``language`` argument is accepted for the callers' sake and only "fr" is produced. ``registered``: whether it
+    is printed as a registered letter; by default, as its deliveries (or the holder's choice) make it
+    (``permis.notices.services.goes_registered``)."""
     from .builders import letter
 
-    return letter(notice)
+    return letter(notice, registered=registered)
 
 
 def render_attestation(licence: Licence, on: dt.date) -> bytes:

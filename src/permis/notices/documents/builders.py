@@ -32,11 +32,15 @@ KIND_TEXT = {
 }
 
 
-def letter(notice: Notice) -> bytes:
+def letter(notice: Notice, *, registered: bool | None = None) -> bytes:
     notice = Notice.objects.select_related("licence__holder").get(pk=notice.pk)
+    if registered is None:
+        from permis.notices.services import goes_registered
+
+        registered = goes_registered(notice)
     licence = notice.licence
     data = f.letter_facts(notice)
-    issued = notice.due_on
+    issued = f.letter_issued(notice)  # the letter's date; its legal date (due_on) is in its body
     payload = f.letter_payload(notice, data, issued)
     context: dict[str, Any] = {
         "doc": "letter",
@@ -49,8 +53,10 @@ def letter(notice: Notice) -> bytes:
         "facts": data,
         "kind_text": KIND_TEXT.get(data["kind"], ""),
         "issued": f.day(issued),
+        "later": issued > notice.due_on,  # issued after its legal date: the balance printed is that day's
         "reference": payload["ref"],
-        "registered": notice.code in ("48N", "48SI"),  # always sent by registered post (PRODUCT.md §5)
+        # The 48N and 48SI always; a 48M sent by post (permis.notices.services.POSTAL_REGISTERED_CODES).
+        "registered": registered,
         "heading": LETTER_TITLES.get(notice.code, "Lettre " + notice.code),
     }
     if notice.code == "48N":
@@ -72,7 +78,6 @@ def attestation(licence: Licence, on: dt.date) -> bytes:
         "licence": licence,
         "holder": licence.holder,
         "name": f.holder_name(licence),
-        "address": f.address_lines(licence),
         "state": state,
         "status_label": f.PUBLIC_STATUS_LABELS.get(state.public_status, state.public_status),
         "categories": [
@@ -141,7 +146,7 @@ def rii_context(licence: Licence, on: dt.date) -> tuple[dict[str, Any], f.State,
         "name": f.holder_name(licence),
         "address": f.address_lines(licence),
         "state": state,
-        "status_label": f.PUBLIC_STATUS_LABELS.get(evaluation.status, evaluation.status),
+        "status_label": f.STATUS_LABELS.get(evaluation.status, evaluation.status),
         "suspended": evaluation.suspended,
         "balance": evaluation.balance,
         "cap": evaluation.cap,

@@ -26,8 +26,7 @@ from permis.audit import services as audit
 from permis.courses import services as course_services
 from permis.notices import legal, preferences
 from permis.notices.documents import render_attestation, render_letter, render_rii
-from permis.notices.models import Channel, Delivery
-from permis.notices.services import REGISTERED_CODES
+from permis.notices.models import Channel, Delivery, DeliveryStatus
 from permis.portal.labels import letter_label
 from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence, Movement, Notice
 from permis.registry.services import today
@@ -73,8 +72,50 @@ class Letter:
         return self.received_on is not None and self.received_on > today()
 
     @property
+    def rows(self) -> list[tuple[Delivery, str]]:
+        """Each delivery with its state as the holder reads it (``delivery_state``)."""
+        return [(delivery, delivery_state(delivery)) for delivery in self.deliveries]
+
+    @property
+    def opening_notifies(self) -> bool:
+        """Opening the letter (its PDF) will be its notification: an electronic notice not opened yet."""
+        return (
+            self.legal_channel == Channel.ACCOUNT
+            and self.account is not None
+            and self.account.made_available_at is not None
+            and self.account.first_opened_at is None
+        )
+
+    @property
+    def sent_by_post_instead(self) -> bool:
+        """The email alert failed for good before the letter was opened: it went by post instead
+        (``permis.notices.services.fall_back_to_post``), and the account no longer dates it."""
+        return (
+            self.account is not None
+            and self.legal_channel != Channel.ACCOUNT
+            and self.notice.code not in legal.REGISTERED_CODES
+        )
+
+    @property
     def filename(self) -> str:
         return f"lettre-{self.notice.code}-{self.notice.due_on.isoformat()}-{self.notice.pk}.pdf"
+
+
+# A delivery that is done, as the holder reads it on each channel: a letter by post is only handed to the printer
+# and the post (its arrival is the registered letter's receipt, or unknown for a simple letter).
+DONE_LABELS = {
+    Channel.POST: gettext_lazy("Confiée à l’imprimeur pour envoi par la poste"),
+    Channel.REGISTERED: gettext_lazy("Confiée à l’imprimeur pour envoi par la poste"),
+    Channel.ACCOUNT: gettext_lazy("Mise à disposition"),
+    Channel.EMAIL: gettext_lazy("Envoyé"),
+    Channel.SMS: gettext_lazy("Envoyé"),
+}
+
+
+def delivery_state(delivery: Delivery) -> str:
+    if delivery.status == DeliveryStatus.DELIVERED:
+        return str(DONE_LABELS.get(delivery.channel, delivery.get_status_display()))
+    return str(delivery.get_status_display())
 
 
 def _invalidations_notified(notices: list[Notice]) -> dict[int, dt.date]:
@@ -106,9 +147,8 @@ def _letter(notice: Notice, notified: dict[int, dt.date] | None = None) -> Lette
     """`notified`: the 48SI notification days the file records (``_invalidations_notified``), if read already."""
     deliveries = sorted(notice.deliveries.all(), key=lambda d: list(Channel.values).index(d.channel))
     by_channel = {d.channel: d for d in deliveries}
-    registered = notice.code in REGISTERED_CODES
-    legal_channel = Channel.REGISTERED if registered else Channel.ACCOUNT
-    legal_delivery = by_channel.get(legal_channel)
+    legal_channel = legal.legal_channel(notice.code, by_channel)  # a 48M by post: its registered letter
+    legal_delivery = by_channel.get(legal_channel) if legal_channel else None
     received = legal.received_on(legal_delivery) if legal_delivery is not None else None
     if received is None and notice.code == "48SI":
         # The notification recorded in the file (an agent's entry, or a receipt before any delivery row).
@@ -123,7 +163,7 @@ def _letter(notice: Notice, notified: dict[int, dt.date] | None = None) -> Lette
         registered=by_channel.get(Channel.REGISTERED),
         received_on=received,
         # A registered letter (48N, 48SI) always has a legal date, its receipt, even before it is sent.
-        legal_channel=legal_channel if legal_delivery is not None or registered else "",
+        legal_channel=legal_channel,
     )
 
 
@@ -172,10 +212,10 @@ def notices(request: HttpRequest) -> HttpResponse:
 @require_safe
 @holder_required
 def notice(request: HttpRequest, notice_id: int) -> HttpResponse:
+    # This page shows the letter's title and its deliveries, not the letter: seeing it is not consulting the
+    # letter (R223-3-1: the decision is notified when the holder first consults it), so it records no opening;
+    # only the letter itself does (``notice_pdf``), and the page says so before the holder opens it.
     item = _own_notice(request, notice_id)
-    if request.method == "GET":  # a HEAD (a link checker) is not the holder reading the letter
-        _record_opening(item)
-        item = _own_notice(request, notice_id)  # the dates as they stand after the opening
     return render(request, "portal/demarches/notice.html", {"letter": _letter(item)})
 
 
@@ -183,7 +223,8 @@ def notice(request: HttpRequest, notice_id: int) -> HttpResponse:
 @holder_required
 def notice_pdf(request: HttpRequest, notice_id: int) -> HttpResponse:
     item = _own_notice(request, notice_id)
-    if request.method == "GET":  # a HEAD is not an opening (R223-3-1: the first opening is the notification)
+    # The letter itself, read or downloaded: its first opening is its notification (R223-3-1). A HEAD is not one.
+    if request.method == "GET":
         _record_opening(item)
     letter = _letter(item)
     return _pdf(
@@ -262,6 +303,7 @@ def preferences_view(request: HttpRequest) -> HttpResponse:
             "history": history,
             "deemed_after_days": legal.deemed_after_days(today()),
         },
+        status=400 if form.errors else 200,  # a choice refused: the page again, with its errors
     )
 
 
@@ -307,7 +349,8 @@ def courses(request: HttpRequest) -> HttpResponse:
     on = today()
     licence = _holder_licences(holder).first()
     eligibility = course_services.eligibility(licence, on) if licence is not None else None
-    if "postcode" in request.GET:
+    searched = "postcode" in request.GET
+    if searched:
         form = PostcodeForm(request.GET)
         postcode = form.cleaned_data["postcode"] if form.is_valid() else None
     else:
@@ -338,11 +381,14 @@ def courses(request: HttpRequest) -> HttpResponse:
             "nearby": nearby,
             "elsewhere": elsewhere,
         },
+        # A searched postcode that is not one, or of no département: 400. The file's own postcode is not a search.
+        status=400 if searched and form.errors else 200,
     )
 
 
 # -- share codes -----------------------------------------------------------------------------------------------
 def _share_page(request: HttpRequest, form: ShareForm, created: dict[str, Any] | None = None) -> HttpResponse:
+    """The page of share codes; 400 when ``form`` comes back with errors (a code refused)."""
     holder: Holder = request.holder  # type: ignore[attr-defined]
     summaries = audit.shares_of(holder)
     shares = [
@@ -353,6 +399,7 @@ def _share_page(request: HttpRequest, form: ShareForm, created: dict[str, Any] |
         request,
         "portal/demarches/share.html",
         {"form": form, "shares": shares, "created": created, "max_days": audit.MAX_SHARE_DAYS},
+        status=400 if form.errors else 200,
     )
     response["Cache-Control"] = "private, no-store"  # the new code is on this page, once
     return response
