@@ -298,7 +298,7 @@ def _block_rows(first: int, n: int, kind: str, as_of: dt.date, seed: int) -> dic
                     licence_id, seq, event["kind"], data, source, sender, f"{number}-{seq}", recorded_at, "",
                     None, "", previous, "",
                 )  # fmt: skip
-                row.hash = event_hash(previous, row)  # type: ignore[arg-type]
+                row = row._replace(hash=event_hash(previous, row))  # type: ignore[arg-type]  # a NamedTuple
                 previous = row.hash
                 rows.append(row)
             if as_of < obtained:
