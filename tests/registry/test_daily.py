@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 
 from permis.registry import services
-from permis.registry.models import Movement, Notice, Projection
+from permis.registry.models import Event, Licence, Movement, Notice, Projection
 from permis.registry.services import daily
 
 from .factories import licence, offence
@@ -213,6 +213,34 @@ def test_a_run_killed_after_its_first_batch_ends_in_the_same_state_when_started_
     restarted = daily.run_daily(end, batch_size=5)
     assert restarted.licences > 5
     assert _state() == clean
+
+
+def test_a_licence_whose_history_the_engine_refuses_is_named_and_the_others_are_brought_up_to_date(
+    capsys,
+) -> None:
+    """Bulk work reports per record and goes on: one stored history the engine cannot read (a row changed by
+    hand) stopped the whole run, every night, with a traceback that named no licence."""
+    groups = _population()
+    on = START + dt.timedelta(days=9)
+    due = list(Projection.objects.filter(next_change_on__lte=on).values_list("licence_id", flat=True))
+    broken = groups["one_point"][0]
+    assert broken in due
+    event = Event.objects.get(licence_id=broken, seq=1)
+    Event.objects.filter(pk=event.pk).update(data={k: v for k, v in event.data.items() if k != "final_on"})
+    before = Projection.objects.get(licence_id=broken).as_of
+    summary = daily.run_daily(on, batch_size=4)
+    number = Licence.objects.get(pk=broken).number
+    assert [n for n, _problems in summary.failed] == [number]
+    assert "final_on" in " ".join(summary.failed[0][1])
+    assert summary.licences == len(due) - 1
+    assert Projection.objects.get(licence_id=broken).as_of == before  # left as it was, still due
+    assert set(Projection.objects.filter(as_of=on).values_list("licence_id", flat=True)) == set(due) - {
+        broken
+    }
+    with pytest.raises(CommandError) as raised:
+        call_command("daily", "--date", on.isoformat(), "--quiet")
+    assert raised.value.returncode == 1 and "1 licence(s)" in str(raised.value)
+    assert f"licence {number}: left as it was" in capsys.readouterr().err
 
 
 def test_the_command_prints_a_summary(capsys) -> None:

@@ -15,6 +15,7 @@ replay each history once, then write the differences in a handful of statements.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import time
 from collections import deque
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.utils import timezone
+
+from permis.rules import InputError
 
 from ..models import Movement, Notice, NoticeStatus, Projection
 from .core import PROJECTION_FIELDS
@@ -36,6 +39,8 @@ from .replay import (
     select,
     table,
 )
+
+logger = logging.getLogger(__name__)
 
 MOVEMENT_COLUMNS = (
     "licence",
@@ -66,8 +71,12 @@ class DailySummary:
     seconds: float = 0.0
     kinds: dict[str, int] = field(default_factory=dict)
     selected: int = 0  # licences selected as due (some may have been brought up to date meanwhile)
+    # Licences whose stored history the engine refused (a row changed by hand, say): (number, problems). Each is
+    # left as it was, still due, and named; the run goes on with the others (the next run tries it again).
+    failed: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def add(self, other: DailySummary) -> None:
+        self.failed.extend(other.failed)
         self.licences += other.licences
         self.changes += other.changes
         self.letters += other.letters
@@ -85,6 +94,7 @@ class DailySummary:
             "batches": self.batches,
             "seconds": round(self.seconds, 3),
             "kinds": dict(sorted(self.kinds.items())),
+            "failed": [{"licence": number, "problems": problems} for number, problems in self.failed],
         }
 
 
@@ -188,7 +198,12 @@ def _apply_batch(ids: Sequence[int], on: dt.date, summary: DailySummary) -> None
         licence = licences[licence_id]
         licence_events = events.get(licence_id, [])
         # Never move a projection back in time (it may already be ahead of `on`).
-        derived = derive(licence, licence_events, max(on, projections[licence_id]))
+        try:
+            derived = derive(licence, licence_events, max(on, projections[licence_id]))
+        except InputError as error:
+            summary.failed.append((licence.number, list(error.problems)))
+            logger.error("daily run of %s: licence %s left as it was: %s", on, licence.number, error.problems)
+            continue
         old = stored[licence_id]
         first_difference = 0
         for old_row, new_row in zip(old, derived.movements):
@@ -211,7 +226,7 @@ def _apply_batch(ids: Sequence[int], on: dt.date, summary: DailySummary) -> None
     _insert(Movement, MOVEMENT_COLUMNS, new_movements)
     _insert(Notice, NOTICE_COLUMNS, new_notices)
     _update_projections(projections_out)
-    summary.licences += len(due)
+    summary.licences += len(projections_out)
     summary.changes += len(new_movements)
     summary.letters += len(new_notices)
 
@@ -287,6 +302,8 @@ def _insert(model, names: Sequence[str], rows: list[tuple]) -> None:
 def _update_projections(rows: list[tuple]) -> None:
     """UPDATE the projections (the same values as `Projection.objects.update_or_create` writes) in one statement
     on PostgreSQL, row by row elsewhere. Each row: the PROJECTION_FIELDS, updated_at, then the licence id."""
+    if not rows:  # a batch whose every licence was refused
+        return
     quote = connection.ops.quote_name
     fields = [Projection._meta.get_field(name) for name in (*PROJECTION_FIELDS, "updated_at", "licence")]
     into = quote(Projection._meta.db_table)

@@ -67,3 +67,13 @@ class Command(BaseCommand):
             f"daily run of {on.isoformat()}: {summary.licences:,} licences, {summary.changes:,} changes"
             f"{f' ({kinds})' if kinds else ''}, {summary.letters:,} letters, {summary.seconds:.1f} s"
         )
+        if summary.failed:
+            # The others are up to date; these stay due (the next run tries them again) until their history is
+            # repaired: `permis verify --licence NUMBER` says what is wrong with it.
+            for number, problems in summary.failed:
+                self.stderr.write(f"licence {number}: left as it was: {'; '.join(problems)}")
+            raise CommandError(
+                f"{len(summary.failed):,} licence(s) could not be brought up to date (listed above); "
+                "every other licence was",
+                returncode=1,
+            )
