@@ -95,3 +95,72 @@ def leaks(value: Any, path: str = "$") -> list[str]:
         if any(word in lowered for word in ("solde", "balance", "mouvement")) or " point" in lowered:
             found.append(f"{path} = {value[:60]!r}")
     return found
+
+
+# -- the holder's tokens ---------------------------------------------------------------------------------------
+REDIRECT = "http://127.0.0.1:9/callback"
+SCOPES = "openid given_name family_name preferred_username birthdate gender birthplace birthcountry email"
+
+
+def sign_in(
+    server: Any,
+    identity: int = 0,
+    client_id: str = "permis-dev",
+    secret: str = "permis-dev-secret",  # noqa: S107 (fcdev's development client)
+) -> dict[str, Any]:
+    """The token endpoint's answer after `identity` signed in at a `permis fcdev` server for `client_id`:
+    ``access_token`` (opaque) and ``id_token`` (the JWT the holder's API takes)."""
+    import requests
+
+    params = {
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": SCOPES,
+        "state": "s",
+        "nonce": "n",
+        "identity": str(identity),
+    }
+    response = requests.post(f"{server.url}/authorize", data=params, allow_redirects=False, timeout=5)
+    code = response.headers["Location"].split("code=")[1].split("&")[0]
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": client_id,
+        "client_secret": secret,
+    }
+    return requests.post(f"{server.url}/token", data=form, timeout=5).json()
+
+
+_TEST_KEY: list[Any] = []
+
+
+def holder_token(sub: str) -> str:
+    """A token as the provider signs it for this service (issuer, audience, an hour to live) with a test key,
+    that key put in the cache of the provider's keys: for tests that call /holder/ without a provider running."""
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from django.conf import settings
+    from django.core.cache import cache
+    from jwt.algorithms import RSAAlgorithm
+
+    from permis.api.holder import JWKS_CACHE, JWKS_SECONDS
+
+    if not _TEST_KEY:
+        _TEST_KEY.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    private = _TEST_KEY[0]
+    jwk = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
+    jwk.update({"kid": "test-key", "alg": "RS256", "use": "sig"})
+    cache.set(JWKS_CACHE, {"test-key": jwk}, JWKS_SECONDS)
+    now = int(time.time())
+    claims = {
+        "iss": settings.FRANCECONNECT["ISSUER"],
+        "aud": settings.OIDC_RP_CLIENT_ID,
+        "sub": sub,
+        "iat": now,
+        "exp": now + 3600,
+    }
+    return jwt.encode(claims, private, algorithm="RS256", headers={"kid": "test-key"})

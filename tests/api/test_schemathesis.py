@@ -7,14 +7,12 @@ Bounded: a few examples per operation (MAX_EXAMPLES), no deadline, so the suite 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from django.core import signals
-from django.core.cache import cache
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
@@ -27,7 +25,7 @@ from schemathesis.checks import (
 from permis.accounts.models import Account, HolderLink
 from permis.api.models import ApiKey
 from permis.audit.services import create_share
-from tests.api.partners import APPROVAL, centre
+from tests.api.partners import APPROVAL, centre, holder_token
 from tests.notices.document_helpers import licence_with
 
 MAX_EXAMPLES = 20
@@ -72,12 +70,7 @@ def tokens(keep_the_test_connection: None, django_db_blocker: Any, db: Any) -> d
     for scope in ("feed", "post", "course_centre", "police", "police_balance", "third_party"):
         sender = {"feed": "ANTAI", "course_centre": APPROVAL}.get(scope, "")
         found[scope] = ApiKey.objects.issue(name=scope, sender=sender, scopes=[scope])[1]
-    found["holder"] = "token-of-the-holder"
-    cache.set(
-        "api:holder:userinfo:" + hashlib.sha256(b"token-of-the-holder").hexdigest(),
-        {"sub": "sub-holder"},
-        3600,
-    )
+    found["holder"] = holder_token("sub-holder")
     return found
 
 

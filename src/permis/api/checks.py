@@ -21,7 +21,15 @@ from permis.audit.models import Channel, Purpose, Role
 from permis.audit.services import SHARE_SHOWN, AuditError, check_share, log_access
 
 from .auth import KeyAuth
-from .common import ERRORS, answer, check_qr, document_kind, find_licence, request_id
+from .common import (
+    ERRORS,
+    answer,
+    check_qr,
+    document_kind,
+    find_licence,
+    refuse_unknown_query,
+    request_id,
+)
 from .models import ApiKey, Scope
 
 router = Router(tags=["third parties"], auth=KeyAuth(Scope.THIRD_PARTY))
@@ -89,6 +97,7 @@ def _requester(key: ApiKey) -> str:
     "revoked code answers 404 without saying which. Each answered check is on the holder's access log.",
 )
 def check_share_code(request: HttpRequest, body: ShareIn) -> HttpResponse:
+    refuse_unknown_query(request)
     key: ApiKey = request.auth  # type: ignore[attr-defined]
     try:
         found = check_share(
@@ -137,6 +146,7 @@ def _day(value: Any) -> dt.date | None:
     "those carry points, which a third party may not read (L223-7).",
 )
 def check_attestation(request: HttpRequest, body: AttestationIn) -> dict[str, Any]:
+    refuse_unknown_query(request)
     key: ApiKey = request.auth  # type: ignore[attr-defined]
     with transaction.atomic():
         verdict = check_qr(body.qr)

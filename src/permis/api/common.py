@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from dataclasses import dataclass
+from typing import Annotated, Any
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from ninja import Schema
+from ninja.errors import HttpError
+from pydantic import BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
 
 from permis.config.database import prepared_cursor
 from permis.registry.models import Category, Holder, Licence, Projection
@@ -25,6 +30,40 @@ from permis.registry.models import Category, Holder, Licence, Projection
 
 class ErrorOut(Schema):
     error: str
+
+
+# The request bodies' schemas: exact JSON types (pydantic's strict mode: "23000" is not a number, "yes" not a
+# boolean) and no unknown field, as the feed's (docs/feed.md). A date is the one string a JSON body can carry it
+# in, `YYYY-MM-DD`: `Day` reads that string into a date before the strict check (which, from Python, takes
+# date objects only), and leaves anything else to be refused by it.
+STRICT = ConfigDict(extra="forbid", strict=True)
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits (\d takes any script's)
+
+
+def _iso_day(value: Any) -> Any:
+    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "date_value", "{value} is not a day of the calendar", {"value": value}
+            ) from None
+    if isinstance(value, str):
+        raise PydanticCustomError("date_format", "a date is written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_iso_day)]
+
+
+def refuse_unknown_query(request: HttpRequest, allowed: frozenset[str] = frozenset()) -> None:
+    """422 naming the query parameters an endpoint does not take: ninja reads only the ones it knows, so a
+    misspelt `purpose_detial` would otherwise be dropped without a word. A set difference on the parsed query:
+    nothing a check's time would notice (docs/performance.md)."""
+    unknown = request.GET.keys() - allowed
+    if unknown:
+        takes = f"it takes {', '.join(sorted(allowed))}" if allowed else "it takes none"
+        raise HttpError(422, f"{', '.join(sorted(unknown))}: unknown query parameter ({takes})")
 
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}

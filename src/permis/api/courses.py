@@ -21,7 +21,6 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import ConfigDict
 
 from permis.audit.models import Channel, Purpose, Role
 from permis.audit.services import log_access
@@ -31,7 +30,7 @@ from permis.registry.models import Licence
 from permis.registry.services.core import RegistryError
 
 from .auth import KeyAuth
-from .common import ERRORS, find_licence, request_id
+from .common import ERRORS, STRICT, Day, find_licence, request_id
 from .models import ApiKey, Scope
 
 router = Router(tags=["course centres"], auth=KeyAuth(Scope.COURSE_CENTRE))
@@ -39,9 +38,9 @@ MAX_ATTENDEES = 200
 
 
 class SessionIn(Schema):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    first_day: dt.date = Field(
+    first_day: Day = Field(
         description="the first of the two consecutive days (R223-5), after today and at most two years ahead"
     )
     place: str = Field(min_length=1, max_length=200)
@@ -60,14 +59,14 @@ class SessionOut(Schema):
 
 
 class AttendeeIn(Schema):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     licence_number: str = Field(min_length=1, max_length=19)
-    birth_date: dt.date
+    birth_date: Day
 
 
 class EligibilityIn(AttendeeIn):
-    on: dt.date | None = Field(None, description="the course's first day (default: today)")
+    on: Day | None = Field(None, description="the course's first day (default: today)")
 
 
 class EligibilityOut(Schema):
@@ -85,7 +84,7 @@ class AttendanceLineIn(AttendeeIn):
 
 
 class AttendanceIn(Schema):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     attendees: list[AttendanceLineIn] = Field(min_length=1, max_length=MAX_ATTENDEES)
 

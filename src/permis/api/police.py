@@ -31,6 +31,7 @@ from .common import (
     find_licence,
     licence_facts,
     read_facts,
+    refuse_unknown_query,
     request_id,
 )
 from .models import ApiKey, Scope
@@ -46,6 +47,11 @@ class CheckQuery(Schema):
 
     purpose: PoliceP = Field(description="why the licence is checked: roadside_check or judicial_inquiry")
     purpose_detail: str = Field("", max_length=300, description="e.g. the report's number; kept in the log")
+
+
+# ninja reads the query parameters it knows and drops the others, whatever the schema's `extra`: the checks
+# refuse the others themselves (a misspelt `purpose_detial` would lose the report's number without a word).
+CHECK_PARAMETERS = frozenset(CheckQuery.model_fields)
 
 
 class HolderOut(Schema):
@@ -133,6 +139,7 @@ def _log(request: HttpRequest, facts: LicenceFacts, purpose: str, detail: str, s
 def _read(request: HttpRequest, number: str, query: CheckQuery, *, balance: bool) -> LicenceFacts:
     """Read, then log: no transaction around both, the log's own is enough (a failed append fails the request
     before anything is shown) and two fewer round trips keep the chain's lock short (docs/performance.md)."""
+    refuse_unknown_query(request, CHECK_PARAMETERS)
     facts = read_facts(number, timezone.localdate())
     if facts is None:
         raise HttpError(404, f"number: no licence numbered {number!r} in the national file")
@@ -175,6 +182,7 @@ def check_licence_balance(request: HttpRequest, number: str, query: Query[CheckQ
     "file (valid, expired or revoked), its state today comes with it, never the points.",
 )
 def check_qr_code(request: HttpRequest, body: QrIn) -> dict[str, Any]:
+    refuse_unknown_query(request)
     with transaction.atomic():
         verdict = check_qr(body.qr)
         answer: dict[str, Any] = {

@@ -28,7 +28,7 @@ api = NinjaAPI(
     description="The partners of the national file: the offences feed (ANTAI, courts), the postal partner, "
     "approved course centres, police and gendarmerie, third parties with a share code or an attestation, and "
     "the holder's own mobile application. Authentication: `Authorization: Bearer <key>` (each key has a sender "
-    "code and scopes), or for /holder/ an OpenID Connect access token. Documented in docs/api.md.",
+    "code and scopes), or for /holder/ a token the identity provider signed for this service (the ID token of the sign-in: its audience, issuer, expiry and signature are checked). Documented in docs/api.md.",
     urls_namespace="api-v1",
     docs_url="/docs",
 )
@@ -43,7 +43,13 @@ api.add_router("/holder/", holder.router)
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
     response = api.create_response(request, {"error": error.message}, status=401)
-    response["WWW-Authenticate"] = 'Bearer realm="permis"'
+    challenge = 'Bearer realm="permis"'
+    if isinstance(error, holder.InvalidToken):  # RFC 6750, 3.1: a token was sent and is refused
+        description = (
+            error.description.encode("ascii", "replace").decode().replace("\\", "").replace('"', "'")
+        )
+        challenge += f', error="invalid_token", error_description="{description}"'
+    response["WWW-Authenticate"] = challenge
     return response
 
 
@@ -59,9 +65,35 @@ def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
     return api.create_response(request, {"error": error.message}, status=error.status_code)
 
 
+SOURCES = ("body", "query", "path", "header", "cookie", "form", "file")
+
+
+def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    """The field a validation error is about, as the caller wrote it: `attendees[0].attended`, `purpose`.
+    ninja's location starts with the source (body, query, path) and, for a body, the endpoint's parameter."""
+    parts = list(loc)
+    if parts and parts[0] in SOURCES:
+        source = parts.pop(0)
+        if source == "body" and len(parts) > 1:
+            parts.pop(0)
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "body"
+
+
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, error: ValidationError) -> HttpResponse:
-    return api.create_response(request, {"error": "invalid request", "details": error.errors}, status=422)
+    """422, the error naming each field and what is wrong with it (an unknown field, a string for a number),
+    and pydantic's own list in `details`."""
+    problems = []
+    for problem in error.errors:
+        message = (
+            "unknown field" if problem.get("type") == "extra_forbidden" else problem.get("msg", "invalid")
+        )
+        problems.append(f"{field_name(problem.get('loc', ()))}: {message}")
+    text = "; ".join(dict.fromkeys(problems)) or "invalid request"
+    return api.create_response(request, {"error": text, "details": error.errors}, status=422)
 
 
 @public
