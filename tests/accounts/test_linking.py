@@ -2,6 +2,8 @@
 
 - the numbers printed on the card are not enough: a FranceConnect account links a file only when its certified
   identity is the holder's, a local account only when its verified address is the file's;
+- a refusal never tells whether the numbers are a licence's: right numbers refused read exactly as wrong numbers
+  (same status, same page, same message, same queries; issue 5's audit, G9);
 - only holders' accounts (an ``Account`` row) reach the linking page and the holder's space: an agent's user
   gets a 403, even with a ``HolderLink``;
 - every link is written to the holder's access log and mailed to the holder; the confirmation is shown on the
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from typing import Any
 
@@ -21,6 +24,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -39,8 +43,11 @@ from .test_franceconnect import sign_in_with_franceconnect
 pytestmark = pytest.mark.django_db
 
 EMAIL = "camille@example.fr"
-IDENTITY_REFUSED = "l’identité certifiée par FranceConnect n’est pas celle de son titulaire"
-ADDRESS_REFUSED = "l’adresse électronique de votre compte n’est pas celle qui figure dans le dossier"
+NEUTRAL = "Ces informations ne permettent pas de rattacher un permis à votre compte."
+# What the one message tells each kind of account to check, besides the numbers (never whether they exist).
+IDENTITY_REFUSED = "Le permis doit aussi être celui de l’identité certifiée par FranceConnect"
+ADDRESS_REFUSED = "Votre compte doit aussi utiliser l’adresse électronique enregistrée par la préfecture"
+TELLS_A_LICENCE = ("bien ceux d’un permis", "figure dans le dossier du permis", "Ce permis ne peut pas")
 LINKED = "Votre permis est rattaché à votre compte."
 NOT_FOR_AGENTS = "Espace réservé aux titulaires de permis"
 
@@ -91,8 +98,9 @@ def test_a_franceconnect_identity_that_is_not_the_holder_s_links_nothing(
     sign_in_with_franceconnect(client, fc, 0)
     answer = post_card(client, camille)
     assert answer.status_code == 400
-    assert IDENTITY_REFUSED in answer.content.decode()
-    assert "contactez votre préfecture ou l’ANTS" in answer.content.decode()
+    page = answer.content.decode()
+    assert NEUTRAL in page and IDENTITY_REFUSED in page and "contactez votre préfecture ou l’ANTS" in page
+    assert not any(tell in page for tell in TELLS_A_LICENCE)
     assert not HolderLink.objects.exists() and not accesses_of(camille.holder).exists()
     assert client.get(reverse("dossier:dashboard"))["Location"] == reverse("accounts:link")
 
@@ -189,7 +197,8 @@ def test_a_local_account_whose_address_is_not_the_file_s_links_nothing(camille) 
     answer = post_card(client, camille)
     assert answer.status_code == 400
     page = answer.content.decode()
-    assert ADDRESS_REFUSED in page and "Connectez-vous avec FranceConnect" in page
+    assert NEUTRAL in page and ADDRESS_REFUSED in page and "connectez-vous avec FranceConnect" in page
+    assert not any(tell in page for tell in TELLS_A_LICENCE)
     assert not HolderLink.objects.exists() and not accesses_of(camille.holder).exists()
 
 
@@ -205,6 +214,49 @@ def test_an_unverified_address_links_nothing(camille) -> None:
     client = signed_in(local_account(verified=False))
     assert ADDRESS_REFUSED in post_card(client, camille).content.decode()
     assert not HolderLink.objects.exists()
+
+
+def _alert(answer: Any) -> str:
+    found = re.search(r'<div class="fr-alert fr-alert--error[^>]*>(.*?)</div>', answer.content.decode(), re.S)
+    return found.group(1) if found else ""
+
+
+def _posted(client: Client, licence: Any, **changes: str) -> tuple[Any, int]:
+    """The answer to a card, and how many statements it took (a refusal must not take another path)."""
+    with CaptureQueriesContext(connection) as statements:
+        answer = post_card(client, licence, **changes)
+    return answer, len(statements)
+
+
+def _reads_as_wrong_numbers(client: Client, licence: Any) -> str:
+    """The right numbers of a file the account may not link, then wrong ones: the same answer, the same work."""
+    client.get(reverse("accounts:link"))  # the session's first save after signing in, out of the comparison
+    right, right_statements = _posted(client, licence)
+    wrong, wrong_statements = _posted(client, licence, dossier_number="990000000999")
+    unknown, unknown_statements = _posted(client, licence, number="XX0000000000")
+    assert right.status_code == wrong.status_code == unknown.status_code == 400
+    assert _alert(right) == _alert(wrong) == _alert(unknown) != ""
+    assert right_statements == wrong_statements == unknown_statements
+    assert not HolderLink.objects.exists()
+    return _alert(right)
+
+
+def test_a_local_account_refused_the_file_reads_exactly_as_wrong_numbers(camille) -> None:
+    """The audit's reproduction (G9): intrus@example.fr types a holder's right numbers."""
+    alert = _reads_as_wrong_numbers(signed_in(local_account("intrus@example.fr")), camille)
+    assert NEUTRAL in alert and ADDRESS_REFUSED in alert and IDENTITY_REFUSED not in alert
+    assert not any(tell in alert for tell in TELLS_A_LICENCE)
+
+
+def test_a_franceconnect_identity_refused_the_file_reads_exactly_as_wrong_numbers(
+    client: Client, fc: FcDevServer, identities, camille
+) -> None:
+    """The audit's reproduction (G9): a certified identity that is not Camille's types her right numbers."""
+    identities[:] = [NOBODY]
+    sign_in_with_franceconnect(client, fc, 0)
+    alert = _reads_as_wrong_numbers(client, camille)
+    assert NEUTRAL in alert and IDENTITY_REFUSED in alert and ADDRESS_REFUSED not in alert
+    assert not any(tell in alert for tell in TELLS_A_LICENCE)
 
 
 def test_a_refusal_counts_towards_the_lockout(camille) -> None:

@@ -351,3 +351,65 @@ def test_the_code_must_follow_the_password_within_five_minutes(client: Client) -
         answer = client.get(reverse("accounts:totp_login"))
     assert answer["Location"] == reverse("accounts:login")
     assert "_auth_user_id" not in client.session
+
+
+# -- the lockout's message on each page (issue 5's audit, L1 and L2) ---------------------------------------------
+RESET_ADVICE = "Si vous avez oublié votre mot de passe, réinitialisez-le"
+
+
+def locked_alert(answer: Any) -> str:
+    assert answer.status_code == 400
+    found = re.search(r'<div class="fr-alert fr-alert--error[^>]*>(.*?)</div>', answer.content.decode(), re.S)
+    assert found and LOCKED in found.group(1), answer.content.decode()
+    return found.group(1)
+
+
+def test_the_sign_in_lockout_gives_the_minutes_left_and_the_reset(client: Client) -> None:
+    verified_user()
+    with time_machine.travel(dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC), tick=False):
+        for _n in range(5):
+            login(client, password="wrong password!")
+    with time_machine.travel(dt.datetime(2026, 3, 1, 9, 4, 30, tzinfo=dt.UTC), tick=False):
+        alert = locked_alert(login(client))
+    assert "réessayez dans 11 minutes" in alert and RESET_ADVICE in alert
+
+
+def test_a_password_reset_lifts_the_sign_in_lockout(client: Client, smtp_server) -> None:
+    """The audit's reproduction (L2): locked out, the holder follows the advice; the new password works at once."""
+    verified_user()
+    for _n in range(5):
+        login(client, password="wrong password!")
+    assert LOCKED in login(client).content.decode()
+    client.post(reverse("accounts:password_reset"), {"email": EMAIL})
+    path = link_in(smtp_server.wait_for(1)[0]).replace("http://testserver", "")
+    form = client.get(path, follow=True)
+    new = "un autre mot de passe tout neuf"
+    client.post(form.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
+    assert login(client, password=new)["Location"] == reverse("accounts:home")
+
+
+def test_a_reset_does_not_lift_a_client_address_s_lockout(client: Client, settings, smtp_server) -> None:
+    """Many accounts tried from one address: the lock is the address's, so the page does not offer the reset."""
+    settings.ACCOUNTS_THROTTLE = {"ADDRESS_LIMIT": 6}
+    verified_user()
+    for n in range(6):
+        login(client, email=f"guess{n}@example.fr", password="wrong password!", address="10.9.9.9")
+    alert = locked_alert(login(client, address="10.9.9.9"))
+    assert RESET_ADVICE not in alert and "mot de passe" not in alert
+
+
+def test_the_second_factor_lockout_gives_no_password_advice(client: Client) -> None:
+    verified_user(totp_secret=totp.new_secret(), totp_enabled=True)
+    login(client)
+    for _n in range(5):
+        client.post(reverse("accounts:totp_login"), {"code": "000000"})
+    alert = locked_alert(client.post(reverse("accounts:totp_login"), {"code": "000000"}))
+    assert "mot de passe" not in alert and "codes de secours" in alert
+
+
+def test_the_linking_lockout_gives_no_password_advice(client: Client, linking: Any) -> None:
+    for _n in range(5):
+        link(client, linking, dossier_number="990000000999")
+    alert = locked_alert(link(client, linking))
+    assert "mot de passe" not in alert and "numéros" in alert
+    assert not HolderLink.objects.exists()

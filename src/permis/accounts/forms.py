@@ -35,7 +35,10 @@ class SignupForm(DsfrFormMixin, forms.Form):
     password1 = forms.CharField(
         label=_("Mot de passe"),
         strip=False,
-        help_text=_("Au moins 12 caractères, pas seulement des chiffres, ni un mot de passe courant."),
+        help_text=_(
+            "Au moins 12 caractères, pas seulement des chiffres, ni un mot de passe courant, ni vos nom et "
+            "prénoms, ni ce qui précède « @ » dans votre adresse."
+        ),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password2 = forms.CharField(

@@ -68,31 +68,64 @@ def remember_identity(sender: Any, request: Any, user: User, **kwargs: Any) -> N
         session.pop(IDENTITY, None)
 
 
-def refusal(request: HttpRequest, account: Account, holder: Holder) -> str:
-    """Why this account may not be linked to ``holder``'s file (a message for the person), or "" if it may."""
+def refusal(request: HttpRequest, account: Account, holder: Holder | None) -> str:
+    """Why this account may not be linked to ``holder``'s file (a message for the person), or "" if it may.
+
+    ``holder`` is the file the numbers designate, or None when they designate none (or several). Every refusal
+    reads the same for one account, whatever was wrong: the numbers, or the proof that the file is the
+    account's (``proves_holder``). Saying which would tell that the numbers are a licence's, and the page would
+    confirm any set of numbers found on a card or a photocopy (issue 5: no message reveals whether a licence
+    exists).
+    """
+    if account.franceconnect_sub and not request.session.get(IDENTITY):
+        # A fact of this session, not of the numbers: asked whatever they are.
+        return _(
+            "Pour rattacher votre permis, reconnectez-vous avec FranceConnect : votre identité doit être "
+            "vérifiée lors de cette connexion."
+        )
+    if holder is not None and proves_holder(request, account, holder):
+        return ""
+    if holder is not None:
+        logger.info(
+            "account %s: the numbers typed designate holder %s, who is not the account's",
+            account.user_id,
+            holder.pk,
+        )
+    return refused(account)
+
+
+def proves_holder(request: HttpRequest, account: Account, holder: Holder) -> bool:
+    """Whether the account proves it is ``holder``'s: FranceConnect's identity certified at this sign-in is the
+    holder's, or the local account's verified address is the one the file holds. Reads nothing more than the
+    holder and the account already loaded (a refusal costs what wrong numbers cost)."""
     if account.franceconnect_sub:
         identity = request.session.get(IDENTITY)
-        if not identity:
-            return _(
-                "Pour rattacher votre permis, reconnectez-vous avec FranceConnect : votre identité doit être "
-                "vérifiée lors de cette connexion."
-            )
-        if not same_person(holder, identity, whole_pivot=False):
-            return _(
-                "Les numéros saisis sont bien ceux d’un permis, mais l’identité certifiée par FranceConnect n’est "
-                "pas celle de son titulaire : ce permis ne peut pas être rattaché à votre compte. S’il s’agit "
-                "bien de votre permis, contactez votre préfecture ou l’ANTS pour faire corriger votre identité."
-            )
-        return ""
+        return bool(identity) and same_person(holder, identity, whole_pivot=False)
     address = (account.user.email or "").strip().casefold()
     on_file = (holder.email or "").strip().casefold()
-    if account.email_verified_at is None or not address or address != on_file:
-        return _(
-            "Ce permis ne peut pas être rattaché à ce compte : l’adresse électronique de votre compte n’est pas "
-            "celle qui figure dans le dossier du permis. Connectez-vous avec FranceConnect pour rattacher votre "
-            "permis, ou créez votre compte avec l’adresse électronique que votre dossier contient."
+    return account.email_verified_at is not None and bool(address) and address == on_file
+
+
+def refused(account: Account) -> str:
+    """The one message of a refused link: what to check on the card, and what else the account must have to
+    prove the file is its own (the kind of account is the person's own knowledge, not the file's)."""
+    check = _(
+        "Ces informations ne permettent pas de rattacher un permis à votre compte. Vérifiez le format, le numéro "
+        "de permis, le numéro de dossier (NEPH) et votre date de naissance, tels qu’ils figurent sur votre permis."
+    )
+    if account.franceconnect_sub:
+        proof = _(
+            "Le permis doit aussi être celui de l’identité certifiée par FranceConnect : si tout est exact et "
+            "qu’il s’agit bien de votre permis, contactez votre préfecture ou l’ANTS pour faire corriger votre "
+            "identité."
         )
-    return ""
+    else:
+        proof = _(
+            "Votre compte doit aussi utiliser l’adresse électronique enregistrée par la préfecture dans votre "
+            "dossier : si vous en utilisez une autre, connectez-vous avec FranceConnect pour rattacher votre "
+            "permis."
+        )
+    return f"{check} {proof}"
 
 
 def link(

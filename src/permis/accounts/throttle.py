@@ -2,8 +2,9 @@
 
 After ``LIMIT`` failures within ``WINDOW`` for one account (or ``ADDRESS_LIMIT`` from one address, higher because
 several people may share an address), further attempts are refused for the rest of the window, whether the
-password or numbers are right or not, with the same neutral message. Counting uses rows of the database
-(``Failure``), shared by every server process, on SQLite and PostgreSQL alike.
+password or numbers are right or not, with a message that gives the minutes left (``wait``) and never tells
+whether the account exists. A password reset clears the account's sign-in count (``succeed``). Counting uses
+rows of the database (``Failure``), shared by every server process, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ def address_wait(action: str, request: HttpRequest, limit: int) -> int:
     when it may now (or `limit` is 0). For an action counted by address only, with its own limit."""
     _, _, window = _limits()
     return _wait(f"{action}:address:{client_address(request)}", limit, timezone.now(), window)
+
+
+def address_locked(action: str, request: HttpRequest) -> bool:
+    """Whether this client address is locked out of ``action`` (whichever account it tries)."""
+    _, address_limit, _ = _limits()
+    return address_wait(action, request, address_limit) > 0
 
 
 def wait(action: str, request: HttpRequest, account: str = "") -> int:

@@ -4,6 +4,7 @@ licence, security (TOTP, recovery codes, log out everywhere), log out. docs/acco
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from typing import Any
@@ -26,6 +27,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -55,10 +57,53 @@ def _next_url(request: HttpRequest) -> str:
     return ""
 
 
-def _locked_message() -> str:
-    return _(
-        "Trop de tentatives ont échoué : par sécurité, réessayez dans 15 minutes. "
-        "Si vous avez oublié votre mot de passe, vous pouvez le réinitialiser."
+def _locked(seconds: int) -> str:
+    """The first words of every lockout: what happened and the minutes actually left (``throttle.wait``)."""
+    minutes = max(1, math.ceil(seconds / 60))
+    return ngettext(
+        "Trop de tentatives ont échoué : par sécurité, réessayez dans %(minutes)d minute.",
+        "Trop de tentatives ont échoué : par sécurité, réessayez dans %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
+def _login_locked_message(request: HttpRequest, email: str) -> str:
+    """The sign-in's lockout. A password reset lifts the account's lock (``PasswordResetConfirmView``), so the
+    advice is given only when that lock is the one in the way, not the client address's (many failures from one
+    address: another password would not help)."""
+    text = _locked(throttle.wait("login", request, email))
+    if throttle.address_locked("login", request):
+        return text
+    return " ".join(
+        (
+            text,
+            _(
+                "Si vous avez oublié votre mot de passe, réinitialisez-le : vous pourrez vous connecter aussitôt "
+                "avec le nouveau."
+            ),
+        )
+    )
+
+
+def _code_locked_message(seconds: int) -> str:
+    """The second factor's lockout: a new password would not lift it (the code is what failed)."""
+    return " ".join(
+        (
+            _locked(seconds),
+            _(
+                "Vous pourrez alors saisir le code affiché par votre application ou l’un de vos codes de secours."
+            ),
+        )
+    )
+
+
+def _link_locked_message(seconds: int) -> str:
+    """The linking's lockout, for every account (a FranceConnect account has no password)."""
+    return " ".join(
+        (
+            _locked(seconds),
+            _("Vous pourrez alors saisir de nouveau les numéros tels qu’ils figurent sur votre permis."),
+        )
     )
 
 
@@ -77,7 +122,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].strip().lower()
         if throttle.locked("login", request, email):
-            error = _locked_message()
+            error = _login_locked_message(request, email)
         else:
             user = authenticate(request, username=email, password=form.cleaned_data["password"])
             if user is None or not Account.objects.filter(user=user).exists():
@@ -117,7 +162,7 @@ def totp_login(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         account_key = f"user-{user.pk}"
         if throttle.locked("totp", request, account_key):
-            error = _locked_message()
+            error = _code_locked_message(throttle.wait("totp", request, account_key))
         elif _check_second_factor(user, form.cleaned_data["code"]):
             throttle.succeed("totp", request, account_key)
             del request.session[PENDING]
@@ -278,8 +323,9 @@ def link(request: HttpRequest) -> HttpResponse:
     account_key = f"user-{request.user.pk}"
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        account = request.user.account
         if throttle.locked("link", request, account_key):
-            error = _locked_message()
+            error = _link_locked_message(throttle.wait("link", request, account_key))
         else:
             licences = list(
                 Licence.objects.filter(
@@ -289,34 +335,30 @@ def link(request: HttpRequest) -> HttpResponse:
                     holder__birth_date=data["birth_date"],
                 ).select_related("holder")[:2]
             )
-            if len(licences) == 1:
-                licence = licences[0]
-                error = linking.refusal(request, request.user.account, licence.holder)
-                if not error:
-                    throttle.succeed("link", request, account_key)
-                    made, _new = linking.link(
-                        request, request.user, licence.holder, LinkMethod.LICENCE_FORM, licence=licence
-                    )
-                    request.session.pop(oidc.LINK_REASON, None)
-                    if made.holder_id == licence.holder_id:
-                        # Made now, or by a concurrent request of this account (a double click): the same answer.
-                        messages.success(request, _("Votre permis est rattaché à votre compte."))
-                    else:
-                        # A concurrent request (another tab) linked another file first: it stays.
-                        messages.info(
-                            request,
-                            _(
-                                "Votre compte est déjà rattaché à un permis : un compte ne peut être rattaché "
-                                "qu’à un seul permis, les numéros saisis n’ont donc pas été pris en compte."
-                            ),
-                        )
-                    return redirect("accounts:home")
-            else:
-                # The same words whatever did not match: the page never tells whether a licence exists.
-                error = _(
-                    "Ces informations ne permettent pas de rattacher un permis à votre compte. Vérifiez le "
-                    "format, chaque numéro et votre date de naissance."
+            licence = licences[0] if len(licences) == 1 else None
+            # One path whatever the numbers: wrong numbers, and right numbers of a file the account does not prove
+            # is its own, get the same message from the same work (linking.refusal), so that the page never tells
+            # whether a licence exists.
+            error = linking.refusal(request, account, licence.holder if licence is not None else None)
+            if not error and licence is not None:
+                throttle.succeed("link", request, account_key)
+                made, _new = linking.link(
+                    request, request.user, licence.holder, LinkMethod.LICENCE_FORM, licence=licence
                 )
+                request.session.pop(oidc.LINK_REASON, None)
+                if made.holder_id == licence.holder_id:
+                    # Made now, or by a concurrent request of this account (a double click): the same answer.
+                    messages.success(request, _("Votre permis est rattaché à votre compte."))
+                else:
+                    # A concurrent request (another tab) linked another file first: it stays.
+                    messages.info(
+                        request,
+                        _(
+                            "Votre compte est déjà rattaché à un permis : un compte ne peut être rattaché "
+                            "qu’à un seul permis, les numéros saisis n’ont donc pas été pris en compte."
+                        ),
+                    )
+                return redirect("accounts:home")
             throttle.fail("link", request, account_key)
     return render(
         request,
@@ -459,6 +501,14 @@ class PasswordResetView(_InvalidFormIs400, auth_views.PasswordResetView):
 
 
 class PasswordResetConfirmView(_InvalidFormIs400, auth_views.PasswordResetConfirmView):
+    def form_valid(self, form: Any) -> HttpResponse:
+        """A new password ends the account's sign-in lockout: the failures were guesses of the old one, and the
+        lockout message sends here. The client address's count stays (a spray from one address goes on)."""
+        response = super().form_valid(form)
+        throttle.succeed("login", self.request, form.user.username)
+        logger.info("account %s: password reset, its sign-in failures cleared", form.user.pk)
+        return response
+
     def get_user(self, uidb64: str) -> Any:
         """A link for anyone but a holders' account is an invalid link (as an unknown or used one)."""
         user = super().get_user(uidb64)

@@ -247,6 +247,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not the e-mail address's local part nor a name inside the password, however written (accents, case, dots).
+    {"NAME": "permis.accounts.passwords.PersonalDataValidator"},
 ]
 # Django's database sessions, read in the same statement as the account and its file (permis.accounts.signed_in,
 # docs/adr/0003-one-query-signed-in-pages.md): a holder's page costs one round trip instead of three.
