@@ -145,6 +145,9 @@ class Person:
     categories: list[dict[str, Any]]
     events: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)  # (kind, data, source)
     story: str = ""
+    # Where each offence was committed (index in `events` -> a commune's INSEE code), as the feed sends it: the
+    # engine does not read it, the feed's record keeps it (docs/feed.md, ``place``).
+    places: dict[int, str] = field(default_factory=dict)
 
 
 def _iso(day: dt.date) -> str:
@@ -180,6 +183,9 @@ class Population:
     def __init__(self, today: dt.date, seed: int = 0):
         self.today = today
         self.random = random.Random(seed)  # noqa: S311 (synthetic data, not secrets)
+        # Places come from a generator of their own, so that giving offences a place left every other draw, hence
+        # the population of a seed, as it was.
+        self.place_random = random.Random(f"places-{seed}")  # noqa: S311 (synthetic data, not secrets)
         self.serial = 0
 
     def numbers(self) -> tuple[str, str]:
@@ -263,7 +269,7 @@ class Population:
             if final >= today:
                 continue
             way = self.offence_kind(committed)
-            person.events.append(_offence(committed, final, way))
+            self.add_offence(person, _offence(committed, final, way))
             finals.append((final, way))
         if len(finals) >= 2 and r.random() < 0.12:
             last = max(f for f, _ in finals)
@@ -293,6 +299,14 @@ class Population:
                 ("suspension", {"from": _iso(start), "to": _iso(start + dt.timedelta(days=90))}, "agent")
             )
 
+    def add_offence(self, person: Person, offence: tuple[str, dict[str, Any], str]) -> None:
+        """Append an offence with its place: most often the holder's own commune, otherwise one on the way."""
+        r = self.place_random
+        home = _insee_of(person.holder["city"])
+        place = home if home and r.random() < 0.6 else r.choice(OFFENCE_PLACES)
+        person.places[len(person.events)] = place
+        person.events.append(offence)
+
     def offence_kind(self, committed: dt.date) -> dict[str, Any]:
         r = self.random
         roll = r.random()
@@ -304,15 +318,20 @@ class Population:
         return {"speeding": (limit, limit + r.randint(5, 19))}
 
     def heavy(self, person: Person, window_start: dt.date, span: int) -> None:
-        """A total loss of points: successive offences, the 48SI, the surrender, sometimes a new licence."""
+        """A total loss of points: successive offences, the 48SI, the surrender, sometimes a new licence.
+
+        The 48SI goes by registered post the day the balance falls to 0 (the last offence's final day); its
+        receipt, a few days later, is the day the invalidation is notified."""
         r, today = self.random, self.today
         start = window_start + dt.timedelta(days=r.randint(0, max(0, span - 900)))
         day = start
+        final = start
         for way in ({"natinf": "13322"}, {"natinf": "210"}, {"natinf": "23800"}):
             final = day + dt.timedelta(days=r.randint(10, 40))
-            person.events.append(_offence(day, final, way))
+            self.add_offence(person, _offence(day, final, way))
             day = final + dt.timedelta(days=r.randint(20, 90))
-        notified = day + dt.timedelta(days=r.randint(30, 80))
+        # 6 to 16 days after it was sent (the draw of the earlier version, so that a seed keeps its population).
+        notified = final + dt.timedelta(days=r.randint(30, 80) // 5)
         if notified >= today:
             return
         person.events.append(_on("invalidation_notified", notified))
@@ -326,6 +345,26 @@ class Population:
     def __iter__(self) -> Iterator[Person]:
         while True:
             yield self.person()
+
+
+# The communes where the population's offences happen away from home (all in data/communes.csv).
+OFFENCE_PLACES = [place[0] for place in PLACES] + [
+    "21054",  # Beaune (A6)
+    "37261",  # Tours (A10)
+    "38185",  # Grenoble
+    "45234",  # Orléans (A10)
+    "51454",  # Reims (A4)
+    "57463",  # Metz (A31)
+    "72181",  # Le Mans (A11)
+    "78646",  # Versailles
+    "83137",  # Toulon (A8)
+    "84007",  # Avignon (A7)
+]
+_INSEE_BY_CITY = {city: insee for insee, city, _postal, _departement in PLACES}
+
+
+def _insee_of(city: str) -> str:
+    return _INSEE_BY_CITY.get(city, "")
 
 
 def _card_expiry(obtained: dt.date, card: bool) -> dt.date | None:
@@ -355,7 +394,9 @@ def named_people(today: dt.date) -> list[Person]:
         events: list,
         route: str = "traditional",
         categories: tuple[str, ...] = ("B",),
+        places: tuple[str, ...] = (),
     ) -> Person:
+        """`places`: the INSEE code of each offence's commune, in the order of the offences."""
         holder = {
             "birth_name": surname,
             "given_names": given,
@@ -382,7 +423,12 @@ def named_people(today: dt.date) -> list[Person]:
             {"code": code, "obtained_on": obtained, "expires_on": _card_expiry(obtained, True)}
             for code in categories
         ]
-        return Person(holder, licence, cats, events, story)
+        offences = [index for index, (kind, _data, _source) in enumerate(events) if kind == "offence"]
+        if len(offences) != len(places):
+            raise ValueError(
+                f"{given}: {len(offences)} offences, {len(places)} places: one place per offence"
+            )
+        return Person(holder, licence, cats, events, story, dict(zip(offences, places, strict=True)))
 
     speeding_1 = {"speeding": (80, 92)}
     return [
@@ -415,8 +461,10 @@ def named_people(today: dt.date) -> list[Person]:
             "female",
             years_ago(20.2),
             years_ago(1.1),
-            "Permis probatoire : téléphone au volant (3 points), lettre 48N, stage obligatoire à faire.",
+            "Permis probatoire : téléphone au volant (3 points), lettre 48N reçue en recommandé, stage "
+            "obligatoire à faire dans les 4 mois.",
             [_offence(ago(50), ago(30), {"natinf": "23800"})],
+            places=("21231",),
         ),
         person(
             4,
@@ -431,6 +479,7 @@ def named_people(today: dt.date) -> list[Person]:
                 _offence(ago(300), ago(270), speeding_1),
                 _offence(ago(90), ago(60), {"speeding": (90, 126)}),
             ],
+            places=("69123", "21054", "75056"),
         ),
         person(
             5,
@@ -439,13 +488,15 @@ def named_people(today: dt.date) -> list[Person]:
             "female",
             dt.date(1990, 2, 14),
             dt.date(2009, 5, 5),
-            "Solde nul : le permis reste valide tant que la lettre 48SI n'est pas notifiée ; un stage le "
-            "sauverait.",
+            "Solde nul : la lettre 48SI, envoyée en recommandé il y a 6 jours, n'est pas encore reçue ; le "
+            "permis reste valide jusqu'à sa réception (un agent l'enregistre) ; un stage le sauverait.",
             [
                 _offence(ago(400), ago(380), {"natinf": "13322"}),
                 _offence(ago(200), ago(170), {"natinf": "210"}),
-                _offence(ago(60), ago(40), {"natinf": "23800"}),
+                # Final 6 days ago: its registered 48SI is still at the post office (kept 15 days).
+                _offence(ago(25), ago(6), {"natinf": "23800"}),
             ],
+            places=("75056", "78646", "75056"),
         ),
         person(
             6,
@@ -454,14 +505,17 @@ def named_people(today: dt.date) -> list[Person]:
             "male",
             dt.date(1988, 11, 2),
             dt.date(2007, 3, 15),
-            "Permis invalidé (48SI notifiée), remis en préfecture ; nouveau permis possible dans quelques mois.",
+            "Permis invalidé (48SI reçue en recommandé), remis en préfecture ; nouveau permis possible dans "
+            "quelques mois.",
             [
                 _offence(ago(500), ago(470), {"natinf": "1247"}),
                 _offence(ago(300), ago(280), {"natinf": "210"}),
-                _offence(ago(200), ago(180), {"natinf": "23800"}),
+                _offence(ago(150), ago(126), {"natinf": "23800"}),
+                # The receipt of the 48SI sent the day above: the load writes it as the postal receipt's event.
                 _on("invalidation_notified", ago(120)),
                 _on("licence_surrendered", ago(115)),
             ],
+            places=("51454", "75056", "75056"),
         ),
         person(
             7,
@@ -475,6 +529,7 @@ def named_people(today: dt.date) -> list[Person]:
                 _offence(ago(40), ago(20), {"speeding": (80, 125)}),
                 ("suspension", {"from": _iso(ago(15)), "to": _iso(ago(-75))}, "agent"),
             ],
+            places=("45234",),
         ),
         person(
             8,
@@ -485,5 +540,6 @@ def named_people(today: dt.date) -> list[Person]:
             dt.date(2001, 10, 10),
             "Un point retiré il y a 5 mois : il revient dans un mois ; le calendrier le montre.",
             [_offence(ago(170), ago(150), speeding_1)],
+            places=("72181",),
         ),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 
 def copy_rows(
@@ -12,6 +12,9 @@ def copy_rows(
 ) -> int:
     """Write rows (values in the order of `names`) into the model's table; returns how many were written."""
     fields = [model._meta.get_field(name) for name in names]
+    # The connection itself, not the thread-local proxy `connection`: each value is prepared for it, and going
+    # through the proxy for every value was a sixth of `permis demo`'s time.
+    db = connections[DEFAULT_DB_ALIAS]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     columns = ", ".join(quote(field.column) for field in fields)
@@ -23,9 +26,7 @@ def copy_rows(
             cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
         ):
             for row in rows:
-                copy.write_row(
-                    [field.get_db_prep_save(value, connection) for field, value in zip(fields, row)]
-                )
+                copy.write_row([field.get_db_prep_save(value, db) for field, value in zip(fields, row)])
                 count += 1
         return count
     placeholders = ", ".join(["%s"] * len(fields))
@@ -33,7 +34,7 @@ def copy_rows(
     pending: list[list] = []
     with connection.cursor() as cursor:
         for row in rows:
-            pending.append([field.get_db_prep_save(value, connection) for field, value in zip(fields, row)])
+            pending.append([field.get_db_prep_save(value, db) for field, value in zip(fields, row)])
             if len(pending) >= batch:
                 cursor.executemany(sql, pending)
                 count += len(pending)

@@ -56,7 +56,8 @@ class Command(BaseCommand):
         out = self.stdout.write
         out(
             f"{summary.people:,} permis, {summary.events:,} événements, {summary.movements:,} mouvements, "
-            f"{summary.letters:,} lettres en {elapsed:.1f} s ({summary.people / elapsed:,.0f} permis/s)."
+            f"{summary.letters:,} lettres ({summary.deliveries:,} déjà envoyées) en {elapsed:.1f} s "
+            f"({summary.people / elapsed:,.0f} permis/s)."
         )
         for problem in summary.skipped:
             out(f"  ignoré : {problem}")
