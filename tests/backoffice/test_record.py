@@ -7,10 +7,12 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from permis.backoffice.models import CategoryChange
+from permis.registry import services
 from permis.registry.models import Category, Event, Holder, Movement, Projection
-from tests.notices.legal_helpers import delivery, paris, zero_balance_licence
+from tests.notices.legal_helpers import delivery, offence, paris, zero_balance_licence
 
 from .helpers import agent, client_for, file_in, open_with_purpose
 
@@ -56,19 +58,38 @@ def test_every_form_page_shows_its_fields(desk) -> None:
 def test_surrender(desk) -> None:
     client, lic = desk
     missing = post(client, lic, "remise", {"on": ""})
-    assert missing.status_code == 200 and "Ce champ est obligatoire." in missing.content.decode()
+    assert missing.status_code == 400 and "Ce champ est obligatoire." in missing.content.decode()
     garbage = post(client, lic, "remise", {"on": "31/02/2024"})
-    assert "Saisissez une date valide." in garbage.content.decode()
+    assert garbage.status_code == 400 and "Saisissez une date valide." in garbage.content.decode()
     before = post(client, lic, "remise", {"on": "2001-01-01"})
+    assert before.status_code == 422
     assert (
         "Refusé par le fichier national : Cette date précède l’obtention du permis."
         in before.content.decode()
     )
     assert not Event.objects.filter(licence=lic).exists()
+    post(client, lic, "annulation", {"on": "2024-01-20"})
     done = post(client, lic, "remise", {"on": "2024-02-01", "reason": "remis en préfecture"})
     assert done.status_code == 302 and done["Location"] == f"/gestion/dossiers/{lic.pk}/"
     event = agent_event(lic, "licence_surrendered")
     assert (event.data, event.reason) == ({"on": "2024-02-01"}, "remis en préfecture")
+    again = post(client, lic, "remise", {"on": "2024-02-03"})
+    assert again.status_code == 422
+    assert "La remise du permis est déjà enregistrée (le 1er février 2024)." in again.content.decode()
+
+
+def test_a_valid_licence_is_not_surrendered(desk) -> None:
+    """L223-5: only an invalidated or annulled licence is surrendered (the audit's B4)."""
+    client, lic = desk
+    refused = post(client, lic, "remise", {"on": "2024-02-01"})
+    assert refused.status_code == 422
+    html = refused.content.decode()
+    assert (
+        "Refusé par le fichier national : À cette date, le permis n’est ni invalidé (lettre 48SI notifiée) ni "
+        "annulé : seul un permis invalidé ou annulé est remis en préfecture (art. L223-5)." in html
+    )
+    assert 'id="id_on_error"' in html
+    assert not Event.objects.filter(licence=lic).exists()
 
 
 def test_suspension(desk) -> None:
@@ -76,8 +97,9 @@ def test_suspension(desk) -> None:
     backwards = post(client, lic, "suspension", {"start": "2024-05-01", "end": "2024-04-01"})
     assert "La fin de la suspension ne peut pas précéder son début." in backwards.content.decode()
     assert 'aria-describedby="id_end_error"' in backwards.content.decode()
+    assert backwards.status_code == 400
     out_of_range = post(client, lic, "suspension", {"start": "1850-05-01", "end": "1850-06-01"})
-    assert out_of_range.status_code == 200
+    assert out_of_range.status_code == 422
     html = out_of_range.content.decode()
     assert (
         "Refusé par le fichier national : Cette date est en dehors des années admises (1900 à 2200)." in html
@@ -97,6 +119,36 @@ def test_annulment_with_a_ban(desk) -> None:
     assert done.status_code == 302
     assert agent_event(lic, "annulment").data == {"on": "2024-05-01", "ban_until": "2025-05-01"}
     assert Projection.objects.get(licence=lic).status == "annulled"
+    early = post(client, lic, "nouveau-permis", {"obtained_on": "2025-04-30", "route": "traditional"})
+    assert early.status_code == 422
+    assert (
+        "Le jugement d’annulation interdit de solliciter un nouveau permis avant le 1er mai 2025."
+        in early.content.decode()
+    )
+    assert (
+        post(client, lic, "nouveau-permis", {"obtained_on": "2025-05-01", "route": "traditional"}).status_code
+        == 302
+    )
+
+
+def test_a_decision_dated_after_today_is_refused(desk) -> None:
+    """A decision is recorded once taken (the audit's B6 and B7 c): an annulment, a surrender or a new licence
+    dated after today is refused on its date."""
+    client, lic = desk
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    annulment = post(client, lic, "annulation", {"on": tomorrow})
+    assert annulment.status_code == 422
+    assert "Refusé par le fichier national : Cette date est dans le futur." in annulment.content.decode()
+    assert 'id="id_on_error"' in annulment.content.decode()
+    post(client, lic, "annulation", {"on": "2024-05-01"})
+    for kind, data in (
+        ("remise", {"on": tomorrow}),
+        ("nouveau-permis", {"obtained_on": tomorrow, "route": "traditional"}),
+    ):
+        refused = post(client, lic, kind, data)
+        assert refused.status_code == 422, kind
+        assert "Cette date est dans le futur." in refused.content.decode(), kind
+    assert list(Event.objects.filter(licence=lic).values_list("kind", flat=True)) == ["annulment"]
 
 
 def test_new_licence_after_annulment(desk) -> None:
@@ -112,11 +164,42 @@ def test_new_licence_after_annulment(desk) -> None:
     )
     assert 'id="id_obtained_on_error"' in bad.content.decode()
     wrong_route = post(client, lic, "nouveau-permis", {"obtained_on": "2025-01-01", "route": "bike"})
+    assert wrong_route.status_code == 400
     assert "Sélectionnez un choix valide." in wrong_route.content.decode()
     done = post(client, lic, "nouveau-permis", {"obtained_on": "2025-01-01", "route": "aac"})
     assert done.status_code == 302
     assert agent_event(lic, "new_licence").data == {"obtained_on": "2025-01-01", "route": "aac"}
     assert Movement.objects.filter(licence=lic, kind="new_licence").exists()
+    twice = post(client, lic, "nouveau-permis", {"obtained_on": "2025-01-01", "route": "aac"})
+    assert twice.status_code == 422
+    assert "Un nouveau permis obtenu le 1er janvier 2025 est déjà enregistré." in twice.content.decode()
+    assert Event.objects.filter(licence=lic, kind="new_licence").count() == 1
+
+
+def test_a_new_licence_on_a_valid_licence_is_refused_and_keeps_the_balance(desk) -> None:
+    """The audit's B7 (a): one agent's "new licence" gave a licence of 3 points 6, wiping its offences."""
+    client, lic = desk
+    services.record_event(
+        lic,
+        "offence",
+        offence("2024-01-10", "2024-02-01", 6, "D"),
+        source="feed",
+        sender="TJ",
+        source_ref="A-1",
+    )
+    assert Projection.objects.get(licence=lic).balance == 6
+    refused = post(client, lic, "nouveau-permis", {"obtained_on": "2024-11-30", "route": "traditional"})
+    assert refused.status_code == 422
+    html = refused.content.decode()
+    assert (
+        "Refusé par le fichier national : Le permis n’a été ni invalidé (lettre 48SI notifiée) ni annulé avant "
+        "cette date : un nouveau permis ne s’enregistre qu’après une invalidation ou une annulation (art. L223-5)."
+        in html
+    )
+    assert 'id="id_obtained_on_error"' in html
+    assert not Event.objects.filter(licence=lic, kind="new_licence").exists()
+    projection = Projection.objects.get(licence=lic)
+    assert (projection.balance, projection.status) == (6, "valid")
 
 
 def test_categories_and_medical_validity(desk) -> None:
@@ -185,3 +268,33 @@ def test_a_48si_receipt_invalidates_the_licence(after_48si) -> None:
     )
     page = client.get(f"/gestion/dossiers/{lic.pk}/")
     assert '<strong id="licence-status">Invalidé</strong>' in page.content.decode()
+
+
+def test_a_new_licence_waits_six_months_from_the_surrender(after_48si) -> None:
+    """L223-5 II (the audit's B7 b): no new licence before 6 months from the surrender of the invalidated one,
+    nor before it is surrendered."""
+    client, lic, letter = after_48si
+    post(client, lic, "avis-48si", {"delivery": letter.pk, "kind": "received", "on": "2024-04-05"})
+    unsurrendered = post(client, lic, "nouveau-permis", {"obtained_on": "2024-05-30", "route": "traditional"})
+    assert unsurrendered.status_code == 422
+    assert (
+        "Le permis invalidé le 5 avril 2024 n’a pas été remis en préfecture : enregistrez d’abord sa remise"
+        in unsurrendered.content.decode()
+    )
+    assert post(client, lic, "remise", {"on": "2024-04-10"}).status_code == 302
+    early = post(client, lic, "nouveau-permis", {"obtained_on": "2024-05-30", "route": "traditional"})
+    assert early.status_code == 422
+    html = early.content.decode()
+    assert (
+        "Refusé par le fichier national : Pas de nouveau permis avant le 10 octobre 2024 : le délai d’attente "
+        "après la remise du permis invalidé n’est pas écoulé" in html
+    )
+    assert 'id="id_obtained_on_error"' in html
+    assert Projection.objects.get(licence=lic).status == "invalidated"
+    with time_machine.travel(dt.datetime(2024, 10, 15, 10, tzinfo=dt.UTC)):
+        client = client_for(agent(login="jmartin"))  # months later: a new session
+        open_with_purpose(client, lic)
+        done = post(client, lic, "nouveau-permis", {"obtained_on": "2024-10-10", "route": "traditional"})
+        assert done.status_code == 302 and done["Location"] == f"/gestion/dossiers/{lic.pk}/"
+        projection = Projection.objects.get(licence=lic)
+        assert (projection.balance, projection.status) == (6, "valid")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
 
 from permis.registry import services
 from permis.registry.models import Event, Movement, Notice, Projection
 from permis.registry.services import RegistryError
+from permis.rules import InputError
 
 from .factories import licence, offence
 
@@ -186,3 +190,104 @@ def test_refresh_applies_the_changes_due_since_the_last_evaluation() -> None:
     projection = Projection.objects.get(licence=lic)
     assert (projection.balance, projection.next_change_on) == (12, None)
     assert Notice.objects.filter(licence=lic, code="46", due_on=dt.date(2027, 3, 20)).exists()
+
+
+# -- the law's preconditions of a decision, and its date ----------------------------------------------------------
+def _stored_without_checks(lic, kind: str, data: dict) -> Event:
+    """An event written as a file held before the law's preconditions were checked (a surrender of a valid
+    licence): appended to the chain, as the registry wrote it then."""
+    events = list(lic.events.order_by("seq"))
+    event = Event(
+        licence=lic,
+        seq=len(events) + 1,
+        kind=kind,
+        data=data,
+        source="agent",
+        recorded_at=timezone.now(),
+        recorded_by="agent:before",
+    )
+    event.prev_hash = events[-1].hash if events else services.genesis_hash(lic)
+    event.hash = services.event_hash(event.prev_hash, event)
+    event.save()
+    return event
+
+
+def test_a_history_stored_before_the_preconditions_stays_readable_and_writable() -> None:
+    lic = licence(on=dt.date(2024, 1, 1))
+    _stored_without_checks(lic, "licence_surrendered", {"on": "2024-02-01"})
+    with pytest.raises(InputError):  # checked as a whole, the history is refused
+        services.history_of(lic, list(lic.events.order_by("seq")))
+    assert services.history_of(lic) is not None  # read as stored
+    assert services.refresh(lic, dt.date(2024, 3, 1)).balance == 12
+    outcome = services.record_event(
+        lic,
+        "offence",
+        offence("2024-03-01", "2024-03-20", 3),
+        source="feed",
+        sender="ANTAI",
+        source_ref="A-9",
+    )
+    assert outcome.evaluation.balance == 9
+    # What is added is checked: a second surrender of the same licence is refused, on its field.
+    with pytest.raises(RegistryError) as refused:
+        services.record_event(lic, "licence_surrendered", {"on": "2024-04-01"}, source="agent")
+    assert refused.value.problems == ["event.on: the licence is already surrendered on 2024-02-01 (e1)"]
+    out = io.StringIO()
+    call_command("verify", "--quiet", "--jobs", "1", "--all", stdout=out, stderr=out)
+    assert out.getvalue().splitlines()[-1].endswith("no discrepancy")
+
+
+def test_a_new_licence_on_a_valid_licence_is_refused() -> None:
+    lic = licence(on=dt.date(2024, 1, 1))
+    services.record_event(
+        lic,
+        "offence",
+        offence("2024-03-01", "2024-03-20", 6),
+        source="feed",
+        sender="ANTAI",
+        source_ref="A-1",
+    )
+    with pytest.raises(RegistryError) as refused:
+        services.record_event(lic, "new_licence", {"obtained_on": "2024-11-30"}, source="agent")
+    (problem,) = refused.value.problems
+    assert problem.startswith(
+        "event.obtained_on: the licence is neither invalidated (48SI notified) nor annulled"
+    )
+    assert Projection.objects.get(licence=lic).balance == 6
+    assert not Event.objects.filter(licence=lic, kind="new_licence").exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "field"),
+    [
+        ("annulment", {"on": "2024-06-02"}, "on"),
+        ("licence_surrendered", {"on": "2024-06-02"}, "on"),
+        ("new_licence", {"obtained_on": "2024-06-02"}, "obtained_on"),
+        ("invalidation_notified", {"on": "2024-06-02"}, "on"),
+    ],
+)
+def test_a_decision_dated_after_the_day_it_is_recorded_is_refused(kind: str, data: dict, field: str) -> None:
+    lic = licence(on=dt.date(2024, 1, 1))
+    services.record_event(lic, "annulment", {"on": "2024-05-01"}, source="agent", on=dt.date(2024, 6, 1))
+    with pytest.raises(RegistryError) as refused:
+        services.record_event(lic, kind, data, source="agent", on=dt.date(2024, 6, 1))
+    assert refused.value.problems == [
+        f"{field}: 2024-06-02 is in the future (recorded on 2024-06-01): a decision is recorded once taken"
+    ]
+
+
+def test_a_correction_cannot_date_a_decision_after_today() -> None:
+    lic = licence(on=dt.date(2024, 1, 1))
+    annulment = services.record_event(
+        lic, "annulment", {"on": "2024-05-01"}, source="agent", on=dt.date(2024, 6, 1)
+    ).event
+    with pytest.raises(RegistryError) as refused:
+        services.record_event(
+            lic,
+            "correction",
+            {"event": {"kind": "annulment", "data": {"on": "2029-12-01"}}},
+            source="agent",
+            corrects=annulment,
+            on=dt.date(2024, 6, 1),
+        )
+    assert refused.value.problems[0].startswith("on: 2029-12-01 is in the future")

@@ -11,7 +11,8 @@ What "realistic" means here (and what the property tests rely on):
 - offences name their points in one of the three ways of ENGINE-IO.md (points and class, speeding,
   NATINF of RULES.md §5), sometimes several at once in a simultaneous group;
 - courses, cancellations of generated offences, suspensions, invalidation notices, surrenders, and
-  now and then an annulment followed by a new licence;
+  now and then an annulment followed by a new licence; a surrender or a new licence that the law does not
+  allow where it fell (no invalidation or annulment before it, the waiting period not over) is left out;
 - sometimes a few options of the RULES.md defaults table with one of their documented values.
 
 Events are generated around an "anchor" date so that they interact (windows that block each other,
@@ -411,7 +412,31 @@ def histories(
     history: dict[str, Any] = {"licence": lic, "events": list(events)}
     if with_options and draw(st.integers(0, 3)) == 0:
         history["options"] = draw(options())
-    return history
+    return without_refused_decisions(history)
+
+
+def without_refused_decisions(history: dict[str, Any]) -> dict[str, Any]:
+    """The history without the surrenders and new licences the law does not allow where they fell (L223-5:
+    a surrender or a new licence only after an invalidation or an annulment, a new licence only after the
+    waiting period or the ban): the generator puts them around a total loss without knowing the balance."""
+    from permis.rules import InputError, parse_history
+
+    for _ in range(len(history["events"]) + 1):
+        try:
+            parse_history(history)
+        except InputError as error:
+            refused = set()
+            for problem in error.problems:
+                head = problem.split(": ", 1)[0]
+                index = int(head[len("events[") : head.index("]")]) if head.startswith("events[") else None
+                kind = history["events"][index]["kind"] if index is not None else None
+                if kind not in ("licence_surrendered", "new_licence"):
+                    raise  # the generator's own mistake: the property tests must see it
+                refused.add(index)
+            history = {**history, "events": [e for i, e in enumerate(history["events"]) if i not in refused]}
+        else:
+            return history
+    raise AssertionError(f"no history left without refused decisions: {history}")
 
 
 def evaluation_dates(history: dict[str, Any]) -> st.SearchStrategy[list[date]]:

@@ -33,7 +33,7 @@ RULES_MD_CANDIDATES = (
 
 CASE_KEYS = {"id", "title", "source", "history", "expect", "variants"}
 REQUIRED_CASE_KEYS = {"id", "title", "source", "history", "expect"}
-VARIANT_KEYS = {"name", "options", "licence", "add_events", "remove_events", "history", "expect"}
+VARIANT_KEYS = {"name", "options", "licence", "add_events", "remove_events", "history", "expect", "refused"}
 SCALAR_CHECKS = (
     "balance",
     "raw_balance",
@@ -155,15 +155,22 @@ def format_problems(case: dict[str, Any], file_name: str) -> list[str]:
     names: set[str] = set()
     for index, variant in enumerate(case.get("variants") or []):
         where = f"{file_name}: variants[{index}]"
-        check_keys(where, variant, VARIANT_KEYS, {"name", "expect"})
+        check_keys(where, variant, VARIANT_KEYS, {"name"})
         if not isinstance(variant, dict):
             continue
+        if ("expect" in variant) == ("refused" in variant):
+            problems.append(f"{where}: give either 'expect' or 'refused'")
         if variant.get("name") in names:
             problems.append(f"{where}: duplicate variant name {variant.get('name')!r}")
         names.add(variant.get("name"))
         if "history" in variant and {"licence", "add_events", "remove_events", "options"} & set(variant):
             problems.append(f"{where}: give either a whole 'history' or changes to the case's, not both")
-        check_expectations(f"{where}: expect", variant.get("expect"))
+        if "refused" in variant:
+            refused = variant["refused"]
+            if not isinstance(refused, list) or not refused or not all(isinstance(p, str) for p in refused):
+                problems.append(f"{where}: refused: expected a non-empty list of the engine's problem lines")
+        else:
+            check_expectations(f"{where}: expect", variant.get("expect"))
     return problems
 
 
@@ -200,8 +207,9 @@ def _engine() -> Any:
     return rules
 
 
-def scenarios(case: dict[str, Any]) -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
-    """The case's own history, then each variant's, as (label, history, expectations)."""
+def scenarios(case: dict[str, Any]) -> list[tuple[str, dict[str, Any], list[dict[str, Any]] | list[str]]]:
+    """The case's own history, then each variant's, as (label, history, expectations); a variant the engine
+    must refuse has the problem lines it must print instead (strings, not checks)."""
     result = [("", case["history"], case["expect"])]
     for variant in case.get("variants") or []:
         if "history" in variant:
@@ -217,7 +225,7 @@ def scenarios(case: dict[str, Any]) -> list[tuple[str, dict[str, Any], list[dict
             history["events"] += copy.deepcopy(variant.get("add_events") or [])
             if variant.get("options"):
                 history["options"] = {**(history.get("options") or {}), **variant["options"]}
-        result.append((variant["name"], history, variant["expect"]))
+        result.append((variant["name"], history, variant.get("refused") or variant["expect"]))
     return result
 
 
@@ -263,10 +271,16 @@ def test_case(case: dict[str, Any]) -> None:
     report: list[str] = []
     for label, history, expectations in scenarios(case):
         where = f"{case['id']}" + (f" [{label}]" if label else "")
+        refused = [item for item in expectations if isinstance(item, str)]
         try:
             parsed = rules.parse_history(to_json_like(history))
         except rules.InputError as error:
-            report.append(f"{where}: input refused: {error.problems}")
+            if error.problems != refused:
+                want = f"expected {refused}" if refused else "expected no problem"
+                report.append(f"{where}: input refused: {error.problems}, {want}")
+            continue
+        if refused:
+            report.append(f"{where}: input accepted, expected it refused with {refused}")
             continue
         evaluations: dict[tuple[dt.date, dt.date | None], dict[str, Any] | None] = {}
         for check in expectations:

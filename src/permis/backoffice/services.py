@@ -24,9 +24,17 @@ from permis.notices.receipts import ReceiptError, record_postal_receipt
 from permis.registry.models import Category, Event, EventKind, Licence, Source
 from permis.registry.services import RegistryError, engine_document, record_event
 from permis.registry.services.categories import set_category
-from permis.rules import InputError, parse_history
+from permis.registry.services.core import checked_history
+from permis.rules import InputError
 
-from .models import AgentProfile, CategoryChange, CorrectionRequest, CorrectionStatus, IntegrityReport
+from .models import (
+    AgentProfile,
+    CategoryChange,
+    CorrectionRequest,
+    CorrectionStatus,
+    HolderCorrectionRequest,
+    IntegrityReport,
+)
 
 
 class BackofficeError(RegistryError):
@@ -160,7 +168,7 @@ def check_replacement(target: Event, replacement: Mapping[str, Any] | None) -> N
         data={"replaces": target.seq, "event": replacement},
     )
     try:
-        parse_history(engine_document(licence, [*events, candidate]))
+        checked_history(licence, [*events, candidate], target.seq)  # the stored events before it: trusted
     except InputError as error:
         document = engine_document(licence, [*events, candidate])
         index = next((i for i, e in enumerate(document["events"]) if e["id"] == f"e{target.seq}"), -1)
@@ -169,9 +177,20 @@ def check_replacement(target: Event, replacement: Mapping[str, Any] | None) -> N
 
 @transaction.atomic
 def request_correction(
-    profile: AgentProfile, target: Event, replacement: Mapping[str, Any] | None, reason: str
+    profile: AgentProfile,
+    target: Event,
+    replacement: Mapping[str, Any] | None,
+    reason: str,
+    *,
+    holder_request: HolderCorrectionRequest | None = None,
 ) -> CorrectionRequest:
-    """Agent 1 asks for a correction of `target`: the corrected event (None: the event is void) and why."""
+    """Agent 1 asks for a correction of `target`: the corrected event (None: the event is void) and why;
+    `holder_request`: the holder's request it answers (``permis.backoffice.holder_requests``)."""
+    if holder_request is not None:
+        from . import holder_requests
+
+        holder_request = HolderCorrectionRequest.objects.select_for_update().get(pk=holder_request.pk)
+        holder_requests.check_can_start(holder_request, target.licence)
     problems = []
     if target.kind == EventKind.CORRECTION:
         problems.append(
@@ -201,13 +220,17 @@ def request_correction(
                 ]
             )
     check_replacement(target, replacement)
-    return CorrectionRequest.objects.create(
+    row = CorrectionRequest.objects.create(
         licence_id=target.licence_id,
         target=target,
         replacement=replacement,
         reason=reason.strip(),
         requested_by=profile.user,
+        holder_request=holder_request,
     )
+    if holder_request is not None:
+        holder_requests.started(holder_request)
+    return row
 
 
 @transaction.atomic
@@ -218,6 +241,12 @@ def review_correction(
     the file is unchanged and the request keeps why. The agent who asked cannot decide."""
     pk = request.pk if isinstance(request, CorrectionRequest) else request
     row = CorrectionRequest.objects.select_for_update().select_related("target", "requested_by").get(pk=pk)
+    # Locked too (not joined: FOR UPDATE cannot take the nullable side of an outer join on PostgreSQL).
+    asked_by_holder = (
+        HolderCorrectionRequest.objects.select_for_update().get(pk=row.holder_request_id)
+        if row.holder_request_id is not None
+        else None
+    )
     problems = []
     if row.status != CorrectionStatus.PENDING:
         problems.append(
@@ -238,6 +267,7 @@ def review_correction(
     row.review_reason = reason.strip()
     if approve:
         asked = row.requested_by.get_username()
+        origin = f"demande du titulaire {asked_by_holder.reference}, " if asked_by_holder else ""
         event = record_event(
             row.licence_id,
             EventKind.CORRECTION,
@@ -245,13 +275,17 @@ def review_correction(
             source=Source.AGENT,
             recorded_by=recorder(profile),
             corrects=row.target,
-            reason=f"{row.reason} (demandée par agent:{asked}, approuvée par {recorder(profile)}"
+            reason=f"{row.reason} ({origin}demandée par agent:{asked}, approuvée par {recorder(profile)}"
             + (f" : {row.review_reason})" if row.review_reason else ")"),
         ).event
         row.status, row.event = CorrectionStatus.APPROVED, event
     else:
         row.status = CorrectionStatus.REJECTED
     row.save()
+    if asked_by_holder is not None:
+        from . import holder_requests
+
+        holder_requests.follow_review(asked_by_holder, profile, row.status)
     return row
 
 

@@ -137,6 +137,54 @@ _PROBLEMS: list[tuple[re.Pattern[str], str]] = [
         re.compile(rf"^{_ISO} is not after the first licence \((?P<date>{_ISO})\)"),
         gettext_noop("Le nouveau permis doit avoir été obtenu après le premier (%(date)s)."),
     ),
+    # The law's preconditions of a surrender and of a new licence (L223-5), as the engine checks them.
+    (
+        re.compile(r"^the licence is neither invalidated \(48SI notified\) nor annulled on "),
+        gettext_noop(
+            "À cette date, le permis n’est ni invalidé (lettre 48SI notifiée) ni annulé : seul un permis "
+            "invalidé ou annulé est remis en préfecture (art. L223-5)."
+        ),
+    ),
+    (
+        re.compile(r"^the licence is neither invalidated \(48SI notified\) nor annulled before "),
+        gettext_noop(
+            "Le permis n’a été ni invalidé (lettre 48SI notifiée) ni annulé avant cette date : un nouveau "
+            "permis ne s’enregistre qu’après une invalidation ou une annulation (art. L223-5)."
+        ),
+    ),
+    (
+        re.compile(rf"^{_ISO} is before any surrender of the licence invalidated on (?P<date>{_ISO})"),
+        gettext_noop(
+            "Le permis invalidé le %(date)s n’a pas été remis en préfecture : enregistrez d’abord sa remise, "
+            "le délai d’attente court à partir d’elle (art. L223-5 II)."
+        ),
+    ),
+    (
+        re.compile(rf"^{_ISO} is before (?P<date>{_ISO}), the end of the waiting period"),
+        gettext_noop(
+            "Pas de nouveau permis avant le %(date)s : le délai d’attente après la remise du permis invalidé "
+            "n’est pas écoulé (6 mois, ou 1 an après une deuxième perte de tous les points en 5 ans ; "
+            "art. L223-5 II)."
+        ),
+    ),
+    (
+        re.compile(rf"^{_ISO} is before (?P<date>{_ISO}), the end of the ban on a new licence"),
+        gettext_noop("Le jugement d’annulation interdit de solliciter un nouveau permis avant le %(date)s."),
+    ),
+    (
+        re.compile(rf"^a new licence obtained on (?P<date>{_ISO}) is already recorded"),
+        gettext_noop("Un nouveau permis obtenu le %(date)s est déjà enregistré."),
+    ),
+    (
+        re.compile(rf"^{_ISO} is before the new licence obtained on (?P<date>{_ISO})"),
+        gettext_noop(
+            "Un nouveau permis obtenu le %(date)s est déjà enregistré : celui-ci ne peut pas le précéder."
+        ),
+    ),
+    (
+        re.compile(rf"^the licence is already surrendered on (?P<date>{_ISO})"),
+        gettext_noop("La remise du permis est déjà enregistrée (le %(date)s)."),
+    ),
     (
         re.compile(rf"^{_ISO} is not after obtained_on (?P<date>{_ISO})"),
         gettext_noop("La fin de validité doit suivre la date d’obtention (%(date)s)."),

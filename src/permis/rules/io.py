@@ -6,15 +6,19 @@ and saying why, so that a person can fix the file without reading code.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from permis.rules import bareme
+from permis.rules.engine import Timeline
 from permis.rules.model import (
+    ANNULLED,
     COURSE_TYPES,
     HOW,
+    INVALIDATED,
     OFFENCE_CLASSES,
     OPTION_CHOICES,
     ROUTES,
@@ -479,9 +483,173 @@ def parse_history(data: Any, *, trusted: int = 0) -> History:
                     f"events[{index}].on",
                     f"{event.on.isoformat()} is before the offence became final ({offence.final_on.isoformat()})",
                 )
+    if not problems.items and licence is not None:
+        # What the law requires before a surrender or a new licence depends on the licence's state on that day:
+        # the engine's own answer, for a history otherwise valid.
+        _preconditions(licence, parsed, options, trusted, problems)
     if problems.items or licence is None:
         raise InputError(problems.items or ["licence: missing"])
     return History(licence, tuple(events), options)
+
+
+# -- the law's preconditions -------------------------------------------------------------------------------------
+# A surrender and a new licence are decisions that only follow an invalidation or an annulment, and a new licence
+# only after the waiting period or the ban (L223-5). Each is checked against what was known when it was recorded
+# (the events recorded on or before its `recorded_on`; all of them without one), like `--known-at`: a decision
+# lawful when it was taken stays readable when a later record (a cancelled offence, a corrected 48SI) changes its
+# past. Only the events not `trusted` are checked: a history stored before these checks stays readable.
+def _state_on(licence: Licence, events: list[Event], options: Options, on: dt.date) -> Evaluation | None:
+    """The engine's evaluation of these events on `on`; None before the licence carries points."""
+    try:
+        return Timeline(History(licence, tuple(events), options)).at(on)
+    except ValueError:
+        return None
+
+
+def _day_of(event: Event) -> dt.date:
+    """The day that puts an event in the life of one licence or the next (as the engine's replay does)."""
+    if isinstance(event, Offence):
+        return event.committed_on
+    if isinstance(event, Course):
+        return event.first_day
+    if isinstance(event, Suspension):
+        return event.start
+    if isinstance(event, NewLicence):
+        return event.obtained_on
+    return event.on
+
+
+def _preconditions(
+    licence: Licence, parsed: Mapping[int, Event], options: Options, trusted: int, problems: _Problems
+) -> None:
+    for index, event in parsed.items():
+        if index < trusted or not isinstance(event, NewLicence | LicenceSurrendered):
+            continue
+        recorded = event.recorded_on
+        known = {
+            i: e
+            for i, e in parsed.items()
+            if recorded is None or e.recorded_on is None or e.recorded_on <= recorded
+        }
+        path = f"events[{index}]"
+        if isinstance(event, LicenceSurrendered):
+            _surrender_problem(licence, known, options, index, event, path, problems)
+        else:
+            _new_licence_problem(licence, known, options, index, event, path, problems)
+
+
+def _surrender_problem(
+    licence: Licence,
+    parsed: Mapping[int, Event],
+    options: Options,
+    index: int,
+    event: LicenceSurrendered,
+    path: str,
+    problems: _Problems,
+) -> None:
+    day = event.on
+    starts = sorted(e.obtained_on for e in parsed.values() if isinstance(e, NewLicence))
+    epoch = bisect.bisect_right(starts, day)  # which licence of the holder the surrender is of
+    for other_index, other in parsed.items():
+        if (
+            other_index < index
+            and isinstance(other, LicenceSurrendered)
+            and bisect.bisect_right(starts, other.on) == epoch
+        ):
+            problems.add(
+                f"{path}.on", f"the licence is already surrendered on {other.on.isoformat()} ({other.id})"
+            )
+            return
+    others = [e for i, e in parsed.items() if i != index]
+    state = _state_on(licence, others, options, day)
+    if state is None or state.status not in (INVALIDATED, ANNULLED):
+        problems.add(
+            f"{path}.on",
+            f"the licence is neither invalidated (48SI notified) nor annulled on {day.isoformat()}: only such a "
+            "licence is surrendered to the préfet (Code de la route, art. L223-5)",
+        )
+
+
+def _new_licence_problem(
+    licence: Licence,
+    parsed: Mapping[int, Event],
+    options: Options,
+    index: int,
+    event: NewLicence,
+    path: str,
+    problems: _Problems,
+) -> None:
+    day = event.obtained_on
+    field = f"{path}.obtained_on"
+    new_licences = [(i, e) for i, e in parsed.items() if isinstance(e, NewLicence) and i != index]
+    for other_index, other in new_licences:
+        if other_index < index and other.obtained_on == day:
+            problems.add(
+                field, f"a new licence obtained on {day.isoformat()} is already recorded ({other.id})"
+            )
+            return
+    recorded = event.recorded_on
+    for _, other in new_licences:
+        # A licence recorded on an earlier day was checked without this one: this one cannot come before it.
+        if (
+            recorded is not None
+            and other.recorded_on is not None
+            and other.recorded_on < recorded
+            and other.obtained_on > day
+        ):
+            problems.add(
+                field,
+                f"{day.isoformat()} is before the new licence obtained on {other.obtained_on.isoformat()} "
+                f"({other.id}): a new licence is recorded after the ones before it",
+            )
+            return
+    # The licence in force the day before: what happens from `day` on is the new licence's (later surrenders
+    # and 48SI included), and the engine keeps one surrender per licence.
+    before = [e for i, e in parsed.items() if i != index and _day_of(e) < day]
+    kept = {e.id for e in before if isinstance(e, Offence)}
+    before += [  # a later cancellation of an offence of that licence changes its past (no window blocked)
+        e for e in parsed.values() if isinstance(e, OffenceCancelled) and e.on >= day and e.offence in kept
+    ]
+    state = _state_on(licence, before, options, day - dt.timedelta(days=1))
+    if state is None or state.status not in (INVALIDATED, ANNULLED):
+        problems.add(
+            field,
+            f"the licence is neither invalidated (48SI notified) nor annulled before {day.isoformat()}: a new "
+            "licence follows an invalidation or an annulment (Code de la route, art. L223-5)",
+        )
+        return
+    if state.status == INVALIDATED and state.new_licence_from is None:
+        problems.add(
+            field,
+            f"{day.isoformat()} is before any surrender of the licence invalidated on "
+            f"{_iso(state.invalidated_on)}: the waiting period runs from the surrender (Code de la route, "
+            "art. L223-5 II)",
+        )
+        return
+    allowed = state.new_licence_from
+    if allowed is None or day >= allowed:
+        return
+    annulment = next(
+        (
+            e
+            for e in before
+            if isinstance(e, Annulment) and e.ban_until == allowed and e.on <= day - dt.timedelta(days=1)
+        ),
+        None,
+    )
+    if state.status == ANNULLED and annulment is not None:
+        problems.add(
+            field,
+            f"{day.isoformat()} is before {allowed.isoformat()}, the end of the ban on a new licence ordered "
+            f"with the annulment of {annulment.on.isoformat()} ({annulment.id})",
+        )
+    else:
+        problems.add(
+            field,
+            f"{day.isoformat()} is before {allowed.isoformat()}, the end of the waiting period after the "
+            "surrender of the invalidated licence (6 months, 1 year after a second total loss of points within "
+            "5 years: Code de la route, art. L223-5 II)",
+        )
 
 
 # -- the trusted path --------------------------------------------------------------------------------------------

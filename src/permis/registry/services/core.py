@@ -135,9 +135,20 @@ def _licence_document(licence: Licence) -> dict[str, Any]:
 
 
 def history_of(licence: Licence, events: Iterable[Event] | None = None) -> History:
+    """The history of `events`, every one checked (InputError); without `events`, the licence's stored history
+    (`stored_history_of`: checked when each event was written)."""
     if events is None:
-        events = licence.events.order_by("seq")
+        return stored_history_of(licence, list(licence.events.order_by("seq")))
     return parse_history(engine_document(licence, events))
+
+
+def checked_history(licence: Licence, events: list[Event], new_seq: int) -> tuple[History, dict[str, Any]]:
+    """The history of stored `events` with the events from `new_seq` on (new, or a correction of the event
+    `new_seq`), and its document: the stored events before it are not checked again (`trusted`), since the
+    law's checks apply to a decision when it is recorded; the others are. Raises InputError."""
+    document = engine_document(licence, events)
+    trusted = sum(1 for item in document["events"] if int(item["id"][1:]) < new_seq)
+    return parse_history(document, trusted=trusted), document
 
 
 def stored_history_of(licence: Licence, events: Iterable[Event], tz: dt.tzinfo | None = None) -> History:
@@ -532,12 +543,16 @@ def _record(
         corrects=corrects,
         reason=reason,
     )
+    future = _future_decision(kind, data, on)
+    if future:
+        raise RegistryError(future)
+    target = corrects.seq if kind == EventKind.CORRECTION and corrects is not None else seq
     try:
-        history = history_of(licence, [*events, event])
+        history, _ = checked_history(licence, [*events, event], target)
     except InputError as error:
         document = engine_document(licence, [*events, event])
         index = next(
-            (i for i, item in enumerate(document["events"]) if item["id"] == f"e{seq}"),
+            (i for i, item in enumerate(document["events"]) if item["id"] == f"e{target}"),
             len(document["events"]),
         )
         raise RegistryError(_problems_for_candidate(error, index)) from None
@@ -548,6 +563,38 @@ def _record(
     return Outcome(licence, event, evaluation=evaluation, notices=notices)
 
 
+# The decisions an agent, a court or the post records once taken, by the field of their date: none is dated after
+# the day it is recorded (a decision to come is recorded when it is taken, not before).
+DECISION_DATES = {
+    EventKind.INVALIDATION_NOTIFIED: "on",
+    EventKind.LICENCE_SURRENDERED: "on",
+    EventKind.ANNULMENT: "on",
+    EventKind.NEW_LICENCE: "obtained_on",
+}
+
+
+def _future_decision(kind: str, data: Mapping[str, Any], on: dt.date) -> list[str]:
+    """The decision's date when it is after `on` (the day it is recorded), as a problem on its field."""
+    if kind == EventKind.CORRECTION:
+        replacement = data.get("event")
+        if not isinstance(replacement, Mapping) or not isinstance(replacement.get("data"), Mapping):
+            return []
+        kind, data = replacement.get("kind"), replacement["data"]
+    name = DECISION_DATES.get(kind)  # type: ignore[call-overload]
+    value = data.get(name) if name else None
+    if not isinstance(value, str):
+        return []
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return []  # the engine says what is wrong with it
+    if day > on:
+        return [
+            f"{name}: {value} is in the future (recorded on {on.isoformat()}): a decision is recorded once taken"
+        ]
+    return []
+
+
 def refresh(licence: Licence | int, on: dt.date | None = None) -> Evaluation:
     """Bring a licence's movements, letters and projection up to `on` (the daily run's unit of work)."""
     on = on or today()
@@ -556,7 +603,8 @@ def refresh(licence: Licence | int, on: dt.date | None = None) -> Evaluation:
         locked = Licence.objects.select_for_update().get(pk=licence_id)
         events = list(locked.events.order_by("seq"))
         last_hash = events[-1].hash if events else genesis_hash(locked)
-        evaluation, _ = apply_evaluation(locked, history_of(locked, events), on, len(events), last_hash)
+        history = stored_history_of(locked, events)
+        evaluation, _ = apply_evaluation(locked, history, on, len(events), last_hash)
         return evaluation
 
 
