@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.utils.html import escape
 
+from permis.audit.models import AccessLog
 from permis.backoffice.demo import DEV_PASSWORD, seed_agents
 from permis.backoffice.models import AgentProfile, CorrectionRequest, IntegrityReport
 from permis.courses.models import CourseCentre
@@ -154,9 +155,18 @@ def test_an_agent_cannot_withdraw_a_centre_of_another_departement() -> None:
 def test_the_dashboard_shows_volumes_pending_corrections_and_the_last_verify() -> None:
     lic = file_in("75011")
     first = agent(login="first")
-    from permis.backoffice import services
+    from permis.registry import services as registry
+    from tests.registry.factories import offence
 
-    services.record_surrender(first.agent_profile, lic, dt.date(2024, 2, 1))
+    # One event (a surrender needs an invalidated or annulled licence: an offence will do).
+    registry.record_event(
+        lic,
+        "offence",
+        offence("2024-01-10", "2024-02-01", 2, "C4"),
+        source="feed",
+        sender="ANTAI",
+        source_ref="D1",
+    )
     CorrectionRequest.objects.create(
         licence=lic,
         target=Event.objects.get(licence=lic),
@@ -168,7 +178,11 @@ def test_the_dashboard_shows_volumes_pending_corrections_and_the_last_verify() -
     html = supervisor.get("/gestion/tableau-de-bord/").content.decode()
     assert '<strong id="figure-events">1</strong>' in html
     assert "Aucune vérification enregistrée" in html
-    assert f"Permis {lic.number}, événement e1, demandée par first" in html
+    pending = CorrectionRequest.objects.get()
+    # Numbered, without the file's data: no read of the file, no access-log entry (the review page is one).
+    assert f"Demande n° {pending.pk} (Infraction), demandée par first" in html
+    assert lic.number not in html and "erreur" not in html
+    assert not AccessLog.objects.filter(holder=lic.holder, role="supervisor").exists()
     assert 'href="/gestion/notifications/#failed-title"' in html
     call_command("verify", "--quiet", "--jobs", "1", stdout=io.StringIO(), stderr=io.StringIO())
     report = IntegrityReport.objects.get()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from permis.audit.models import AccessLog
 from permis.backoffice import services
 from permis.backoffice.models import CorrectionRequest
 from permis.registry import services as registry
@@ -74,9 +75,27 @@ def test_two_agents_correct_an_event(offence_file) -> None:
     assert "un second agent" in own.content.decode()
     with pytest.raises(services.BackofficeError, match="second agent"):
         services.review_correction(first.agent_profile, request, approve=True)
-    # Another agent approves: the correction event, append-only, with both agents and the reason.
-    page = two.get(f"/gestion/corrections/{request.pk}/")
+    # The list names the request, nothing of the file: no licence number, no reason, no read to log.
+    listed = two.get("/gestion/corrections/").content.decode()
+    assert f'Examiner<span class="fr-sr-only"> la demande n° {request.pk}</span>' in listed
+    assert lic.number not in listed and "demande du titulaire du 3 mars" not in listed
+    assert not AccessLog.objects.filter(actor=f"user:{second.pk}").exists()
+    # Another agent opens it: the purpose first (their own, not one chosen for them), then back to the review.
+    review = f"/gestion/corrections/{request.pk}/"
+    asked = two.get(review)
+    assert (
+        asked["Location"]
+        == f"/gestion/dossiers/{lic.pk}/motif/?next=%2Fgestion%2Fcorrections%2F{request.pk}%2F"
+    )
+    assert two.post(review, {"decision": "approve"})["Location"] == asked["Location"]  # no decision unread
+    back = two.post(asked["Location"], {"purpose": "holder_request", "purpose_detail": "courrier du 3 mars"})
+    assert back["Location"] == review
+    page = two.get(review)
     assert page.status_code == 200 and "demande du titulaire" in page.content.decode()
+    entry = AccessLog.objects.filter(actor=f"user:{second.pk}").get()
+    assert (entry.purpose, entry.purpose_detail) == ("holder_request", "courrier du 3 mars")
+    assert "correction demandée" in entry.shown
+    # Another agent approves: the correction event, append-only, with both agents and the reason.
     done = two.post(
         f"/gestion/corrections/{request.pk}/", {"decision": "approve", "review_reason": "pièce vue"}
     )
@@ -103,6 +122,7 @@ def test_a_correction_can_make_an_event_void_or_be_rejected_with_a_reason(offenc
     assert ask(one, lic, 1, values(void="on")).status_code == 302
     request = CorrectionRequest.objects.get()
     assert request.replacement is None
+    open_with_purpose(two, lic, "correction")
     no_reason = two.post(f"/gestion/corrections/{request.pk}/", {"decision": "reject"})
     assert "Indiquez pourquoi la demande est rejetée." in no_reason.content.decode()
     no_decision = two.post(f"/gestion/corrections/{request.pk}/", {})
@@ -252,3 +272,24 @@ def test_the_back_offices_own_refusals_are_not_the_national_files(offence_file) 
     ]
     for response in (same, twice, own):
         assert "Refusé par le fichier national" not in response.content.decode()
+
+
+def test_the_purpose_page_returns_only_to_a_review_of_the_same_file(offence_file) -> None:
+    lic, other = offence_file, file_in("75012")
+    registry.record_event(
+        other,
+        "offence",
+        offence("2024-01-10", "2024-02-01", 2, "C4"),
+        source="feed",
+        sender="ANTAI",
+        source_ref="O",
+    )
+    first = agent(login="first")
+    theirs = services.request_correction(
+        first.agent_profile, Event.objects.get(licence=other, seq=1), None, "titre annulé"
+    )
+    two = client_for(agent(login="second"))
+    elsewhere = f"/gestion/dossiers/{lic.pk}/motif/?next=/gestion/corrections/{theirs.pk}/"
+    done = two.post(elsewhere, {"purpose": "correction"})
+    assert done["Location"] == f"/gestion/dossiers/{lic.pk}/"  # not the other file's review
+    assert two.get(f"/gestion/corrections/{theirs.pk}/").status_code == 302  # its own purpose is still asked

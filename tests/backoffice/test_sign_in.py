@@ -341,7 +341,7 @@ def test_the_reset_of_someone_who_is_no_agent_is_refused() -> None:
     [
         ("agent", "/gestion/dossiers/"),
         ("supervisor", "/gestion/tableau-de-bord/"),
-        ("auditor", "/gestion/integrite/"),
+        ("auditor", "/gestion/journal/"),
     ],
 )
 def test_without_a_next_page_each_role_lands_on_its_own_first_page(role: str, first_page: str) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -304,6 +304,40 @@ def _verify_one(chain: int, head: tuple[int, str] | None, batch: int) -> list[st
 
 def entry_count() -> int:
     return AccessLog.objects.count()
+
+
+@dataclass(frozen=True)
+class HeadCheck:
+    """One chain's head against its entries, as ``check_heads`` found it."""
+
+    chain: int
+    seq: int  # the entry the head names
+    state: str  # "ok", "missing" (the head's entry is gone), "changed" (its hash differs), "ahead" (later entries)
+
+
+def check_heads() -> list[HeadCheck]:
+    """Each chain's head against the entry it names, in one statement (one snapshot: an append commits its
+    entry and its head together, so a read under way never sees one without the other).
+
+    The cheap part of ``verify_chain``: it sees the last entries of a chain deleted, or entries appended behind
+    the service's back, since the last full verification; a changed row in the middle needs ``verify_chain``."""
+    last = AccessLog.objects.filter(chain=OuterRef("chain"), seq=OuterRef("seq"))
+    heads = ChainHead.objects.annotate(
+        entry_hash=Subquery(last.values("hash")[:1]),
+        later=Exists(AccessLog.objects.filter(chain=OuterRef("chain"), seq__gt=OuterRef("seq"))),
+    ).order_by("chain")
+    checks = []
+    for head in heads:
+        if head.later:
+            state = "ahead"
+        elif head.seq and head.entry_hash is None:
+            state = "missing"
+        elif head.seq and head.entry_hash != head.hash:
+            state = "changed"
+        else:
+            state = "ok"
+        checks.append(HeadCheck(head.chain, head.seq, state))
+    return checks
 
 
 def accesses_of(holder: Holder | int) -> QuerySet[AccessLog]:

@@ -135,6 +135,14 @@ def departements_label(codes: Iterable[str]) -> str:
     return ", ".join(codes)
 
 
+# The access log's name for each back-office role (an auditor reads the log, never a file: permis.backoffice.journal).
+READER_ROLES = {
+    AgentRole.AGENT: Role.AGENT,
+    AgentRole.SUPERVISOR: Role.SUPERVISOR,
+    AgentRole.AUDITOR: Role.AUDITOR,
+}
+
+
 def log_agent_read(
     request: HttpRequest,
     agent: AgentProfile,
@@ -149,7 +157,7 @@ def log_agent_read(
     log_access(
         actor=f"user:{agent.user_id}",
         actor_label=agent.label,
-        role=Role.SUPERVISOR if agent.role == AgentRole.SUPERVISOR else Role.AGENT,
+        role=READER_ROLES[agent.role],
         holder=holder,
         licence=licence,
         purpose=purpose,

@@ -4,6 +4,9 @@ integrity reports of ``permis verify`` that supervisors read.
 A correction is never written to the file by the agent who asks for it: ``CorrectionRequest`` holds the request
 (the event to correct, the corrected values, the reason) until a second, different agent approves it, and only
 then does ``permis.registry.services.record_event`` append the ``correction`` event (ARCHITECTURE.md, rule 5).
+A holder asks for one from the personal space (``HolderCorrectionRequest``); an agent of the file's département
+either starts a correction from it (the ``CorrectionRequest`` then names it, and its decision answers the holder)
+or refuses it with a reason the holder reads.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from permis.accounts.models import SecondFactor
-from permis.registry.models import Event, Licence
+from permis.registry.models import Event, Holder, Licence
 
 
 class AgentRole(models.TextChoices):
@@ -56,6 +59,69 @@ class CorrectionStatus(models.TextChoices):
     REJECTED = "rejected", _("Rejetée")
 
 
+class HolderRequestStatus(models.TextChoices):
+    PENDING = "pending", _("En attente de traitement")
+    IN_PROGRESS = "in_progress", _("Correction en cours de validation")
+    ACCEPTED = "accepted", _("Acceptée")
+    REFUSED = "refused", _("Refusée")
+
+
+class HolderCorrectionRequest(models.Model):
+    """A holder's request for a correction of their file, sent from the personal space: what it is about (an
+    event of the history, or something else) and, in the holder's words, what is wrong.
+
+    It changes nothing in the file. An agent of the file's département starts a correction from it (a
+    ``CorrectionRequest`` naming it: ``in_progress``; approved by a second agent: ``accepted``; rejected: back
+    to ``pending``), or refuses it with ``answer``, which the holder reads in their space.
+    """
+
+    reference = models.CharField(_("référence"), max_length=12, unique=True)
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="correction_requests")
+    licence = models.ForeignKey(Licence, on_delete=models.PROTECT, related_name="holder_correction_requests")
+    # The event the holder pointed at; null: "autre" (a movement without an event, the licence's details...).
+    target = models.ForeignKey(
+        Event,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="holder_correction_requests",
+        verbose_name=_("événement"),
+    )
+    # What the holder chose, as the holder read it then (the event's label, or "Autre").
+    subject = models.CharField(_("élément concerné"), max_length=200)
+    message = models.TextField(_("ce qui est inexact"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("compte du titulaire"),
+    )
+    requested_at = models.DateTimeField(_("reçue le"), auto_now_add=True)
+    status = models.CharField(
+        _("état"), max_length=12, choices=HolderRequestStatus.choices, default=HolderRequestStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("traitée par"),
+    )
+    decided_at = models.DateTimeField(_("traitée le"), null=True, blank=True)
+    # Why it was refused, written for the holder (they read it in their space).
+    answer = models.TextField(_("réponse au titulaire"), blank=True)
+
+    class Meta:
+        verbose_name = _("demande de correction du titulaire")
+        verbose_name_plural = _("demandes de correction des titulaires")
+        ordering = ["-requested_at", "-pk"]
+        indexes = [models.Index(fields=["status", "requested_at"], name="holder_request_status")]
+
+    def __str__(self) -> str:
+        return f"{self.reference} of {self.licence_id}: {self.status}"
+
+
 class CorrectionRequest(models.Model):
     """A correction of one event of a licence's history, asked by one agent and decided by another."""
 
@@ -85,6 +151,15 @@ class CorrectionRequest(models.Model):
     review_reason = models.TextField(_("motif de la décision"), blank=True)
     event = models.ForeignKey(
         Event, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("correction")
+    )
+    # The holder's request this correction answers, when it came from the holder (its origin).
+    holder_request = models.ForeignKey(
+        HolderCorrectionRequest,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrections",
+        verbose_name=_("demande du titulaire"),
     )
 
     class Meta:

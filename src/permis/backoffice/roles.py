@@ -25,7 +25,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "notices.change_delivery",
         "backoffice.view_integrityreport",
     ),
-    AgentRole.AUDITOR: ("backoffice.view_integrityreport",),
+    # The auditor reads the access log (/gestion/journal/) and the integrity reports; supervisors do not read the
+    # log (PRODUCT.md's actors table gives it to the auditor alone).
+    AgentRole.AUDITOR: ("backoffice.view_integrityreport", "audit.view_accesslog"),
 }
 
 

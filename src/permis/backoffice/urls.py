@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import holder_request_views, journal, views
 
 app_name = "backoffice"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("dossiers/<int:pk>/motif/", views.purpose, name="purpose"),
     path("dossiers/<int:pk>/fermer/", views.forget_purpose, name="close"),
     path("dossiers/<int:pk>/rii.pdf", views.rii, name="rii"),
+    path("dossiers/<int:pk>/attestation.pdf", views.attestation, name="attestation"),
     path("dossiers/<int:pk>/lettre.pdf", views.letter, name="letter"),  # ?lettre=<notice id>
     # One address per form (no free path segment: every route is walked by the access tests).
     *[
@@ -24,8 +25,10 @@ urlpatterns = [
     path("dossiers/<int:pk>/corriger/", views.correct, name="correct"),  # ?evenement=<seq>
     path("corrections/", views.corrections, name="corrections"),
     path("corrections/<int:pk>/", views.review, name="review"),
+    path("corrections/demandes/<int:pk>/", holder_request_views.holder_request, name="holder_request"),
     path("centres/", views.centres, name="centres"),
     path("centres/<int:pk>/retrait/", views.withdraw, name="withdraw"),
     path("tableau-de-bord/", views.dashboard, name="dashboard"),
     path("integrite/", views.integrity, name="integrity"),
+    path("journal/", journal.journal, name="journal"),
 ]

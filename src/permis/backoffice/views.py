@@ -23,19 +23,22 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from permis.audit.models import Purpose
+from permis.audit.services import accesses_of, shares_of
 from permis.courses.approval import approve_centre, withdraw_centre
 from permis.courses.models import CourseCentre
 from permis.courses.services import CourseError
-from permis.notices.documents import render_letter, render_rii
+from permis.notices.documents import render_attestation, render_letter, render_rii
+from permis.notices.documents.access import PRINTED
 from permis.notices.models import DeliveryStatus
 from permis.notices.stats import delivery_stats
+from permis.registry.communes import place_label
 from permis.registry.models import Event, EventKind, Holder, Licence, Movement, Notice, Projection
 from permis.registry.services import RegistryError, today
 
@@ -69,6 +72,8 @@ from .models import (
     CategoryChange,
     CorrectionRequest,
     CorrectionStatus,
+    HolderCorrectionRequest,
+    HolderRequestStatus,
     IntegrityReport,
 )
 
@@ -163,7 +168,7 @@ def file_page(shown: tuple[str, ...]) -> Callable:
 def home(request: HttpRequest) -> HttpResponse:
     agent: AgentProfile = request.agent  # type: ignore[attr-defined]
     if agent.role == AgentRole.AUDITOR:
-        return redirect("backoffice:integrity")
+        return redirect("backoffice:journal")
     if agent.role == AgentRole.SUPERVISOR:
         return redirect("backoffice:dashboard")
     return redirect("backoffice:search")
@@ -234,6 +239,22 @@ def search(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _page_of(licence: Licence, target: str) -> bool:
+    """Whether `target` (the purpose page's ``next``) is a page of this file: one under its address, or the
+    review of one of its corrections."""
+    if target.startswith(reverse("backoffice:file", args=[licence.pk])):
+        return True
+    path = target.split("?", 1)[0]
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return (
+        match.view_name == "backoffice:review"
+        and CorrectionRequest.objects.filter(pk=match.kwargs["pk"], licence=licence).exists()
+    )
+
+
 @require_http_methods(["GET", "POST"])
 @role_required(*STAFF)
 def purpose(request: HttpRequest, pk: int) -> HttpResponse:
@@ -241,7 +262,7 @@ def purpose(request: HttpRequest, pk: int) -> HttpResponse:
     licence = _licence_for(request, pk)
     form = PurposeForm(request.POST if request.method == "POST" else None)
     target = request.GET.get("next", "")
-    if not target.startswith(reverse("backoffice:file", args=[licence.pk])):
+    if not _page_of(licence, target):
         target = reverse("backoffice:file", args=[licence.pk])
     if request.method == "POST" and form.is_valid():
         _pin_purpose(
@@ -259,7 +280,23 @@ FILE_SHOWN = (
     "solde et statut",
     "historique et mouvements",
     "lettres et envois",
+    "documents imprimés et codes de partage",
 )
+# How many of the holder's latest access-log entries are searched for the documents printed for the file.
+PRINTED_SCAN = 500
+
+
+def _printed(licence: Licence) -> list[dict[str, Any]]:
+    """The documents the service printed for this licence (the RII and attestations at the counter, by
+    ``permis document``), newest first, found in the access log where each print is recorded. A document the
+    holder downloads in their space is theirs and is not recorded."""
+    labels = {text: kind for kind, text in PRINTED.items()}
+    found = []
+    for entry in accesses_of(licence.holder_id).filter(licence=licence)[:PRINTED_SCAN]:
+        for item in entry.shown:
+            if item in labels:
+                found.append({"at": entry.at, "kind": labels[item], "by": entry.actor_label})
+    return found
 
 
 def _history(licence: Licence) -> list[dict[str, Any]]:
@@ -304,6 +341,7 @@ def file(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: i
             "licence": licence,
             "holder": licence.holder,
             "departement": departement_of(licence.holder.postal_code),
+            "birth_place": place_label(licence.holder.birth_place),
             "projection": projection,
             "categories": licence.categories.order_by("obtained_on", "code"),
             "category_changes": CategoryChange.objects.filter(licence=licence)[:20],
@@ -315,18 +353,35 @@ def file(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: i
             "corrections": CorrectionRequest.objects.filter(licence=licence).select_related(
                 "target", "requested_by", "reviewed_by"
             ),
+            "printed": _printed(licence),
+            "shares": shares_of(licence.holder_id),
         },
     )
 
 
 @require_GET
 @role_required(*STAFF)
-@file_page(("relevé d'information intégral (RII) imprimé",))
+@file_page((PRINTED["rii"],))
 def rii(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: int) -> HttpResponse:
     """The relevé d'information intégral, printed at the counter (logged like any read of the file)."""
     pdf = render_rii(licence, today())
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="RII-{licence.number}.pdf"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@role_required(*STAFF)
+@file_page((PRINTED["attestation"],))
+def attestation(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: int) -> HttpResponse:
+    """The attestation of driving rights (validity and categories, no points: L223-7), printed at the counter
+    for the holder, the document the holder downloads from their space (logged like the RII)."""
+    on = today()
+    response = HttpResponse(render_attestation(licence, on), content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'inline; filename="attestation-droits-a-conduire-{licence.number}-{on.isoformat()}.pdf"'
+    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -411,12 +466,14 @@ def record(
     form_class, title = RECORD_FORMS[kind]
     extra = {"deliveries": _receipt_choices(licence)} if kind == "avis-48si" else {}
     form = form_class(request.POST if request.method == "POST" else None, **extra)
+    refused = False
     if request.method == "POST" and form.is_valid():
         try:
             _save(request.agent, licence, kind, form.cleaned_data)  # type: ignore[attr-defined]
         except RegistryError as error:
             problems = [p.split(": ", 1)[1] if p.startswith("delivery ") else p for p in error.problems]
             form.add_problems(problems, FIELD_NAMES)
+            refused = True
         else:
             messages.success(request, gettext("%(what)s : enregistré.") % {"what": title})
             return redirect("backoffice:file", licence.pk)
@@ -424,6 +481,8 @@ def record(
         request,
         "backoffice/record.html",
         {"form": form, "licence": licence, "title": title, "kind": kind},
+        # A form that does not read: 400; a decision the national file refuses (the law, the file's state): 422.
+        status=422 if refused else 400 if form.errors else 200,
     )
 
 
@@ -433,11 +492,15 @@ def record(
 @file_page(("identité", "numéros du permis", "historique"))
 def correct(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk: int) -> HttpResponse:
     """Agent 1: the corrected values of an event (``?evenement=<seq>``) and the reason; a second agent decides.
-    Without an event, the list of the events that can be corrected."""
+    Without an event, the list of the events that can be corrected. ``?demande=<pk>``: started from a holder's
+    request of this licence (``holder_request_views``), which the correction then answers."""
     seq = request.GET.get("evenement", "")
+    asked = _holder_request_of(request, licence)
     if not seq:
         return render(
-            request, "backoffice/correct_choose.html", {"licence": licence, "history": _history(licence)}
+            request,
+            "backoffice/correct_choose.html",
+            {"licence": licence, "history": _history(licence), "asked": asked},
         )
     if not ascii_id(seq):
         raise Http404("no such event")
@@ -445,14 +508,28 @@ def correct(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk
     current = services.effective(target)
     if target.kind == EventKind.CORRECTION or current is None:
         raise Http404("this event cannot be corrected")
-    form = CorrectionForm(request.POST if request.method == "POST" else None, values=current["data"])
+    initial = {}
+    if asked is not None:
+        initial["reason"] = gettext("Demande du titulaire %(ref)s du %(day)s") % {
+            "ref": asked.reference,
+            "day": timezone.localtime(asked.requested_at).strftime("%d/%m/%Y"),
+        }
+    form = CorrectionForm(
+        request.POST if request.method == "POST" else None, values=current["data"], initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         replacement = (
             None if form.cleaned_data["void"] else {"kind": current["kind"], "data": form.corrected()}
         )
         if not form.errors:
             try:
-                services.request_correction(request.agent, target, replacement, form.cleaned_data["reason"])  # type: ignore[attr-defined]
+                services.request_correction(
+                    request.agent,  # type: ignore[attr-defined]
+                    target,
+                    replacement,
+                    form.cleaned_data["reason"],
+                    holder_request=asked,
+                )
             except services.CorrectionRefused as error:
                 form.add_problems(error.problems, source=None)
             except RegistryError as error:
@@ -469,39 +546,74 @@ def correct(request: HttpRequest, licence: Licence, purpose: tuple[str, str], pk
     return render(
         request,
         "backoffice/correct.html",
-        {"form": form, "licence": licence, "target": target, "current": current},
+        {"form": form, "licence": licence, "target": target, "current": current, "asked": asked},
     )
+
+
+def _holder_request_of(request: HttpRequest, licence: Licence) -> HolderCorrectionRequest | None:
+    """The holder's request named by ``?demande=<pk>``: one of this licence's (else 404), or None."""
+    pk = request.GET.get("demande", "")
+    if not pk:
+        return None
+    if not ascii_id(pk):
+        raise Http404("no such request")
+    return get_object_or_404(HolderCorrectionRequest, pk=int(pk), licence=licence)
 
 
 @require_GET
 @role_required(*STAFF)
 def corrections(request: HttpRequest) -> HttpResponse:
-    """The corrections waiting for a second agent (of the files the agent may see)."""
+    """The corrections waiting for a second agent (of the files the agent may see), and the last decided.
+
+    A work queue, not a read of files: no licence number, event values or reasons (free text about the holder),
+    so no purpose to state and no access-log entry; the file's data is on the review page, behind its purpose
+    and logged (``review``)."""
     agent: AgentProfile = request.agent  # type: ignore[attr-defined]
     pending = (
         CorrectionRequest.objects.filter(status=CorrectionStatus.PENDING)
         .filter(licence__holder__in=Holder.objects.filter(holders_visible_to(agent)))
-        .select_related("licence", "target", "requested_by")
+        .select_related("licence", "target", "requested_by", "holder_request")
         .order_by("requested_at")
     )
     decided = (
         CorrectionRequest.objects.exclude(status=CorrectionStatus.PENDING)
         .filter(licence__holder__in=Holder.objects.filter(holders_visible_to(agent)))
-        .select_related("licence", "target", "requested_by", "reviewed_by")
+        .select_related("target", "requested_by", "reviewed_by")
         .order_by("-reviewed_at")[:20]
     )
-    return render(request, "backoffice/corrections.html", {"pending": pending, "decided": decided})
+    # The holders' requests of the agent's files waiting for an agent, or for the second agent's decision.
+    from_holders = (
+        HolderCorrectionRequest.objects.filter(
+            status__in=[HolderRequestStatus.PENDING, HolderRequestStatus.IN_PROGRESS]
+        )
+        .filter(licence__holder__in=Holder.objects.filter(holders_visible_to(agent)))
+        .select_related("licence")
+        .order_by("requested_at")
+    )
+    return render(
+        request,
+        "backoffice/corrections.html",
+        {"pending": pending, "decided": decided, "from_holders": from_holders},
+    )
 
 
 @require_http_methods(["GET", "POST"])
 @role_required(*STAFF)
 def review(request: HttpRequest, pk: int) -> HttpResponse:
-    """Agent 2 approves (the correction event is appended) or rejects with the reason."""
+    """Agent 2 approves (the correction event is appended) or rejects with the reason. The page shows the file's
+    identity, number and event: the purpose is stated first (the purpose page, then back here), and each GET
+    is logged with it."""
     correction = get_object_or_404(
-        CorrectionRequest.objects.select_related("licence__holder", "target", "requested_by"), pk=pk
+        CorrectionRequest.objects.select_related(
+            "licence__holder", "target", "requested_by", "holder_request"
+        ),
+        pk=pk,
     )
     licence = _licence_for(request, correction.licence_id)
-    purpose = _purpose_for(request, licence) or (Purpose.CORRECTION.value, "")
+    purpose = _purpose_for(request, licence)
+    if purpose is None:  # the reviewer reads the file: they say why first, like any page of a file
+        target = urlencode({"next": request.get_full_path()})
+        return redirect(f"{reverse('backoffice:purpose', args=[licence.pk])}?{target}")
     form = ReviewForm(request.POST if request.method == "POST" else None)
     own = correction.requested_by_id == request.user.pk
     if request.method == "GET":
@@ -604,7 +716,8 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @role_required("supervisor")
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """Volumes of events, letters and deliveries; failed deliveries; pending corrections; integrity reports."""
+    """Volumes of events, letters and deliveries; failed deliveries; pending corrections (numbered, without
+    their files' data: like the corrections' list, see ``corrections``); integrity reports."""
     since = timezone.now() - dt.timedelta(days=30)
     events = dict(
         Event.objects.filter(recorded_at__gte=since).values_list("kind").annotate(n=Count("pk")).order_by()
@@ -623,7 +736,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "figures": figures,
             "failed_statuses": [DeliveryStatus.FAILED.label],
             "pending": CorrectionRequest.objects.filter(status=CorrectionStatus.PENDING)
-            .select_related("licence", "target", "requested_by")
+            .select_related("target", "requested_by")
             .order_by("requested_at")[:50],
             "reports": IntegrityReport.objects.all()[:5],
         },
