@@ -31,7 +31,7 @@ from permis.accounts.models import Account, HolderLink
 from permis.api.models import ApiKey
 from permis.api.v1 import api
 from permis.audit.services import create_share
-from permis.backoffice.models import CorrectionRequest
+from permis.backoffice.models import CorrectionRequest, HolderCorrectionRequest
 from permis.backoffice.roles import assign_role
 from permis.config.access import declaration_of
 from permis.notices import services as notice_services
@@ -107,6 +107,8 @@ WEB_MATRIX: dict[str, frozenset[str]] = {
     "demarches:share": HOLDERS,
     "demarches:share_revoke": THE_HOLDER,
     "demarches:access_log": HOLDERS,
+    "demarches:corrections": HOLDERS,  # each their own requests
+    "demarches:correction": THE_HOLDER,  # one request of the holder's
     # The back office: the agents' sign-in is public; letters' figures for agents and supervisors; retrying a
     # letter of a file of the 75: its département's agents and supervisors.
     "agent:login": EVERYONE,
@@ -121,15 +123,19 @@ WEB_MATRIX: dict[str, frozenset[str]] = {
     "backoffice:purpose": THE_FILE,
     "backoffice:close": THE_FILE,
     "backoffice:rii": THE_FILE,
+    "backoffice:attestation": THE_FILE,
     "backoffice:letter": THE_FILE,
     "backoffice:record": THE_FILE,
     "backoffice:correct": THE_FILE,
     "backoffice:corrections": STAFF,
     "backoffice:review": THE_FILE,
+    "backoffice:holder_request": THE_FILE,  # a holder's request: a read of the file, its département's agents
     "backoffice:centres": STAFF,
     "backoffice:withdraw": THE_FILE,  # a centre of the 75: its département's agents and supervisors
     "backoffice:dashboard": frozenset({SUPERVISOR}),
     "backoffice:integrity": frozenset({SUPERVISOR, AUDITOR}),
+    # The access log: the auditor's alone (PRODUCT.md: "reads the access log"); agents and supervisors read files.
+    "backoffice:journal": frozenset({AUDITOR}),
 }
 
 # -- the expected matrix: the partner API (operation id → actors) --------------------------------------------------
@@ -294,10 +300,10 @@ def _agent(username: str, role: str, departements: list[str]) -> User:
 
 
 def _token(sub: str) -> str:
-    """A holder's access token, as the provider's userinfo would accept it (its answer primed in the cache)."""
-    token = f"token-of-{sub}"
-    cache.set("api:holder:userinfo:" + hashlib.sha256(token.encode()).hexdigest(), {"sub": sub}, 600)
-    return token
+    """A holder's token, as the provider signs it for this service (its key primed in the cache)."""
+    from tests.api.partners import holder_token
+
+    return holder_token(sub)
 
 
 @pytest.fixture
@@ -320,10 +326,20 @@ def world(db: Any) -> World:
         reason="test",
         requested_by=requester,
     )
+    holder_user = _holder_user("holder", lic.holder, "sub-holder")
+    holder_request = HolderCorrectionRequest.objects.create(
+        reference="DC-TEST0001",
+        holder=lic.holder,
+        licence=lic,
+        target=None,
+        subject="Autre",
+        message="LAFLEUR : ma date de permis est fausse.",
+        requested_by=holder_user,
+    )
     users: dict[str, User | None] = {
         ANONYMOUS: None,
         ACCOUNT: _account_user("account"),
-        HOLDER: _holder_user("holder", lic.holder, "sub-holder"),
+        HOLDER: holder_user,
         OTHER_HOLDER: _holder_user("other", other.holder, "sub-other"),
         AGENT_ELSEWHERE: _agent("agent13", "agent", ["13"]),
         AGENT: _agent("agent75", "agent", ["75", "92"]),
@@ -354,9 +370,11 @@ def world(db: Any) -> World:
         "number": lic.number,
         "sender_ref": "ANTAI-1",
         "session_id": 1,
+        "request_id": holder_request.pk,
     }
     per_route = {
         "backoffice:review": {"pk": correction.pk},
+        "backoffice:holder_request": {"pk": holder_request.pk},
         "backoffice:withdraw": {"pk": ctr.pk},
         "agent:retry": {"pk": Delivery.objects.filter(notice=notice).first().pk},
     }

@@ -10,6 +10,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth.models import User
 
+from permis.audit import services as audit
+from permis.backoffice.models import CorrectionRequest
 from permis.courses.models import CourseCentre
 from permis.registry import services as registry
 from permis.registry.models import Holder, Licence
@@ -170,8 +172,9 @@ def test_a_correction_is_asked_by_one_agent_and_approved_by_another(
     page.get_by_role("button", name="Demander la correction").click()
     page.get_by_text("un second agent doit l’examiner").wait_for()
     assert page.locator("#licence-balance").inner_text() == "8 points sur 12"  # unchanged until reviewed
+    request = CorrectionRequest.objects.get()
     page.get_by_role("link", name="Corrections à examiner").click()
-    page.get_by_role("link", name=f"Examiner la demande du permis {lic.number}").click()
+    page.get_by_role("link", name=f"Examiner la demande n° {request.pk}").click()
     assert page.locator("#own-request").is_visible()
     no_axe_violation(page)
 
@@ -180,7 +183,11 @@ def test_a_correction_is_asked_by_one_agent_and_approved_by_another(
         sign_in(second, live_server, "dominique", "/gestion/corrections/")
         no_axe_violation(second)
         second.screenshot(path=str(folder / "corrections.png"), full_page=True)
-        second.get_by_role("link", name=f"Examiner la demande du permis {lic.number}").click()
+        assert lic.number not in second.content()  # the list shows nothing of the file
+        second.get_by_role("link", name=f"Examiner la demande n° {request.pk}").click()
+        second.get_by_role("heading", level=1, name="Motif de la consultation").wait_for()  # theirs, first
+        second.locator("#id_purpose").select_option("correction")
+        second.get_by_role("button", name="Ouvrir le dossier").click()
         second.get_by_role("heading", level=1, name="Examiner une demande de correction").wait_for()
         no_axe_violation(second)
         second.screenshot(path=str(folder / "review.png"), full_page=True)
@@ -196,6 +203,45 @@ def test_a_correction_is_asked_by_one_agent_and_approved_by_another(
     assert page.get_by_text("corrigé par e2").is_visible()
     no_axe_violation(page)
     page.screenshot(path=str(folder / "file-corrected.png"), full_page=True)
+
+
+def test_the_auditor_reads_the_access_log(page: Any, live_server: Any, artifacts: Path) -> None:
+    folder = shots(artifacts)
+    lic = file_in("75011")
+    for n, role in enumerate(("agent", "police", "third_party")):
+        audit.log_access(
+            actor=f"user:{n}",
+            actor_label=f"Lecteur n° {n}",
+            role=role,
+            holder=lic.holder,
+            licence=lic,
+            purpose="licence_management",
+            shown=["identité"],
+            channel="back_office",
+        )
+    agent("auditor", (), login="claude")
+    sign_in(page, live_server, "claude", "/gestion/journal/")
+    page.get_by_role("heading", level=1, name="Journal des consultations").wait_for()
+    assert page.get_by_role(
+        "table", name="Entrées du journal, de la plus récente à la plus ancienne"
+    ).is_visible()
+    no_axe_violation(page)
+    page.screenshot(path=str(folder / "journal.png"), full_page=True)
+    page.get_by_label("Consultations à partir du").fill("2026-03-02")
+    page.get_by_label("Consultations jusqu’au (inclus)").fill("2026-03-01")
+    page.get_by_role("button", name="Filtrer").click()
+    page.get_by_text("La date de fin ne peut pas précéder la date de début.").first.wait_for()
+    no_axe_violation(page)
+    page.get_by_role("link", name="Effacer les filtres").click()
+    page.get_by_label("Numéro de permis").fill(lic.number)
+    page.get_by_label("Qualité", exact=True).select_option("police")
+    page.get_by_role("button", name="Filtrer").click()
+    page.get_by_role(
+        "table", name="Entrées du journal retenues par les filtres, de la plus récente à la plus ancienne"
+    ).wait_for()
+    assert page.get_by_text("Lecteur n° 1").is_visible() and page.get_by_text("Lecteur n° 0").count() == 0
+    no_axe_violation(page)
+    page.screenshot(path=str(folder / "journal-filtered.png"), full_page=True)
 
 
 def test_supervisor_pages_and_course_centres(page: Any, live_server: Any, artifacts: Path) -> None:

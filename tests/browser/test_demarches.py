@@ -37,8 +37,12 @@ PAGES = [
 
 @pytest.fixture
 def holder_session(live_server: Any) -> dict[str, Any]:
+    return make_holder_session()
+
+
+def make_holder_session() -> dict[str, Any]:
     """A holder with a letter in the account, sessions near home, a consultation and a used share code; the
-    session cookie of their signed-in account."""
+    session cookie of their signed-in account (also for the English pages, test_english_pages)."""
     lic = licence_with("48")
     Holder.objects.filter(pk=lic.holder_id).update(notice_channel="electronic", email="camille@example.fr")
     notice = Notice.objects.get(licence=lic, code="48")

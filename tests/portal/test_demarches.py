@@ -331,6 +331,28 @@ def test_preferences_errors_are_on_their_fields_and_nothing_is_stored(client: Cl
     assert Holder.objects.get(pk=lic.holder_id).notice_channel == "post"
 
 
+def test_preferences_errors_come_all_at_once_the_box_with_the_email_and_the_phone(client: Client) -> None:
+    """Without the consent box, the missing email and the landline number are told too, in the same answer."""
+    lic = licence_with("48")
+    Holder.objects.filter(pk=lic.holder_id).update(email="")
+    sign_in(client, lic.holder)
+    response = post_preferences(client, email="", sms="on", phone="01 23 45 67 89", accept=None)
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert set(form.errors) == {"accept", "email", "phone"}
+    assert "adresse électronique" in " ".join(form.errors["email"])
+    assert "mobile" in " ".join(form.errors["phone"])
+    html = response.content.decode()
+    assert html.count('<li><a href="#id_') == 3  # the summary links each field
+    assert not NoticePreference.objects.exists()
+    assert Holder.objects.get(pk=lic.holder_id).notice_channel == "post"
+    # Without the box, a choice the service accepts is still not recorded.
+    again = post_preferences(client, email="camille@example.fr", accept=None)
+    assert again.status_code == 400 and set(again.context["form"].errors) == {"accept"}
+    assert not NoticePreference.objects.exists()
+    assert Holder.objects.get(pk=lic.holder_id).email == ""
+
+
 def test_preferences_need_the_csrf_token(camille: Licence) -> None:
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(User.objects.get(username="camille"))
@@ -436,6 +458,13 @@ def test_a_course_within_the_year_counts_from_a_date(client: Client) -> None:
     sign_in(client, lic.holder)
     html = client.get(reverse("demarches:courses")).content.decode()
     assert "Pas encore : un stage commencé à partir du" in html
+    # The day is written as the pages write dates, in the reason too: never 03/12/2026 (March 12 in English).
+    from_day = course_day + dt.timedelta(days=2)
+    from_day = from_day.replace(year=from_day.year + 1)
+    assert f"un stage commencé à partir du {long_date(from_day)} comptera." in html
+    assert from_day.strftime("%d/%m/%Y") not in html
+    english = client.get("/en" + reverse("demarches:courses")).content.decode()
+    assert from_day.strftime("%d/%m/%Y") not in english
 
 
 def test_a_wrong_postcode_is_said_on_the_field(client: Client, camille: Licence) -> None:
@@ -550,6 +579,83 @@ def test_the_pages_are_in_english_under_en(client: Client, camille: Licence) -> 
         assert "Conditions" in html or "electronic notice" in html  # the consent text in English
         assert "Share my right to drive" in client.get("/en/mon-espace/partage/").content.decode()
         assert "Who consulted my file" in client.get("/en/mon-espace/consultations/").content.decode()
+    finally:
+        translation.activate("fr")
+
+
+def test_the_english_access_log_says_the_services_own_labels_in_english_and_marks_the_rest_french(
+    client: Client, camille: Licence
+) -> None:
+    """The stored labels are French (the log is never rewritten): the service's own are said in English on
+    /en/, a name typed by someone else stays as written, marked lang="fr" for screen readers (WCAG 3.1.2)."""
+    from django.utils import translation
+
+    audit.log_access(
+        actor="user:9",
+        actor_label="Compte FranceConnect de Thomas ROUX (rattaché automatiquement, identité vérifiée)",
+        role="account_link",
+        holder=camille.holder,
+        licence=camille,
+        purpose="holder_request",
+        shown=["dossier complet"],
+        channel="portal",
+    )
+    audit.log_access(
+        actor="key:ab12",
+        actor_label="Centre Stage Lyon (agrément R2069001)",
+        role="course_centre",
+        holder=camille.holder,
+        licence=camille,
+        purpose="course_eligibility",
+        shown=["éligibilité au stage"],
+        channel="api",
+    )
+    consulted(camille, "Brigade de Villeurbanne", purpose_detail="accident rue Garibaldi")
+    try:
+        html = client.get("/en/mon-espace/consultations/").content.decode()
+    finally:
+        translation.activate("fr")
+    assert "Compte FranceConnect" not in html and "rattaché automatiquement" not in html
+    assert "FranceConnect account of Thomas ROUX (linked automatically, identity verified)" in html
+    assert "Centre Stage Lyon (approval no. R2069001)" in html and "éligibilité au stage" not in html
+    assert "eligibility for a course" in html
+    assert '<span lang="fr">Brigade de Villeurbanne</span>' in html
+    assert '<span lang="fr">accident rue Garibaldi</span>' in html
+    assert "Why: " in html and "Why : " not in html
+    french = client.get(reverse("demarches:access_log")).content.decode()
+    assert "Compte FranceConnect de Thomas ROUX (rattaché automatiquement, identité vérifiée)" in french
+    assert 'lang="fr"' not in french.split("<main", 1)[1]  # the page's own language needs no mark
+
+
+def test_the_english_notifications_page_has_no_french_consequence_and_its_legal_texts_in_english(
+    client: Client, camille: Licence, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.utils import translation
+
+    from permis.notices import preferences
+
+    try:
+        html = client.get("/en/mon-espace/notifications/").content.decode()
+        for french in (
+            "Les délais de recours courent",
+            "Si le courriel qui vous prévient",
+            "restent envoyées en recommandé",
+            "Conditions de la notification électronique",
+        ):
+            assert french not in html
+        assert 'class="permis-consent" lang' not in html  # both texts exist in English
+        # A version published in French only is shown in French, marked so, and accepted as such.
+        real = preferences.consent_text
+
+        def french_only(version: str, language: str = "fr", on=None) -> str:
+            if version.startswith("electronic") and language != "fr":
+                raise preferences.PreferenceError([f"accepted_text_version: {version!r} not in {language!r}"])
+            return real(version, language, on)
+
+        monkeypatch.setattr(preferences, "consent_text", french_only)
+        html = client.get("/en/mon-espace/notifications/").content.decode()
+        assert '<div class="permis-consent" lang="fr">' in html
+        assert "Conditions de la notification électronique" in html
     finally:
         translation.activate("fr")
 

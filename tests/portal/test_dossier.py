@@ -479,6 +479,46 @@ def test_a_part_not_chosen_keeps_what_was_typed_and_shows_no_error() -> None:
     assert 'value="2025-06-02"' in html  # the offence's date as typed, kept for a next try
 
 
+def test_nothing_chosen_is_one_error_saying_what_to_fill_not_every_field_of_both_parts() -> None:
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    response = client.post(
+        reverse("dossier:simulator"),
+        {"offence-committed_on": "", "offence-final_on": "", "course-first_day": "", "course-last_day": ""},
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Cochez « Ajouter une infraction », « Ajouter un stage », ou les deux." in html
+    assert "Ce champ est obligatoire" not in html
+    assert 'aria-invalid="true"' not in html
+    assert [anchor for anchor, _label, _message in response.context["errors"]] == ["what-fields"]
+
+
+def test_a_course_is_two_consecutive_days_a_longer_one_is_refused_on_its_last_day() -> None:
+    """R223-5 (RULES.md §8.1): a 6-day "course" is not one, and would be credited +4 by the engine."""
+    lic = _camille()
+    client = _sign_in(Client(), lic.holder)
+    data = {
+        "what-with_course": "on",
+        "course-first_day": "2026-01-10",
+        "course-last_day": "2026-01-15",
+        "course-course_type": "voluntary",
+    }
+    response = client.post(reverse("dossier:simulator"), data)
+    assertContains(
+        response,
+        "Un stage de sensibilisation dure 2 jours consécutifs (article R223-5 du code de la route) : pour un "
+        "stage commencé le 10 janvier 2026, le dernier jour est le 11 janvier 2026.",
+        status_code=400,
+    )
+    assert "Résultat de la simulation" not in response.content.decode()
+    assert [anchor for anchor, _label, _message in response.context["errors"]] == ["id_course-last_day"]
+    one_day = client.post(reverse("dossier:simulator"), {**data, "course-last_day": "2026-01-10"})
+    assertContains(one_day, "dure 2 jours consécutifs", status_code=400)
+    two_days = client.post(reverse("dossier:simulator"), {**data, "course-last_day": "2026-01-11"})
+    assertContains(two_days, "Résultat de la simulation")
+
+
 def test_the_digital_licence_is_a_signed_qr_that_verifies_and_carries_no_points() -> None:
     lic = _camille()
     response = _sign_in(Client(), lic.holder).get(reverse("dossier:digital_licence"))
@@ -499,6 +539,19 @@ def test_the_digital_licence_is_a_signed_qr_that_verifies_and_carries_no_points(
     )
     assertContains(response, 'id="qr-refresh"')
     assertContains(response, "Valable jusqu’à 12:10")
+
+
+def test_the_digital_licence_renews_its_code_in_place_never_by_reloading_the_page() -> None:
+    """A reload every 9.5 minutes sent keyboard and screen-reader users back to the top: the code, its validity
+    and its text are replaced in place, and a polite live region says so."""
+    lic = _camille()
+    html = _sign_in(Client(), lic.holder).get(reverse("dossier:digital_licence")).content.decode()
+    assert "location.reload" not in html
+    assert re.search(r'<p class="fr-sr-only" id="qr-status" role="status" aria-live="polite"></p>', html)
+    for element in ('id="qr"', 'id="qr-expires"', 'id="qr-text"', 'id="qr-refresh"'):
+        assert element in html
+    assert "Le code QR a été renouvelé." in html  # what the live region will say
+    assert "var refreshSeconds = 570;" in html
 
 
 def test_a_linked_holder_without_a_licence_is_told_so() -> None:
@@ -533,7 +586,27 @@ def test_the_english_pages() -> None:
     assertContains(client.get("/en/mon-espace/historique/"), "History of my balance")
     assertContains(client.get("/en/mon-espace/previsions/"), "Forecast: the points to come")
     assertContains(client.get("/en/mon-espace/permis-numerique/"), "My digital licence")
+    # English writes no space before a colon ("Licence number: …"), French does ("Numéro de permis : …").
+    assertContains(response, f"Licence number: {lic.number}")
+    assertNotContains(response, f"Licence number : {lic.number}")
+    history = client.get("/en/mon-espace/historique/").content.decode()
+    assert "Points: 4" in history and "Points : " not in history
     translation.activate("fr")
+    assertContains(client.get("/mon-espace/"), f"Numéro de permis : {lic.number}")
+
+
+def test_the_english_dashboard_of_a_suspended_licence() -> None:
+    suspended = _with([("suspension", {"from": "2025-05-01", "to": "2025-08-01"})])
+    html = _sign_in(Client(), suspended.holder).get("/en/mon-espace/").content.decode()
+    translation.activate("fr")
+    assert _badges(html) == [("error", "Licence suspended")]
+
+
+def test_the_english_dashboard_of_an_invalidated_licence() -> None:
+    invalidated = _with([*ZERO, ("invalidation_notified", {"on": "2025-05-20"})])
+    html = _sign_in(Client(), invalidated.holder).get("/en/mon-espace/").content.decode()
+    translation.activate("fr")
+    assert "No longer valid: the licence is invalidated" in html and "Valid until" not in html
 
 
 def _with(events: list[tuple[str, dict]]) -> Licence:
@@ -563,7 +636,7 @@ ZERO = [
         ),
         (
             [("suspension", {"from": "2025-05-01", "to": "2025-08-01"})],
-            "Suspendu en ce moment",
+            "Permis suspendu",
             "Votre permis est suspendu",
         ),
         (
@@ -632,6 +705,52 @@ def test_a_nil_balance_forecast_shows_the_change_as_shown_and_that_the_48si_canc
     ics = "\n".join(_unfold(client.get(reverse("dossier:forecast_ics")).content.decode()))
     assert "(+12)" in ics and "(+13)" not in ics
     assert "notification de la lettre 48SI" in ics
+
+
+def _badges(html: str) -> list[str]:
+    return re.findall(r'<span class="fr-badge fr-badge--(\w+)"[^>]*>([^<]*)</span>', html)
+
+
+def test_a_suspended_licence_leads_with_suspended_never_with_valid() -> None:
+    """The digital licence says "Suspendu": the dashboard's badge agrees, and no "Permis valide" beside it."""
+    lic = _with([("suspension", {"from": "2025-05-01", "to": "2025-08-01"})])
+    html = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard")).content.decode()
+    assert _badges(html) == [("error", "Permis suspendu")]
+    assert 'id="status">Permis suspendu<' in html
+    assert "Permis valide" not in html
+
+
+def test_a_suspended_licence_with_a_nil_balance_says_both_suspended_first() -> None:
+    lic = _with([*ZERO, ("suspension", {"from": "2025-05-01", "to": "2025-08-01"})])
+    html = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard")).content.decode()
+    labels = [label for _level, label in _badges(html)]
+    assert labels[0] == "Permis suspendu" and labels[1].startswith("Solde nul")
+
+
+def test_a_valid_licence_keeps_its_green_badge() -> None:
+    lic = _with([])
+    html = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard")).content.decode()
+    assert _badges(html) == [("success", "Permis valide")]
+
+
+def test_the_next_points_change_skips_the_end_of_probation_where_the_balance_stays() -> None:
+    """After an offence during probation, the end of probation changes the cap only (RULES.md §3.2): the next
+    change of the points is the day the balance does change."""
+    lic = _probationary(offence("2025-04-01", "2025-04-20", 3, "C4"))
+    upcoming = Timeline(history_of(lic)).at(TODAY).upcoming
+    assert (upcoming[0].kind, upcoming[0].balance) == ("probation_end", 3)
+    changes = [m for m in upcoming if m.balance != 3]
+    assert changes and changes[0].on > upcoming[0].on
+    response = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard"))
+    assertContains(response, f"Prochain changement de vos points prévu le {long_date(changes[0].on)}.")
+    assertNotContains(response, f"Prochain changement de vos points prévu le {long_date(upcoming[0].on)}.")
+
+
+def test_an_invalidated_licences_categories_are_no_longer_valid() -> None:
+    lic = _with([*ZERO, ("invalidation_notified", {"on": "2025-05-20"})])
+    html = _sign_in(Client(), lic.holder).get(reverse("dossier:dashboard")).content.decode()
+    assert "Plus valable : le permis est invalidé" in html
+    assert "Valable jusqu’au" not in html and "sans limite" not in html
 
 
 def test_a_suspended_holder_is_told_when_the_suspension_ends_not_of_a_points_change() -> None:

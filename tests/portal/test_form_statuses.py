@@ -132,6 +132,9 @@ FORMS: dict[str, Form] = {
     "demarches:preferences": Form(signed_in, {"channel": "electronic"}, "Votre choix n’a pas été enregistré"),
     "demarches:share": Form(signed_in, {"days": "31"}, "Sélectionnez un choix valide"),
     "demarches:courses": Form(signed_in, {"postcode": "69 00"}, "n’est pas un code postal", method="get"),
+    "demarches:corrections": Form(
+        signed_in, {"concerned": "autre", "message": ""}, "Décrivez ce qui est inexact.", summary=True
+    ),
 }
 
 # Route -> why an invalid submission is not answered by the page with its errors (or there is no form).
@@ -165,6 +168,7 @@ OTHERS: dict[str, str] = {
     "demarches:attestation_pdf": "a PDF",
     "demarches:rii_pdf": "a PDF",
     "demarches:access_log": "a page",
+    "demarches:correction": "a page (one of the holder's correction requests; another holder's is a 404)",
 }
 
 

@@ -377,3 +377,18 @@ def test_head_is_answered_like_get(client: Client) -> None:
     assert head.status_code == get.status_code == 200
     assert head.content == b""
     assert client.put(URL).status_code == 405
+
+
+def test_a_course_of_six_days_is_refused_on_its_last_day_not_credited(client: Client) -> None:
+    """R223-5 (RULES.md §8.1): a course lasts two consecutive days; the engine alone would credit +4."""
+    course = {"first_day": "2024-10-10", "last_day": "2024-10-15", "course_type": "voluntary"}
+    response = client.post(URL, simulator_data(offences=[EXAMPLE_OFFENCE], courses=[course]))
+    html = response.content.decode()
+    assert 'href="#id_courses-0-last_day"' in html
+    assertContains(
+        response,
+        "Un stage de sensibilisation dure 2 jours consécutifs (article R223-5 du code de la route) : pour un "
+        "stage commencé le 10 octobre 2024, le dernier jour est le 11 octobre 2024.",
+        status_code=400,
+    )
+    assert 'id="balance"' not in html

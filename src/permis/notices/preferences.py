@@ -103,7 +103,8 @@ def set_preferences(
     accepted_text_version: str,
     recorded_by: str,
     language: str = "fr",
-) -> NoticePreference:
+    check_only: bool = False,
+) -> NoticePreference | None:
     """Record the holder's choice of channels and the text accepted, and update the holder, in one transaction.
 
     `email` and `phone` are the holder's contact details as they stand after the choice: a value replaces the
@@ -111,7 +112,8 @@ def set_preferences(
     the text the holder was shown and accepted (``electronic@n`` to opt in, ``post@n`` to opt out), in
     `language`. `recorded_by` says who recorded it ("holder:<id>" from the portal, "agent:<login>" at a
     préfecture counter). Raises PreferenceError naming every field that is not acceptable; nothing is written
-    then.
+    then. `check_only`: only the checks, nothing written, None answered (the portal reports these problems
+    together with its form's own, such as the consent box not ticked, instead of in a second round).
     """
     problems: list[str] = []
     if not isinstance(electronic, bool):
@@ -183,6 +185,8 @@ def set_preferences(
                 problems.extend(error.problems)
     if problems:
         raise PreferenceError(problems)
+    if check_only:
+        return None
 
     channel = NoticeChannel.ELECTRONIC if electronic else NoticeChannel.POST
     with transaction.atomic():

@@ -7,13 +7,16 @@ input errors are put back on the fields by permis.portal.simulation.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from permis.portal.dates import long_date
+from permis.rules.parameters import parameter
 
 ROUTE_CHOICES = [
     ("traditional", _("Apprentissage traditionnel")),
@@ -267,7 +270,31 @@ class CourseForm(DsfrFormMixin, forms.Form):
         first_day, last_day = data.get("first_day"), data.get("last_day")
         if first_day and last_day and last_day < first_day:
             self.add_error("last_day", _("Le dernier jour ne peut pas précéder le premier jour."))
+        elif first_day and last_day:
+            self._check_length(first_day, last_day)
         return data
+
+    def _check_length(self, first_day: date, last_day: date) -> None:
+        """A course lasts its legal number of consecutive days (R223-5: two), whatever its type: a course of
+        another length is not one the law knows, and the engine would credit it all the same. A first day
+        before the points licence (1 July 1992) is the engine's error to give."""
+        length = parameter("course.days")
+        if first_day < length.change_dates()[0]:
+            return
+        days = length.at(first_day)
+        if (last_day - first_day).days + 1 != days:
+            self.add_error(
+                "last_day",
+                _(
+                    "Un stage de sensibilisation dure %(days)s jours consécutifs (article R223-5 du code de la "
+                    "route) : pour un stage commencé le %(first)s, le dernier jour est le %(last)s."
+                )
+                % {
+                    "days": days,
+                    "first": long_date(first_day),
+                    "last": long_date(first_day + timedelta(days=days - 1)),
+                },
+            )
 
     def to_event(self, event_id: str) -> dict[str, Any]:
         data = self.cleaned_data

@@ -36,6 +36,9 @@ STATUS_LABELS: dict[str, Promise] = {
     "invalidated": _("Permis invalidé pour solde nul"),
     "annulled": _("Permis annulé par un juge"),
 }
+# Not a status of the engine: a suspension of the right to drive, whatever the balance (the dashboard's first
+# badge while it runs, as the digital licence says it).
+SUSPENDED_LABEL = _("Permis suspendu")
 
 LETTER_LABELS: dict[str, Promise] = {
     "48": _("Information sur un retrait de points"),

@@ -27,6 +27,7 @@ MENU: list[tuple[str, Promise]] = [
     ("dossier:digital_licence", _("Mon permis numérique")),
     ("demarches:share", _("Partager mon droit à conduire")),
     ("demarches:access_log", _("Consultations de mon dossier")),
+    ("demarches:corrections", _("Demander une correction")),
 ]
 
 

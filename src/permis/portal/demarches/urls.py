@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import correction_requests, views
 
 app_name = "demarches"
 
@@ -30,4 +30,6 @@ urlpatterns += [
     path("partage/", views.share, name="share"),
     path("partage/<int:share_id>/revoquer/", views.share_revoke, name="share_revoke"),
     path("consultations/", views.access_log, name="access_log"),
+    path("corrections/", correction_requests.corrections, name="corrections"),
+    path("corrections/<int:request_id>/", correction_requests.correction, name="correction"),
 ]

@@ -9,6 +9,7 @@ says nothing about whether it exists (ARCHITECTURE.md, rule 8).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from permis.courses import services as course_services
 from permis.notices import legal, preferences
 from permis.notices.documents import render_attestation, render_letter, render_rii
 from permis.notices.models import Channel, Delivery, DeliveryStatus
+from permis.portal.dates import long_date
 from permis.portal.labels import letter_label
 from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence, Movement, Notice
 from permis.registry.services import today
@@ -241,13 +243,27 @@ def _recorded_by_label(recorded_by: str) -> str:
     return _("Le service")
 
 
+def _text_language(version: str, language: str) -> str:
+    """`language` if the consent text `version` exists in it, else French (every version has its French text)."""
+    try:
+        preferences.consent_text(version, language)
+    except preferences.PreferenceError:
+        return "fr"
+    return language
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @holder_required
 def preferences_view(request: HttpRequest) -> HttpResponse:
     holder: Holder = request.holder  # type: ignore[attr-defined]
     language = _language()
     versions = {kind: preferences.current_version(kind) for kind in preferences.KINDS}
-    texts = {kind: preferences.consent_text(versions[kind], language) for kind in preferences.KINDS}
+    # Each consent text is a versioned legal document: shown in the page's language when that version exists
+    # in it, else in French, marked so (a screen reader switches voice), and accepted in the language shown.
+    text_languages = {kind: _text_language(versions[kind], language) for kind in preferences.KINDS}
+    texts = {
+        kind: preferences.consent_text(versions[kind], text_languages[kind]) for kind in preferences.KINDS
+    }
     initial = {
         "channel": holder.notice_channel,
         "email": holder.email,
@@ -256,36 +272,42 @@ def preferences_view(request: HttpRequest) -> HttpResponse:
     }
     if request.method == "POST":
         form = PreferencesForm(request.POST, initial=initial)
-        if form.is_valid():
-            data = form.cleaned_data
+        valid = form.is_valid()
+        data = form.cleaned_data
+        # The service's checks (email, phone, SMS) run even when the form has errors of its own (the consent box
+        # not ticked), checking only then: every problem is reported at once, not in two rounds.
+        if all(name in data for name in ("channel", "email", "phone")):
             electronic = data["channel"] == "electronic"
             try:
                 preferences.set_preferences(
                     holder,
                     electronic=electronic,
-                    sms=bool(data["sms"]),
+                    sms=bool(data.get("sms")),
                     email=data["email"],
                     phone=data["phone"],
                     accepted_text_version=versions["electronic" if electronic else "post"],
                     recorded_by=f"holder:{holder.pk}",
-                    language=language,
+                    language=text_languages["electronic" if electronic else "post"],
+                    check_only=not valid,
                 )
             except preferences.PreferenceError as error:
                 form.add_problems(error.by_field)
             else:
-                if electronic:
-                    messages.success(
-                        request,
-                        _(
-                            "Votre choix est enregistré : vos prochaines lettres arriveront dans votre espace personnel."
-                        ),
-                    )
-                else:
-                    messages.success(
-                        request,
-                        _("Votre choix est enregistré : vos prochaines lettres arriveront par la poste."),
-                    )
-                return redirect("demarches:preferences")
+                if valid:
+                    if electronic:
+                        messages.success(
+                            request,
+                            _(
+                                "Votre choix est enregistré : vos prochaines lettres arriveront dans votre espace "
+                                "personnel."
+                            ),
+                        )
+                    else:
+                        messages.success(
+                            request,
+                            _("Votre choix est enregistré : vos prochaines lettres arriveront par la poste."),
+                        )
+                    return redirect("demarches:preferences")
     else:
         form = PreferencesForm(initial=initial)
     history = [
@@ -299,6 +321,8 @@ def preferences_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "holder": holder,
             "texts": texts,
+            # The language of each text when it is not the page's (a French-only version on an English page).
+            "text_lang": {kind: lang for kind, lang in text_languages.items() if lang != language},
             "versions": versions,
             "history": history,
             "deemed_after_days": legal.deemed_after_days(today()),
@@ -342,6 +366,19 @@ def _euros(cents: int) -> str:
     return f"{euros} €" if rest == 0 else f"{euros},{rest:02d} €"
 
 
+def _eligibility_reason(eligibility: course_services.Eligibility, on: dt.date) -> str:
+    """The service's reason with its day written as the pages write dates (``long_date``: 3 décembre 2026,
+    December 3, 2026), not 03/12/2026, which an English reader takes for March 12."""
+    reasons = course_services.REASONS
+    day = {"eligible": on, "yearly_limit": eligibility.from_date}.get(eligibility.code)
+    if eligibility.code not in reasons or (eligibility.code in ("eligible", "yearly_limit") and day is None):
+        return eligibility.reason
+    reason = str(reasons[eligibility.code]).format(day=long_date(day) if day else "")
+    if eligibility.mandatory_48n:
+        reason = f"{reasons['mandatory']} {reason}"
+    return reason
+
+
 @require_safe
 @holder_required
 def courses(request: HttpRequest) -> HttpResponse:
@@ -375,6 +412,7 @@ def courses(request: HttpRequest) -> HttpResponse:
         {
             "licence": licence,
             "eligibility": eligibility,
+            "eligibility_reason": _eligibility_reason(eligibility, on) if eligibility is not None else "",
             "form": form,
             "postcode": postcode,
             "departement": departement,
@@ -437,15 +475,97 @@ def share_revoke(request: HttpRequest, share_id: int) -> HttpResponse:
 
 
 # -- who consulted the file ------------------------------------------------------------------------------------
+# What each entry says was shown, as stored (French, by each door that reads the file) -> in the page's language.
 SHOWN_LABELS = {
     "identité": gettext_lazy("identité"),
     "numéro de permis": gettext_lazy("numéro de permis"),
+    "numéros du permis": gettext_lazy("numéros du permis"),
     "catégories": gettext_lazy("catégories"),
     "validité": gettext_lazy("validité"),
+    "suspension": gettext_lazy("suspension"),
     "solde": gettext_lazy("solde de points"),
+    "solde de points": gettext_lazy("solde de points"),
     "historique": gettext_lazy("historique"),
+    "adresse": gettext_lazy("adresse"),
+    "code QR": gettext_lazy("code QR"),
+    "attestation (code QR)": gettext_lazy("attestation (code QR)"),
+    "éligibilité au stage": gettext_lazy("éligibilité au stage"),
+    "déclaration de présence": gettext_lazy("déclaration de présence à un stage"),
+    "demande de correction du titulaire": gettext_lazy("votre demande de correction"),
+    "permis et catégories": gettext_lazy("permis et catégories"),
+    "solde et statut": gettext_lazy("solde et état du permis"),
+    "historique et mouvements": gettext_lazy("historique et mouvements"),
+    "lettres et envois": gettext_lazy("lettres et envois"),
+    "documents imprimés et codes de partage": gettext_lazy("documents imprimés et codes de partage"),
+    "relevé d'information intégral (RII) imprimé": gettext_lazy(
+        "relevé d’information intégral (RII) imprimé"
+    ),
+    "lettre envoyée (PDF)": gettext_lazy("lettre envoyée (PDF)"),
+    "attestation des droits à conduire imprimée": gettext_lazy("attestation des droits à conduire imprimée"),
+    "concordance du document avec le dossier actuel": gettext_lazy(
+        "concordance du document avec le dossier actuel"
+    ),
+    "journal des consultations du dossier (qui, quand, pourquoi, ce qui a été vu)": gettext_lazy(
+        "journal des consultations du dossier (qui, quand, pourquoi, ce qui a été vu)"
+    ),
     "dossier complet": gettext_lazy("tout le dossier (compte rattaché)"),  # permis.accounts.linking
 }
+
+# The authors' labels are stored in French when the entry is written (the log is append-only and hash-chained,
+# never rewritten): the ones the service writes itself are said again in the page's language; any other (a
+# person's or an organisation's name) is shown as stored, marked French for screen readers (WCAG 3.1.2).
+_ACTOR_PATTERNS = [
+    (
+        re.compile(r"Compte FranceConnect de (?P<name>.*) \(rattaché automatiquement, identité vérifiée\)"),
+        gettext_lazy("Compte FranceConnect de %(name)s (rattaché automatiquement, identité vérifiée)"),
+    ),
+    (
+        re.compile(r"Compte FranceConnect de (?P<name>.*) \(numéros du permis saisis, identité vérifiée\)"),
+        gettext_lazy("Compte FranceConnect de %(name)s (numéros du permis saisis, identité vérifiée)"),
+    ),
+    (
+        re.compile(r"Compte personnel (?P<name>.*) \(numéros du permis saisis, adresse vérifiée\)"),
+        gettext_lazy("Compte personnel %(name)s (numéros du permis saisis, adresse vérifiée)"),
+    ),
+    (
+        re.compile(r"Personne non identifiée ayant vérifié un document sur la page publique de vérification"),
+        gettext_lazy(
+            "Personne non identifiée ayant vérifié un document sur la page publique de vérification"
+        ),
+    ),
+    (
+        re.compile(
+            r"Opérateur du service des permis de conduire \((?P<name>[^)]*)\), "
+            r"(?:document édité par la )?commande « (?P<command>permis [^»]*) »"
+        ),
+        gettext_lazy("Opérateur du service des permis de conduire (%(name)s), commande « %(command)s »"),
+    ),
+    (
+        re.compile(r"(?P<name>.*) \(agrément (?P<number>[^)]*)\)"),
+        gettext_lazy("%(name)s (agrément %(number)s)"),
+    ),
+]
+
+
+# An agent: "Name (role, service)" (permis.backoffice.models.Agent.label), the role one of AgentRole's labels.
+_AGENT = re.compile(
+    r"(?P<name>.*) \((?P<role>Agent de préfecture|Responsable de service|Auditeur)(?P<where>, .*)?\)"
+)
+
+
+def actor_in_words(label: str) -> tuple[str, str]:
+    """An entry's stored author label in the page's language: (text, its language if it is not the page's)."""
+    if _language() == "fr":
+        return label, ""
+    for pattern, words in _ACTOR_PATTERNS:
+        match = pattern.fullmatch(label)
+        if match is not None:
+            return str(words) % match.groupdict(), ""
+    agent = _AGENT.fullmatch(label)
+    if agent is not None:
+        role = _(agent["role"])  # AgentRole's label, a msgid of the catalogue
+        return "%s (%s%s)" % (agent["name"], role, agent["where"] or ""), ""  # noqa: UP031
+    return label, "fr"
 
 
 @require_safe
@@ -453,10 +573,15 @@ SHOWN_LABELS = {
 def access_log(request: HttpRequest) -> HttpResponse:
     entries = audit.accesses_of(request.holder).select_related("licence")  # type: ignore[attr-defined]
     page = Paginator(entries, ACCESS_PER_PAGE).get_page(request.GET.get("page"))
+    french = _language() != "fr"  # the stored texts left as they are are French on another language's page
     rows = [
         {
             "entry": entry,
             "shown": ", ".join(str(SHOWN_LABELS.get(item, item)) for item in entry.shown),
+            "shown_lang": "fr" if french and any(item not in SHOWN_LABELS for item in entry.shown) else "",
+            "actor": actor_in_words(entry.actor_label),
+            # What the person typed or the service wrote as the reason's details: stored in French.
+            "detail_lang": "fr" if french else "",
         }
         for entry in page.object_list
     ]

@@ -79,14 +79,16 @@ class SimulatorForm:
         self.offence = HolderOffenceForm(data, prefix="offence", initial=initial_offence)
         self.course = CourseForm(data, prefix="course", initial=initial_course)
         self.is_bound = data is not None
-        if data is not None and self.choice.is_valid():
+        if data is not None:
             # A part not chosen is shown as typed but not checked: its fields must not read as errors (screen
-            # readers announce aria-invalid) next to a result that did not use them.
-            if not self.choice.cleaned_data["with_offence"]:
+            # readers announce aria-invalid) next to a result that did not use them. With neither part chosen,
+            # the one error is the choice's (which part to fill), not every required field of both.
+            chosen = self.choice.cleaned_data if self.choice.is_valid() else {}
+            if not chosen.get("with_offence"):
                 self.offence = HolderOffenceForm(
                     None, prefix="offence", initial={**initial_offence, **_typed(data, self.offence)}
                 )
-            if not self.choice.cleaned_data["with_course"]:
+            if not chosen.get("with_course"):
                 self.course = CourseForm(
                     None, prefix="course", initial={**initial_course, **_typed(data, self.course)}
                 )

@@ -181,6 +181,7 @@ class HistoryRow:
     reason: str
     basis: str
     offence: OffenceDetails | None
+    cause: str = ""  # the engine's id of the event behind the movement ("e<seq>"), "" when none
 
 
 def places_of(licence: Licence, document: dict[str, Any]) -> dict[str, str]:
@@ -244,6 +245,7 @@ def history_rows(line: FileTimeline, movements: Sequence[Any]) -> list[HistoryRo
     engine_events = line.engine_events()
     places = places_of(line.licence, line.document) if movements else {}
     from permis.portal.labels import basis_label, kind_label, offence_label
+    from permis.registry.communes import place_label
 
     rows = []
     for movement in movements:
@@ -254,7 +256,7 @@ def history_rows(line: FileTimeline, movements: Sequence[Any]) -> list[HistoryRo
                 offence_label(event) or offence_description(event),
                 event.committed_on,
                 event.final_on,
-                places.get(event.id, ""),
+                place_label(places.get(event.id, "")),
                 event.points,
                 event.natinf or "",
                 event.article or "",
@@ -270,6 +272,7 @@ def history_rows(line: FileTimeline, movements: Sequence[Any]) -> list[HistoryRo
                 reason_of(movement, engine_events),
                 basis_label(movement.basis or ""),
                 details,
+                movement.cause or "",
             )
         )
     return rows
@@ -498,7 +501,7 @@ class Outlook:
     invalidated licence, the day from which a new licence may be applied for.
     """
 
-    points_change_on: dt.date | None = None  # the next change of the balance or the cap
+    points_change_on: dt.date | None = None  # the next change of the balance shown (``next_balance_change``)
     suspended_until: dt.date | None = None  # the last day of the suspension under way
     suspension_from: dt.date | None = None  # the first day of a suspension to come
     balance_at_probation_end: int | None = None
@@ -518,7 +521,7 @@ def outlook(licence: Licence, state: Snapshot) -> Outlook:
     ):
         return Outlook()
     return remember(
-        f"dossier:outlook:{licence.pk}:{version(licence)}:{state.on.isoformat()}",
+        f"dossier:outlook:v2:{licence.pk}:{version(licence)}:{state.on.isoformat()}",
         lambda: _read_outlook(licence, state),
     )
 
@@ -546,13 +549,25 @@ def _read_outlook(licence: Licence, state: Snapshot) -> Outlook:
             suspended_until = max(end, suspended_until or end)
     starts = [start for start, _end in suspensions if start > today and start > (suspended_until or today)]
     return Outlook(
-        points_change_on=evaluation.upcoming[0].on if evaluation.upcoming else None,
+        points_change_on=next_balance_change(evaluation),
         suspended_until=suspended_until,
         suspension_from=min(starts) if starts else None,
         balance_at_probation_end=at_end,
         surrendered=evaluation.status == "invalidated" and evaluation.new_licence_from is not None,
         new_licence_from=evaluation.new_licence_from if evaluation.status == "invalidated" else None,
     )
+
+
+def next_balance_change(evaluation: Evaluation) -> dt.date | None:
+    """The first upcoming day on which the balance shown changes. A change of the cap alone (the end of probation
+    after an offence: the maximum becomes 12, the balance stays, RULES.md §3.2) is not one: the dashboard would
+    announce a change of the points on a day the balance stays the same."""
+    balance = evaluation.balance
+    for movement in evaluation.upcoming:
+        if movement.balance != balance:
+            return movement.on
+        balance = movement.balance
+    return None
 
 
 def probation_alert(end: dt.date, balance: int | None) -> Alert:

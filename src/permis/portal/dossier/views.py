@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
@@ -29,7 +29,7 @@ from permis.portal.dates import long_date
 from permis.portal.dossier import calendar, state
 from permis.portal.dossier.forms import SimulatorForm, YearForm
 from permis.portal.dossier.simulate import compare
-from permis.portal.labels import status_label
+from permis.portal.labels import SUSPENDED_LABEL, status_label
 from permis.portal.simulation import forecast_changes, present
 
 DIGITAL_LICENCE_MINUTES = 10
@@ -89,6 +89,31 @@ def _base_context(request: HttpRequest, licence: Any, snap: state.Snapshot | Non
     }
 
 
+def status_badges(snap: state.Snapshot) -> list[tuple[str, str]]:
+    """The dashboard's badges, (label, DSFR level), the state a holder must see first leading.
+
+    A suspension comes first while the licence is otherwise valid (its balance, even nil, does not let the holder
+    drive): "Permis suspendu", as the digital licence and the partners read it (``facts.public_status``), never
+    "Permis valide" beside it; a nil balance follows it. An invalidated or annulled licence leads with that state.
+    """
+    if snap.suspended and snap.status in ("valid", "zero_balance"):
+        badges = [(str(SUSPENDED_LABEL), "error")]
+        if snap.status != "valid":
+            badges.append((status_label(snap.status), "error"))
+        return badges
+    badges = [(status_label(snap.status), "success" if snap.status == "valid" else "error")]
+    if snap.suspended:
+        badges.append((_("Suspendu en ce moment"), "error"))
+    return badges
+
+
+# The categories of a licence that no longer gives the right to drive: their dates of validity no longer count.
+CATEGORIES_VOID = {
+    "invalidated": gettext_lazy("Plus valable : le permis est invalidé"),
+    "annulled": gettext_lazy("Plus valable : le permis est annulé"),
+}
+
+
 @never_cache
 @require_safe
 @holder_required
@@ -111,6 +136,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         page.update(
             {
                 "status_label": status_label(snap.status),
+                "badges": status_badges(snap),
+                "categories_void": str(CATEGORIES_VOID.get(snap.status, "")),
                 "alerts": alerts,
                 "ahead": ahead,
                 "course_from": course_from,
@@ -308,6 +335,11 @@ def digital_licence(request: HttpRequest) -> HttpResponse:
             "payload": payload,
             "expires": timezone.localtime(expires),
             "refresh_seconds": DIGITAL_LICENCE_MINUTES * 60 - 30,
+            # What the live region says when the code is renewed in place, or could not be.
+            "renewed_text": _("Le code QR a été renouvelé."),
+            "failed_text": _(
+                "Le code QR n’a pas pu être renouvelé : utilisez le lien « Actualiser le code » avant qu’il expire."
+            ),
             "status_label": PUBLIC_STATUS_LABELS.get(payload["status"], payload["status"]),
         }
     )

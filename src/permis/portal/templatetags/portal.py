@@ -22,3 +22,12 @@ def long_date(value: date | None) -> str:
 def long_datetime(value: datetime | None) -> str:
     """1er décembre 2026 à 15:34 (Dec. 1, 2026 at 15:34 in English), in Paris time."""
     return _long_datetime(value) if value else ""
+
+
+@register.simple_tag
+def colon() -> str:
+    """The colon between a label and its value as the page's language writes it: a space before it in French
+    ("Numéro de permis : …"), none in English ("Licence number: …")."""
+    from django.utils.translation import get_language
+
+    return " : " if (get_language() or "fr").split("-")[0] == "fr" else ": "
