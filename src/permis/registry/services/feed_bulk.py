@@ -1006,7 +1006,8 @@ def _columns(model: Any, names: list[str]) -> str:
 _EVENT_FIELDS = list(EVENT_FIELDS)
 _MOVEMENT_FIELDS = ["licence", "position", *MOVEMENT_FIELDS]
 _PROJECTION_FIELDS = ["licence", *PROJECTION_FIELDS]
-_FEED_FIELDS = [
+# A feed receipt's columns, as the bulk paths copy them (this import and the demo population).
+FEED_FIELDS = (
     "sender",
     "source_ref",
     "batch",
@@ -1016,7 +1017,7 @@ _FEED_FIELDS = [
     "errors",
     "event",
     "received_at",
-]
+)
 
 
 def _write_postgres(rows: _Rows, now: dt.datetime) -> None:
@@ -1146,7 +1147,7 @@ def _write_feed_records(
         with connection.cursor() as wrapper:
             table = FeedRecord._meta.db_table
             with wrapper.cursor.copy(
-                f"COPY {table} ({_columns(FeedRecord, _FEED_FIELDS)}) FROM STDIN"
+                f"COPY {table} ({_columns(FeedRecord, FEED_FIELDS)}) FROM STDIN"
             ) as copy:
                 for item, outcome, errors, event in feed:
                     copy.write_row(

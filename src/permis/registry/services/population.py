@@ -48,6 +48,7 @@ from .core import (
     genesis_hash,
     history_of,
 )
+from .feed_bulk import FEED_FIELDS
 
 HOLDER_FIELDS = (
     "id",
@@ -84,17 +85,6 @@ LICENCE_FIELDS = (
 CATEGORY_FIELDS = ("licence", "code", "obtained_on", "expires_on", "restrictions")
 PROJECTION_COLUMNS = ("licence", *PROJECTION_FIELDS, "updated_at")
 NOTICE_FIELDS = ("id", "licence", "code", "cause", "due_on", "status", "created_at")
-FEED_FIELDS = (
-    "sender",
-    "source_ref",
-    "batch",
-    "line",
-    "payload",
-    "outcome",
-    "errors",
-    "event",
-    "received_at",
-)
 FEED_SENDER = "ANTAI"
 
 
