@@ -182,3 +182,20 @@ def test_every_named_holders_offence_has_a_place() -> None:
         offences = [i for i, (kind, _data, _source) in enumerate(person.events) if kind == "offence"]
         assert sorted(person.places) == offences
         assert all(commune_name(code) for code in person.places.values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_load_stopped_half_way_leaves_an_empty_file_that_loads_again(monkeypatch) -> None:
+    """`make run` loads the demo with --if-empty: a half-loaded file (a Ctrl-C in the middle) was skipped for good."""
+    from permis.registry.management.commands import demo as command
+
+    def stopped() -> None:
+        raise KeyboardInterrupt("stopped")
+
+    monkeypatch.setattr(command, "seed_agents", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        call_command("demo", "--licences", "40", "--quiet", stdout=io.StringIO())
+    assert not Licence.objects.exists() and not Event.objects.exists()
+    monkeypatch.undo()
+    call_command("demo", "--licences", "40", "--if-empty", "--quiet", stdout=io.StringIO())
+    assert Licence.objects.count() == 40

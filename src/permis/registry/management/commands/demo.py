@@ -7,6 +7,7 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from permis.backoffice.demo import seed_agents
 from permis.courses.demo import seed_courses
@@ -50,7 +51,12 @@ class Command(BaseCommand):
         people = itertools.chain(named, itertools.islice(Population(on, seed), licences - len(named)))
         progress = Progress(licences, "demo", enabled=not quiet)
         started = time.perf_counter()
-        summary = load_people(people, on, progress=progress)
+        # All or nothing: a load stopped half-way (Ctrl-C, a crash) leaves an empty file, which the next
+        # `permis demo` (or `make run`'s `--if-empty`) loads again, never a half-loaded one it would skip.
+        with transaction.atomic():
+            summary = load_people(people, on, progress=progress)
+            seeded = seed_courses(on, seed)
+            agents = seed_agents()
         progress.close()
         elapsed = time.perf_counter() - started
         out = self.stdout.write
@@ -72,11 +78,10 @@ class Command(BaseCommand):
             + ", ".join(f"{str(labels.get(k, k)).lower()} {v:,}" for k, v in sorted(summary.statuses.items()))
         )
         # Course centres and their sessions (permis.courses), small and apart from the bulk path above.
-        seeded = seed_courses(on, seed)
         out(f"Stages : {seeded.centres} centres agréés, {seeded.sessions} sessions à venir.")
         # The back office's agents (permis.backoffice): a password only in development.
         out("\nAgents de l'espace de gestion (/gestion/) :")
-        for agent in seed_agents():
+        for agent in agents:
             where = f", départements {', '.join(agent.departements)}" if agent.departements else ""
             secret = f", mot de passe de développement {agent.password}" if agent.password else ""
             out(f"  {agent.login} ({agent.role}{where}){secret}")
