@@ -1094,3 +1094,52 @@ def test_a_record_arriving_after_the_file_took_the_licence_over_gets_its_letters
             ("48SI", dt.date(2025, 5, 2))
         ]
         assert_verifies()
+
+
+def test_two_imports_at_once_on_sqlite_both_finish(tmp_path: Path) -> None:
+    """SQLite, the default database: the second of two imports at once failed ("database is locked", or "no such
+    table" while the other analysed its staging table). Now it waits for the write lock and both finish."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "PERMIS_VAR_DIR": str(tmp_path / "var"),
+    }
+
+    def permis(*args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "permis.cli", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    for args in (("migrate", "-v", "0"), ("demo", "--licences", "1200", "--quiet")):
+        done = permis(*args)
+        out, err = done.communicate(timeout=300)
+        assert done.returncode == 0, err
+    with sqlite3.connect(tmp_path / "db.sqlite3") as database:
+        numbers = [
+            row[0] for row in database.execute("SELECT number FROM registry_licence ORDER BY id LIMIT 1000")
+        ]
+    files = []
+    for name, part in (("a", numbers[:500]), ("b", numbers[500:])):
+        path = tmp_path / f"{name}.csv"
+        path.write_text(
+            "sender,sender_ref,licence_number,points,class,committed_on,final_on\n"
+            + "".join(f"ANTAI,{name}-{i},{n},1,C3,2026-09-01,2026-10-01\n" for i, n in enumerate(part))
+        )
+        files.append(path)
+    runs = [permis("import", "offences", str(path), "--sender", "ANTAI", "--quiet") for path in files]
+    results = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _out, err in results]
+    with sqlite3.connect(tmp_path / "db.sqlite3") as database:
+        received = database.execute(
+            "SELECT count(*) FROM registry_feedrecord WHERE source_ref LIKE '_-%'"
+        ).fetchone()
+    assert received == (1000,)

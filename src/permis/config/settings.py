@@ -135,6 +135,12 @@ DATABASES = {
         conn_health_checks=env_bool("PERMIS_DB_HEALTH_CHECKS", False),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite has one writer at a time. A transaction that starts reading and then writes cannot wait for the
+    # lock (SQLite refuses the upgrade at once, "database is locked"): two imports, or an import and the worker,
+    # failed so. Taking the write lock when the transaction begins (IMMEDIATE) makes the second one wait, up to
+    # `timeout` seconds, like PostgreSQL's row locks do.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 30})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The cache is each worker's own memory (Django's default backend, made explicit): what is kept there is keyed by

@@ -337,7 +337,8 @@ class Import:
             cursor.execute(f"DROP TABLE {self.raw}")
             cursor.execute(f"CREATE INDEX {self.stage}_l ON {self.stage} (licence_id, idx) WHERE refs = 1")
             cursor.execute(f"CREATE INDEX {self.stage}_i ON {self.stage} (idx)")
-            cursor.execute(f"ANALYZE {self.stage}")
+            if self.postgres:
+                cursor.execute(f"ANALYZE {self.stage}")
 
     def _pages(self, where: str) -> Iterator[list[tuple]]:
         """The staged records matching `where`, in the file's order, a page at a time."""
