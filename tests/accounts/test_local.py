@@ -62,6 +62,18 @@ def test_signup_sends_a_link_and_no_login_before_verification(client: Client, sm
     assert login(client)["Location"] == reverse("accounts:home")
 
 
+def test_the_link_carries_no_address_and_fails_for_another_one(client: Client, smtp_server) -> None:
+    """The address is not in the link (server logs, browser history); a link made before the address changed
+    verifies nothing."""
+    signup(client)
+    path = link_in(smtp_server.wait_for(1)[0]).replace("http://testserver", "")
+    token = path.rstrip("/").rsplit("/", 1)[-1]
+    assert EMAIL not in token and "camille" not in token
+    User.objects.filter(username=EMAIL).update(email="autre@example.fr")
+    assert client.get(path).status_code == 400
+    assert not User.objects.get(username=EMAIL).is_active
+
+
 def test_the_link_expires_after_24_hours(client: Client, smtp_server) -> None:
     with time_machine.travel(dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC), tick=False):
         signup(client)
