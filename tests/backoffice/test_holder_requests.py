@@ -199,3 +199,15 @@ def test_a_request_of_another_file_cannot_be_attached_to_a_correction() -> None:
         paris.get(f"/gestion/dossiers/{other.pk}/corriger/?demande={row.pk}&evenement=1").status_code == 404
     )
     assert paris.get(f"/gestion/dossiers/{other.pk}/corriger/?demande=x²&evenement=1").status_code == 404
+
+
+def test_the_supervisors_dashboard_counts_the_requests_no_agent_has_taken_up() -> None:
+    supervisor = Client()
+    supervisor.force_login(agent("supervisor", ()))
+    page = supervisor.get("/gestion/tableau-de-bord/").content.decode()
+    assert '<strong id="figure-holder-requests">0</strong>' in page
+    row = asked(offence_file())
+    page = supervisor.get("/gestion/tableau-de-bord/").content.decode()
+    assert '<strong id="figure-holder-requests">1</strong>' in page
+    assert 'href="/gestion/corrections/#from-holders-title"' in page
+    assert row.reference not in page and row.message not in page  # a count, no request's content

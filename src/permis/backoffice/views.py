@@ -733,6 +733,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "events_total": sum(events.values()),
             "notice_rows": sorted(notices.items()),
             "notices_pending": Notice.objects.filter(status="pending").count(),
+            # Holders' correction requests no agent has taken up yet (all départements: the supervisor's view).
+            "holder_requests_pending": HolderCorrectionRequest.objects.filter(
+                status=HolderRequestStatus.PENDING
+            ).count(),
             "figures": figures,
             "failed_statuses": [DeliveryStatus.FAILED.label],
             "pending": CorrectionRequest.objects.filter(status=CorrectionStatus.PENDING)
