@@ -14,6 +14,8 @@ import struct
 import time
 from urllib.parse import quote, urlencode
 
+from permis.digits import ascii_digits
+
 STEP = 30
 DIGITS = 6
 ISSUER = "permis"
@@ -38,8 +40,7 @@ def now_step(at: float | None = None) -> int:
 def matching_step(secret: str, code: str, last_step: int = 0, at: float | None = None) -> int | None:
     """The step the code belongs to (current ±1, later than ``last_step``), or None."""
     code = "".join(code.split())
-    # ASCII digits only: str.isdigit also takes "²", which hmac.compare_digest refuses (TypeError).
-    if not (code.isascii() and code.isdigit() and len(code) == DIGITS):
+    if not (ascii_digits(code) and len(code) == DIGITS):  # "²" passes isdigit, compare_digest refuses it
         return None
     current = now_step(at)
     for step in (current, current - 1, current + 1):

@@ -35,6 +35,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from permis.config.access import public
+from permis.digits import ascii_id
 from permis.registry.models import Licence
 
 from . import linking, oidc, second_factor, sessions, throttle, totp
@@ -264,7 +265,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
             request, "accounts/verify_failed.html", {"expired": False, "form": ResendForm()}, status=400
         )
     pk, _sep, address = value.partition(":")
-    user = User.objects.filter(pk=pk).first() if pk.isascii() and pk.isdigit() else None
+    user = User.objects.filter(pk=pk).first() if ascii_id(pk) else None
     # The address's digest; links sent before the digest carried the address itself (valid three days).
     if user is not None and not constant_time_compare(
         _address_digest(user.email) if "@" not in address else user.email, address

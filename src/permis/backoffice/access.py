@@ -23,6 +23,7 @@ from django.urls import reverse
 
 from permis.audit.models import Channel, Role
 from permis.audit.services import log_access
+from permis.digits import ascii_digits
 from permis.registry.models import Holder
 
 from .models import AgentProfile, AgentRole
@@ -66,7 +67,7 @@ def role_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callab
 def departement_of(postcode: str) -> str:
     """The département of a French postcode ("" when it is not one): 2 digits, 2A/2B, or 3 digits overseas."""
     postcode = (postcode or "").strip()
-    if len(postcode) != 5 or not _ascii_digits(postcode):
+    if len(postcode) != 5 or not ascii_digits(postcode):
         return ""
     if postcode.startswith("20"):
         return "2A" if postcode < "20200" else "2B"
@@ -78,7 +79,7 @@ def departement_of(postcode: str) -> str:
 def normalise_departement(code: str) -> str:
     """'2a' → '2A', '1' → '01'; a code as ``departement_of`` answers it."""
     code = code.strip().upper()
-    if _ascii_digits(code) and len(code) == 1:
+    if ascii_digits(code) and len(code) == 1:
         code = "0" + code
     return code
 
@@ -86,14 +87,9 @@ def normalise_departement(code: str) -> str:
 def valid_departement(code: str) -> bool:
     if code in ("2A", "2B"):
         return True
-    if _ascii_digits(code) and len(code) == 2:
+    if ascii_digits(code) and len(code) == 2:
         return code not in ("00", "20", "96", "97", "98", "99")
-    return _ascii_digits(code) and len(code) == 3 and code[:2] in ("97", "98")
-
-
-def _ascii_digits(text: str) -> bool:
-    """ASCII digits only: str.isdigit also takes "²" and "٣", which are no part of a postcode or a département."""
-    return text.isascii() and text.isdigit()
+    return ascii_digits(code) and len(code) == 3 and code[:2] in ("97", "98")
 
 
 def _postcodes_of(departement: str) -> Q:

@@ -35,6 +35,7 @@ from django.views.decorators.http import require_GET
 from permis.api.models import ApiKey
 from permis.audit.models import AccessLog, Channel, Purpose, Role
 from permis.audit.services import check_heads
+from permis.digits import ascii_id
 from permis.registry.models import Licence
 
 from .access import log_agent_read, role_required
@@ -126,7 +127,7 @@ def _cursor(request: HttpRequest, name: str) -> int | bool | None:
     value = request.GET.get(name, "")
     if not value:
         return None
-    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+    if not ascii_id(value):
         return False
     return int(value)
 

@@ -43,6 +43,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from permis.accounts import second_factor, throttle, totp
 from permis.config.access import public
+from permis.digits import ascii_digits
 from permis.portal.forms import DsfrFormMixin
 
 from .models import AgentProfile
@@ -145,7 +146,7 @@ class AgentCodeForm(DsfrFormMixin, forms.Form):
 
     def clean_code(self) -> str:
         code = "".join(self.cleaned_data["code"].split())
-        if not (code.isdigit() and len(code) == totp.DIGITS):
+        if not (ascii_digits(code) and len(code) == totp.DIGITS):
             raise forms.ValidationError(
                 _(
                     "Le code comporte 6 chiffres, sans lettre ni autre signe : saisissez-le tel que l’application l’affiche."

@@ -12,7 +12,6 @@ writes an entry with what it showed.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +33,7 @@ from permis.audit.services import accesses_of, shares_of
 from permis.courses.approval import approve_centre, withdraw_centre
 from permis.courses.models import CourseCentre
 from permis.courses.services import CourseError
+from permis.digits import ascii_id
 from permis.notices.documents import render_attestation, render_letter, render_rii
 from permis.notices.documents.access import PRINTED
 from permis.notices.models import DeliveryStatus
@@ -77,7 +77,6 @@ from .models import (
     IntegrityReport,
 )
 
-_ID = re.compile(r"[0-9]{1,18}")
 SESSION_PURPOSES = "backoffice_purposes"
 SESSION_SEARCH = "backoffice_search"
 MAX_RESULTS = 20
@@ -119,12 +118,6 @@ def _log(
         purpose_detail=purpose[1],
         shown=shown,
     )
-
-
-def ascii_id(value: str) -> bool:
-    """An id from a query string: 1 to 18 ASCII digits. str.isdigit also takes "²" (which int() refuses) and
-    "٣" (which int() reads as 3); more than 18 digits is beyond the database's integers."""
-    return bool(_ID.fullmatch(value))
 
 
 def _licence_for(request: HttpRequest, pk: int) -> Licence:

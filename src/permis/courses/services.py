@@ -17,6 +17,7 @@ from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from permis.digits import ascii_digits
 from permis.registry.models import EventKind, Licence, Source, Status
 from permis.registry.services import core
 
@@ -140,7 +141,7 @@ def postcode_exists(postcode: str) -> bool:
 def departement_of(postcode: str) -> str:
     """The département of a French postcode: two digits, 2A/2B for Corsica, three digits overseas."""
     postcode = postcode.strip()
-    if len(postcode) != 5 or not postcode.isascii() or not postcode.isdigit():
+    if len(postcode) != 5 or not ascii_digits(postcode):
         raise CourseError("postcode", f"{postcode!r} is not a French postcode (5 digits)")
     if not postcode_exists(postcode):
         raise CourseError(

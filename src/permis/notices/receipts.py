@@ -17,13 +17,13 @@ decision, made in the back office with its reason, not a second report.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from permis.digits import ascii_id
 from permis.registry.models import Event, EventKind, Source
 from permis.registry.services import RegistryError, record_event, today
 
@@ -31,7 +31,6 @@ from .legal import LegalError, legal_day
 from .models import Channel, Delivery, ReceiptKind
 
 # A delivery id as a partner or an agent writes it: ASCII digits, within the database's bigint.
-_ID = re.compile(r"[0-9]{1,18}")
 MAX_ID = 2**63 - 1
 
 # Who the invalidation event says reported it: its (sender, source_ref) makes recording it idempotent.
@@ -144,8 +143,7 @@ def find_registered(reference: int | str) -> Delivery | None:
         return None
     if isinstance(reference, int):
         return Delivery.objects.filter(pk=reference).first() if 0 < reference <= MAX_ID else None
-    if isinstance(reference, str) and _ID.fullmatch(reference):
-        # ASCII digits only: str.isdigit also takes "²" (which int() refuses) and "٣" (which int() reads as 3).
+    if isinstance(reference, str) and ascii_id(reference):
         return Delivery.objects.filter(pk=int(reference)).first()
     if isinstance(reference, str) and reference.strip():
         reference = reference.strip()

@@ -32,6 +32,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from permis.digits import ascii_digits
 from permis.rules.model import HOW, OFFENCE_CLASSES
 
 from ..models import Event, EventKind, FeedRecord, Licence, Source
@@ -492,7 +493,7 @@ def _whole(item: FeedItem, values: Mapping[str, Any], name: str, low: int, high:
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and _digits(value.strip()):
+    elif isinstance(value, str) and ascii_digits(value.strip()):
         # ASCII digits only: str.isdigit also takes '³' and '٥', which int() refuses or reads. Leading zeros
         # aside, more than 9 digits is out of range anyway (and int() refuses more than 4,300).
         digits = value.strip().lstrip("0") or "0"
@@ -501,10 +502,6 @@ def _whole(item: FeedItem, values: Mapping[str, Any], name: str, low: int, high:
         item.error(name, f"{value!r} must be a whole number from {low} to {high}")
         return None
     return number
-
-
-def _digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
 
 
 def _trimmed(value: Any) -> Any:
@@ -556,7 +553,7 @@ def _offence(item: FeedItem, values: Mapping[str, Any], on: dt.date) -> None:
     elif ways[0] == "natinf":
         code = _text(item, values, "natinf", 10)
         if code is not None:
-            if not _digits(code):
+            if not ascii_digits(code):
                 item.error("natinf", f"{code!r} must be a NATINF code (digits)")
             else:
                 data["natinf"] = code

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
-import re
 import time
 from pathlib import Path
 
@@ -22,12 +21,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from permis.audit.models import Purpose
+from permis.digits import ascii_id
 from permis.notices.documents import render_attestation, render_letter, render_rii
 from permis.notices.documents.access import log_printed
 from permis.registry.models import Licence, Notice
 
 # A Notice id: ASCII digits (str.isdigit also takes "²", which int() refuses), within the database's bigint.
-_ID = re.compile(r"[0-9]{1,18}")
 
 
 def iso_date(value: str) -> dt.date:
@@ -77,7 +76,7 @@ class Command(BaseCommand):
             )
         by = by.strip() or _login()
         if kind == "letter":
-            if not _ID.fullmatch(reference) or int(reference) == 0:
+            if not ascii_id(reference) or int(reference) == 0:
                 raise CommandError(
                     f"letter: {reference!r} is not a Notice id (a whole number written in digits 0-9)",
                     returncode=2,

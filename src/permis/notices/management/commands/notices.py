@@ -13,6 +13,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from permis.digits import ascii_digits
 from permis.notices import services
 from permis.notices.stats import delivery_stats
 from permis.notices.tasks import worker_name
@@ -34,7 +35,7 @@ MAX_COUNT = (
 def positive(value: str) -> int:
     """A whole number from 1 to MAX_COUNT, in ASCII digits (str.isdigit also takes "²", which int() refuses)."""
     text = value.strip()
-    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 7 else 0
+    number = int(text) if ascii_digits(text) and len(text) <= 7 else 0
     if not 1 <= number <= MAX_COUNT:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from 1 to {MAX_COUNT:,}")
     return number
