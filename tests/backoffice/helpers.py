@@ -31,6 +31,13 @@ def enrol(user: User, secret: str = "") -> str:
     return secret
 
 
+def enrolment_code(user: User) -> str:
+    """A new enrolment code for the agent, as `permis agent create` hands one over; answers it in clear."""
+    from permis.backoffice import enrolment
+
+    return enrolment.issue(AgentProfile.objects.get(user=user))[0]
+
+
 def next_code(user: User) -> str:
     """The code the agent's application shows, for a step not used yet (current step −1 to +1)."""
     profile = AgentProfile.objects.get(user=user)

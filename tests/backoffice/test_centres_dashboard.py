@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.utils.html import escape
 
 from permis.audit.models import AccessLog
+from permis.backoffice import enrolment
 from permis.backoffice.demo import DEV_PASSWORD, seed_agents
 from permis.backoffice.models import AgentProfile, CorrectionRequest, IntegrityReport
 from permis.courses.models import CourseCentre
@@ -207,9 +208,15 @@ def test_the_demo_agents_get_a_password_only_in_development(settings) -> None:
     assert client_for_login("agent.paris", DEV_PASSWORD)
     supervisor = AgentProfile.objects.get(user__username="superviseur")
     assert supervisor.role == "supervisor" and supervisor.user.has_perm("notices.view_delivery")
+    # Each gets an enrolment code for their first sign-in (printed by `permis demo`), except one who has a factor.
+    for demo in agents:
+        assert enrolment.valid(AgentProfile.objects.get(user__username=demo.login), demo.enrolment_code)
+    AgentProfile.objects.filter(user__username="superviseur").update(totp_enabled=True, totp_secret="A" * 32)
+    again = {a.login: a.enrolment_code for a in seed_agents()}
+    assert again["superviseur"] is None and again["agent.paris"]
     settings.DEBUG = False
     agents = seed_agents()  # run again on a deployment: the known password is gone
-    assert all(a.password is None for a in agents)
+    assert all(a.password is None and a.enrolment_code is None for a in agents)
     assert not client_for_login("agent.paris", DEV_PASSWORD)
 
 

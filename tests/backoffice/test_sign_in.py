@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from permis.accounts import second_factor, totp
 from permis.accounts.models import Account, AccountSession, Failure, RecoveryCode
+from permis.backoffice import enrolment
 from permis.backoffice.models import AgentProfile
 
-from .helpers import PASSWORD, agent, client_for, enrol, next_code
+from .helpers import PASSWORD, agent, client_for, enrol, enrolment_code, next_code
 
 pytestmark = pytest.mark.django_db
 
@@ -252,6 +253,7 @@ def test_a_holders_account_or_a_user_without_an_agents_profile_cannot_use_the_ag
 # -- enrolment at the first sign-in ---------------------------------------------------------------------------------
 def test_an_agent_without_a_second_factor_enrols_then_is_signed_in_and_sees_recovery_codes_once() -> None:
     user = agent(login="camille")
+    handed = enrolment_code(user)
     client = Client()
     response = password(client, "camille")
     assert response.status_code == 302 and response["Location"] == ENROL
@@ -263,11 +265,15 @@ def test_an_agent_without_a_second_factor_enrols_then_is_signed_in_and_sees_reco
     secret = re.search(r'<code id="totp-secret">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
     assert client.get(ENROL).content.decode().count(secret[:4]) >= 1  # the same secret while enrolling
     # A wrong code: the error on the field, nothing saved, nothing counted.
-    response = client.post(ENROL, {"code": totp.code_at(secret, totp.now_step() + 5)})
+    response = client.post(
+        ENROL, {"enrolment_code": handed, "code": totp.code_at(secret, totp.now_step() + 5)}
+    )
     assert response.status_code == 400
     assert re.search(r'<input[^>]*aria-describedby="id_code_error"', response.content.decode())
     assert not profile(user).totp_enabled and "_auth_user_id" not in client.session
-    response = client.post(ENROL, {"code": totp.code_at(secret, totp.now_step())})
+    # Typed in lower case with spaces: the same code.
+    typed = handed.lower().replace("-", " ")
+    response = client.post(ENROL, {"enrolment_code": typed, "code": totp.code_at(secret, totp.now_step())})
     assert response.status_code == 200
     page = response.content.decode()
     codes = re.findall(r"<li><code>([0-9A-F]{5}-[0-9A-F]{5})</code></li>", page)
@@ -275,6 +281,7 @@ def test_an_agent_without_a_second_factor_enrols_then_is_signed_in_and_sees_reco
     saved = profile(user)
     assert saved.totp_enabled and saved.totp_secret == secret and saved.totp_last_step == totp.now_step()
     assert RecoveryCode.objects.filter(user=user).count() == 10
+    assert (saved.enrolment_code_hash, saved.enrolment_code_expires) == ("", None)  # used up
     assert signed_in(client)
     # Next time: the code, no new secret.
     client = Client()
@@ -287,10 +294,62 @@ def test_a_password_cannot_replace_a_second_factor_set_up_meanwhile() -> None:
     client = Client()
     password(client, "camille")
     secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', client.get(ENROL).content.decode()).group(1)
+    handed = enrolment_code(user)
     mine = enrol(user)  # the agent set it up in another window meanwhile
-    response = client.post(ENROL, {"code": totp.code_at(secret.replace(" ", ""), totp.now_step())})
+    response = client.post(
+        ENROL, {"enrolment_code": handed, "code": totp.code_at(secret.replace(" ", ""), totp.now_step())}
+    )
     assert response.status_code == 302 and response["Location"] == CODE
     assert profile(user).totp_secret == mine and "_auth_user_id" not in client.session
+
+
+def test_the_password_alone_does_not_let_anyone_choose_an_agents_second_factor(caplog) -> None:
+    """Whoever learnt the password of an agent who has not enrolled yet cannot enrol their own application: the
+    enrolment code is missing, wrong, expired or already used, and a wrong one counts like a wrong password."""
+    user = agent(login="camille")
+    client = Client()
+    password(client, "camille")
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', client.get(ENROL).content.decode()).group(1)
+    good = totp.code_at(secret.replace(" ", ""), totp.now_step())
+    # No code issued (an agent created before the codes existed): nothing works until one is.
+    with caplog.at_level(logging.WARNING, logger="permis.backoffice"):
+        response = client.post(ENROL, {"enrolment_code": "ABCD-EFGH-JKMN", "code": good})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Ce code d’activation n’est pas valable ou a expiré" in page
+    assert re.search(r'<input[^>]*aria-describedby="id_enrolment_code_error"', page)
+    assert "enrolment refused" in caplog.text
+    # Missing: the form says what to type.
+    response = client.post(ENROL, {"code": good})
+    assert response.status_code == 400 and "Saisissez le code d’activation" in response.content.decode()
+    # A wrong code counts against the throttle: a failure for the login and one for the address.
+    assert Failure.objects.count() == 2
+    handed = enrolment_code(user)
+    with time_machine.travel(timezone.now() + dt.timedelta(days=7, minutes=1), tick=False):
+        assert not enrolment.valid(profile(user), handed)  # expired after 7 days
+    assert not profile(user).totp_enabled and "_auth_user_id" not in client.session
+    # Another code issued since: the former one no longer works.
+    newer = enrolment_code(user)
+    response = client.post(ENROL, {"enrolment_code": handed, "code": good})
+    assert response.status_code == 400 and not profile(user).totp_enabled
+    response = client.post(ENROL, {"enrolment_code": newer, "code": good})
+    assert response.status_code == 200 and profile(user).totp_enabled
+    assert not enrolment.valid(profile(user), newer)  # used up
+
+
+def test_too_many_wrong_enrolment_codes_lock_the_login() -> None:
+    user = agent(login="camille")
+    enrolment_code(user)
+    client = Client()
+    password(client, "camille")
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', client.get(ENROL).content.decode()).group(1)
+    good = totp.code_at(secret.replace(" ", ""), totp.now_step())
+    for _n in range(5):
+        client.post(ENROL, {"enrolment_code": "WRONG-CODE-XXXX", "code": good}, REMOTE_ADDR=ADDRESS)
+    handed = enrolment_code(user)
+    response = client.post(ENROL, {"enrolment_code": handed, "code": good}, REMOTE_ADDR=ADDRESS)
+    assert response.status_code == 400 and "Connexion impossible" in response.content.decode()
+    assert not profile(user).totp_enabled
 
 
 # -- the reset ---------------------------------------------------------------------------------------------------
@@ -308,11 +367,16 @@ def test_an_administrator_resets_a_lost_second_factor_and_the_agent_enrols_again
     password(client, "camille@prefecture.fr")
     type_code(client, next_code(user))
     assert signed_in(client) and AccountSession.objects.filter(user=user).exists()
-    assert "2fa" in run("list") and "no 2fa yet" not in run("list")
+    assert "2fa" in run("list") and "no 2fa" not in run("list")
+    with pytest.raises(CommandError, match="already has a second factor"):
+        run("enrolment-code", "camille@prefecture.fr")
     with caplog.at_level(logging.INFO, logger="permis.backoffice"):
         out = run("reset-2fa", "Camille@Prefecture.fr")
     assert "second factor removed, 10 recovery code(s) deleted, 1 session(s) ended" in out
-    assert "no 2fa yet" in run("list")
+    handed = re.search(r"enrolment code for camille@prefecture.fr: ([A-Z0-9-]{14}) \(single use", out).group(
+        1
+    )
+    assert "no 2fa, enrolment code until" in run("list")
     saved = profile(user)
     assert (saved.totp_enabled, saved.totp_secret, saved.totp_last_step) == (False, "", 0)
     assert not RecoveryCode.objects.filter(user=user).exists()
@@ -324,6 +388,20 @@ def test_an_administrator_resets_a_lost_second_factor_and_the_agent_enrols_again
     assert client.get(HOME)["Location"].startswith(LOGIN)
     client = Client()
     assert password(client, "camille@prefecture.fr")["Location"] == ENROL
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', client.get(ENROL).content.decode()).group(1)
+    response = client.post(
+        ENROL, {"enrolment_code": handed, "code": totp.code_at(secret.replace(" ", ""), totp.now_step())}
+    )
+    assert response.status_code == 200 and profile(user).totp_enabled
+    # A new code on request, e.g. the first one expired: it replaces it, and is logged.
+    other = agent(login="dominique@prefecture.fr")
+    with caplog.at_level(logging.WARNING, logger="permis.backoffice"):
+        out = run("enrolment-code", "dominique@prefecture.fr")
+    assert "enrolment code issued" in caplog.text
+    code = re.search(r"enrolment code for dominique@prefecture.fr: ([A-Z0-9-]{14})", out).group(1)
+    assert enrolment.valid(profile(other), code)
+    with pytest.raises(CommandError, match="no agent"):
+        run("enrolment-code", "personne")
 
 
 def test_the_reset_of_someone_who_is_no_agent_is_refused() -> None:

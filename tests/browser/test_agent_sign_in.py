@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from permis.accounts import totp
-from tests.backoffice.helpers import PASSWORD, agent, next_code
+from tests.backoffice.helpers import PASSWORD, agent, enrolment_code, next_code
 
 from .test_backoffice import no_axe_violation
 
@@ -30,12 +30,14 @@ def test_an_agent_sets_up_the_second_factor_then_signs_in_with_a_code(
     folder = artifacts / "backoffice"
     folder.mkdir(parents=True, exist_ok=True)
     user = agent(login="camille")
+    handed = enrolment_code(user)
     password(page, live_server, "camille")
     page.get_by_role("heading", level=1, name="Activer la validation en deux étapes").wait_for()
     assert page.locator(".permis-qr svg").is_visible()
     no_axe_violation(page)
     page.screenshot(path=str(folder / "sign-in-enrol.png"), full_page=True)
     secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    page.get_by_label("Code d’activation").fill(handed)
     field = page.get_by_label("Code à 6 chiffres")
     assert field.get_attribute("autocomplete") == "one-time-code"
     assert field.get_attribute("inputmode") == "numeric"

@@ -3,8 +3,10 @@ and reviewed by the other) and a supervisor, for ``permis demo``.
 
 Their password is printed only in development (DEBUG): a deployment never gets a known password; there the
 accounts are created without one (``permis changepassword <login>`` sets it). Like every agent, each sets up
-their second factor with an authenticator application at their first sign-in (``permis.backoffice.sign_in``):
-there is no way around it in development either.
+their second factor with an authenticator application at their first sign-in (``permis.backoffice.sign_in``),
+with a single-use enrolment code (``permis.backoffice.enrolment``): there is no way around it in development
+either. In development the demo issues and prints that code for each agent who has no factor yet; elsewhere
+``permis agent enrolment-code <login>`` does.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.db import transaction
 
 from permis.accounts.models import Account
 
+from . import enrolment
 from .models import AgentRole
 from .roles import assign_role
 
@@ -35,6 +38,7 @@ class DemoAgent:
     role: str
     departements: list[str]
     password: str | None  # None: no password set (production)
+    enrolment_code: str | None = None  # development only, for an agent without a second factor yet
 
 
 @transaction.atomic
@@ -53,9 +57,10 @@ def seed_agents() -> list[DemoAgent]:
             user.set_unusable_password()
         user.save()
         # The profile and the role's group (its letters' page permissions), as ``permis agent create`` does.
-        assign_role(user, role, departements, service="Préfecture de police (démonstration)")
+        profile = assign_role(user, role, departements, service="Préfecture de police (démonstration)")
         # A user kept from an older database may carry a holders' account row that the security pages of the
         # accounts' first version created for any signed-in user (accounts' migration 0004): not an agent's.
         Account.objects.filter(user=user).delete()
-        out.append(DemoAgent(login, role, departements, password))
+        code = enrolment.issue(profile)[0] if password and not profile.totp_enabled else None
+        out.append(DemoAgent(login, role, departements, password, code))
     return out

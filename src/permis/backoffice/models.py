@@ -36,6 +36,10 @@ class AgentProfile(SecondFactor):
     # Codes as the postcode gives them: "75", "2A", "971".
     departements = models.JSONField(_("départements"), default=list, blank=True)
     service = models.CharField(_("service"), max_length=200, blank=True)
+    # The single-use code that, with the password, lets the agent set up their second factor the first time
+    # (``permis.backoffice.enrolment``): its keyed hash and until when it is valid; empty once used.
+    enrolment_code_hash = models.CharField(max_length=64, blank=True)
+    enrolment_code_expires = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("profil d'agent")

@@ -8,8 +8,10 @@
    authenticator application, or one of their recovery codes (``permis.accounts.second_factor``, the holders'
    own: the current 30-second step or one either side, never a step already used). Only then ``login()``.
    ``enrol`` (/gestion/connexion/double-authentification/, within 15 minutes): an agent without a second
-   factor gets a new secret instead, as a QR code and as text, and confirms it with a code; the factor is
-   saved, the agent signed in and their recovery codes shown once. An agent is never signed in without it:
+   factor gets a new secret instead, as a QR code and as text, and confirms it with a code and with the
+   single-use enrolment code an administrator handed over (``permis.backoffice.enrolment``: the password
+   alone never lets anyone choose an agent's second factor); the factor is saved, the enrolment code used up,
+   the agent signed in and their recovery codes shown once. An agent is never signed in without it:
    there is no setting to turn the requirement off, not even in development (the demo's agents enrol too).
 
 Throttling (``permis.accounts.throttle``, action ``agent_login``): a wrong password and a wrong code count alike,
@@ -46,6 +48,7 @@ from permis.config.access import public
 from permis.digits import ascii_digits
 from permis.portal.forms import DsfrFormMixin
 
+from . import enrolment
 from .models import AgentProfile
 
 logger = logging.getLogger(__name__)
@@ -174,6 +177,27 @@ class RecoveryCodeForm(DsfrFormMixin, forms.Form):
     )
 
 
+class EnrolForm(AgentCodeForm):
+    """The first sign-in: the enrolment code handed over by the administrator, then the application's code."""
+
+    enrolment_code = forms.CharField(
+        label=gettext_lazy("Code d’activation"),
+        help_text=gettext_lazy(
+            "Remis par l’administrateur de l’espace de gestion avec votre compte, par exemple ABCD-EFGH-JKMN ; "
+            "il ne sert qu’une fois."
+        ),
+        max_length=30,
+        error_messages={
+            "required": gettext_lazy("Saisissez le code d’activation remis par l’administrateur."),
+            "max_length": gettext_lazy("Un code d’activation compte 12 caractères : vérifiez votre saisie."),
+        },
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+        ),
+    )
+    field_order = ("enrolment_code", "code")
+
+
 def _pending(request: HttpRequest, max_age: int) -> tuple[Any, dict[str, Any]] | None:
     """The agent whose password was accepted in this session less than `max_age` seconds ago, and the step's
     state; None when there is none, it is too old, or the agent has changed since (disabled, new password)."""
@@ -273,29 +297,47 @@ def enrol(request: HttpRequest) -> HttpResponse:
     if not secret:
         pending["secret"] = secret = totp.new_secret()
         request.session[PENDING] = pending
-    form = AgentCodeForm(request.POST or None)
+    form = EnrolForm(request.POST or None)
+    error = ""
     if request.method == "POST" and form.is_valid():
+        login_name = user.get_username()
         step = totp.matching_step(secret, form.cleaned_data["code"])
-        if step is not None:
+        if throttle.locked(LOGIN_ACTION, request, login_name):
+            error = locked_message(throttle.wait(LOGIN_ACTION, request, login_name))
+        elif not enrolment.valid(profile, form.cleaned_data["enrolment_code"]):
+            # Counted like a wrong password: the code is what stands between a known password and the account.
+            throttle.fail(LOGIN_ACTION, request, login_name)
+            logger.warning("agent %s: enrolment refused, wrong or expired enrolment code", login_name)
+            form.add_error(
+                "enrolment_code",
+                _(
+                    "Ce code d’activation n’est pas valable ou a expiré (un code est valable %(days)d jours) : vérifiez "
+                    "votre saisie, ou demandez un nouveau code à l’administrateur de l’espace de gestion."
+                )
+                % {"days": enrolment.VALID_DAYS},
+            )
+        elif step is not None:
             with transaction.atomic():
                 if not second_factor.enable(profile, secret, step):
                     return redirect("agent:login_code")
+                enrolment.use(profile)
                 codes = second_factor.issue_recovery_codes(user)
             _sign_in(request, user, pending)
-            logger.info("agent %s enrolled a second factor and signed in", user.get_username())
+            logger.info("agent %s enrolled a second factor and signed in", login_name)
             return render(
                 request, "backoffice/sign_in/recovery_codes.html", {"codes": codes, "next": pending["next"]}
             )
-        form.add_error(
-            "code",
-            _(
-                "Ce code n’est pas valable : vérifiez que l’application a bien enregistré la clé ci-dessus, puis "
-                "saisissez le code qu’elle affiche maintenant."
-            ),
-        )
+        else:
+            form.add_error(
+                "code",
+                _(
+                    "Ce code n’est pas valable : vérifiez que l’application a bien enregistré la clé ci-dessus, "
+                    "puis saisissez le code qu’elle affiche maintenant."
+                ),
+            )
     return render(
         request,
         "backoffice/sign_in/enrol.html",
-        {"form": form, **second_factor.setup_display(secret, user.get_username())},
-        status=400 if form.errors else 200,
+        {"form": form, "error": error, **second_factor.setup_display(secret, user.get_username())},
+        status=400 if error or form.errors else 200,
     )

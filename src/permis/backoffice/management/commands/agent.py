@@ -1,4 +1,4 @@
-"""`permis agent create|list|disable|reset-2fa`: the préfecture agents, supervisors and auditors of the back office.
+"""`permis agent create|list|disable|reset-2fa|enrolment-code`: the préfecture agents, supervisors and auditors of the back office.
 
 An agent signs in at /gestion/connexion/ with their email and password, then the code of their authenticator
 application (the second factor, set up at their first sign-in; ``permis.backoffice.sign_in``). ``create`` sets the password from
@@ -10,6 +10,10 @@ sees every file and an auditor none (PRODUCT.md, the actors table). ``disable`` 
 ``reset-2fa`` is for an agent who lost their phone: it removes their second factor and recovery codes and ends
 their sessions, and is written to the logs (``permis.backoffice``, with the system user who ran it); the agent
 sets up a new factor at their next sign-in, so check first that the request really comes from them.
+
+Setting up a second factor takes, besides the password, a single-use enrolment code (``permis.backoffice.
+enrolment``, valid 7 days): ``create`` and ``reset-2fa`` print one, ``enrolment-code`` issues a new one (an
+expired code, an agent created before the codes existed). Hand it to the agent apart from the password.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 
 from permis.accounts import second_factor, sessions
+from permis.backoffice import enrolment
 from permis.backoffice.access import normalise_departement, valid_departement
 from permis.backoffice.models import AgentProfile, AgentRole
 from permis.backoffice.roles import assign_role
@@ -79,6 +85,12 @@ class Command(BaseCommand):
             help="remove an agent's second factor (a lost phone): they set up a new one at their next sign-in",
         )
         reset.add_argument("email", help="the agent's login")
+        code = action.add_parser(
+            "enrolment-code",
+            help="issue a new single-use enrolment code for an agent without a second factor (it replaces any "
+            "former one)",
+        )
+        code.add_argument("email", help="the agent's login")
 
     def handle(self, *args, action: str, **options) -> None:
         getattr(self, f"_{action.replace('-', '_')}")(**options)
@@ -132,7 +144,7 @@ class Command(BaseCommand):
         self.stdout.write(f"agent {email} created: role {role}, départements {where}")
         if not password_from_stdin:
             self.stdout.write(f"no password yet: set it with `permis changepassword {email}`")
-        self.stdout.write("at their first sign-in they set up their second factor (an authenticator app)")
+        self._hand_over(profile)
 
     def _list(self, **options) -> None:
         rows = AgentProfile.objects.select_related("user").order_by("role", "user__username")
@@ -140,7 +152,7 @@ class Command(BaseCommand):
         for profile in rows:
             user = profile.user
             state = "active" if user.is_active else "disabled"
-            factor = "2fa" if profile.totp_enabled else "no 2fa yet"
+            factor = enrolment.state(profile)
             self.stdout.write(
                 f"{user.get_username():40} {profile.role:10} {','.join(profile.departements) or '-':20} "
                 f"{state:9} {factor}"
@@ -180,8 +192,36 @@ class Command(BaseCommand):
         )
         state = "second factor removed" if had else "no second factor was set"
         self.stdout.write(
-            f"agent {user.get_username()}: {state}, {codes} recovery code(s) deleted, {ended} session(s) ended; "
-            "they set up a new second factor at their next sign-in"
+            f"agent {user.get_username()}: {state}, {codes} recovery code(s) deleted, {ended} session(s) ended"
+        )
+        self._hand_over(profile)
+
+    def _enrolment_code(self, *, email: str, **options) -> None:
+        profile = (
+            AgentProfile.objects.select_related("user").filter(user__username__iexact=email.strip()).first()
+        )
+        if profile is None:
+            raise CommandError(f"no agent {email!r} (permis agent list)", returncode=2)
+        if profile.totp_enabled:
+            raise CommandError(
+                f"agent {profile.user.get_username()} already has a second factor; to replace it (a lost "
+                "phone), run `permis agent reset-2fa`, which issues an enrolment code",
+                returncode=2,
+            )
+        logger.warning(
+            "agent %s: enrolment code issued by system user %s (permis agent enrolment-code)",
+            profile.user.get_username(),
+            _system_user(),
+        )
+        self._hand_over(profile)
+
+    def _hand_over(self, profile: AgentProfile) -> None:
+        """Issue an enrolment code and print it, with what to do with it."""
+        code, expires = enrolment.issue(profile)
+        self.stdout.write(
+            f"enrolment code for {profile.user.get_username()}: {code} (single use, valid until "
+            f"{timezone.localtime(expires):%Y-%m-%d %H:%M}); hand it to the agent apart from the password "
+            "(in person or by another channel): with it they set up their second factor at their next sign-in"
         )
 
 

@@ -84,12 +84,18 @@ class Command(BaseCommand):
         for agent in agents:
             where = f", départements {', '.join(agent.departements)}" if agent.departements else ""
             secret = f", mot de passe de développement {agent.password}" if agent.password else ""
+            if agent.enrolment_code:
+                secret += f", code d'activation {agent.enrolment_code}"
             out(f"  {agent.login} ({agent.role}{where}){secret}")
         if not settings.DEBUG:
-            out("  (sans mot de passe hors développement : permis changepassword <identifiant>)")
+            out(
+                "  (sans mot de passe ni code d'activation hors développement : permis changepassword "
+                "<identifiant>, puis permis agent enrolment-code <identifiant>)"
+            )
         out(
             "  À la première connexion, chaque agent active la validation en deux étapes avec une application "
-            "d'authentification (code QR ou clé affichés) ; permis agent reset-2fa <identifiant> la remet à zéro."
+            "d'authentification (code QR ou clé affichés) et son code d'activation, à usage unique ; "
+            "permis agent reset-2fa <identifiant> la remet à zéro et donne un nouveau code."
         )
         out("\nTitulaires de démonstration (identité FranceConnect, numéro de permis, numéro de dossier) :")
         for person in named:
