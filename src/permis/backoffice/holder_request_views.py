@@ -35,8 +35,8 @@ class RefuseForm(DsfrForm):
         max_length=holder_requests.ANSWER_MAX,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_(
-            "Le titulaire le lit dans son espace personnel : écrivez-le pour lui, sans abréviation ni mention "
-            "interne. 1 000 caractères au plus."
+            "Le titulaire le lit dans son espace personnel et le reçoit par courriel : écrivez-le pour lui, sans "
+            "abréviation ni mention interne. 1 000 caractères au plus."
         ),
         error_messages={"required": _("Indiquez au titulaire pourquoi sa demande est refusée.")},
     )

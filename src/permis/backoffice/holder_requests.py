@@ -10,21 +10,30 @@ correction from it (``permis.backoffice.services.request_correction`` with ``hol
 Nothing here is a file's row: the correction itself is written by the registry's services when approved
 (ARCHITECTURE.md, rules 4 and 5).
 
-No e-mail tells the holder of the answer: the project's holder channel (``permis.notices``) carries the letters
-the law makes due (each ``Delivery`` belongs to a ``Notice``), not other messages; the holder reads the answer on
-the requests' page of their space.
+The holder reads the answer on the requests' page of their space, and is told of it by e-mail once the decision is
+committed (``notify_decision``: accepted, or refused with the agent's reason). That e-mail is not a letter the law
+makes due, so it does not go through the holder channel (``permis.notices``, whose deliveries each belong to a
+``Notice``): it is sent like the accounts' e-mails, with Django's ``send_mail``, and a failure is logged without
+undoing the decision.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 import secrets
 from typing import Any
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from permis.accounts.models import HolderLink
 from permis.portal.dates import long_date
 from permis.registry.models import Event, EventKind, Holder, Licence
 
@@ -40,6 +49,8 @@ MAX_OPEN = 5
 # The reference's letters: no 0/O, 1/I/L, which a holder reading it on the phone would confuse.
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 OPEN = (HolderRequestStatus.PENDING, HolderRequestStatus.IN_PROGRESS)
+
+logger = logging.getLogger(__name__)
 
 
 class HolderRequestError(Exception):
@@ -204,6 +215,7 @@ def follow_review(holder_request: HolderCorrectionRequest, profile: AgentProfile
         holder_request.status = HolderRequestStatus.ACCEPTED
         holder_request.decided_by = profile.user
         holder_request.decided_at = timezone.now()
+        transaction.on_commit(functools.partial(notify_decision, holder_request.pk))
     else:
         holder_request.status = HolderRequestStatus.PENDING
     holder_request.save(update_fields=["status", "decided_by", "decided_at"])
@@ -235,4 +247,49 @@ def refuse(
     row.decided_by = profile.user
     row.decided_at = timezone.now()
     row.save()
+    transaction.on_commit(functools.partial(notify_decision, row.pk))
     return row
+
+
+# -- telling the holder ---------------------------------------------------------------------------------------------
+def recipient(row: HolderCorrectionRequest) -> str:
+    """Where the answer is mailed: the address of the account that sent the request while it is still linked to
+    the file (FranceConnect's, or the local account's verified one); otherwise the address the préfecture
+    recorded in the file; "" when there is neither. An account no longer linked is not told of the file."""
+    account = row.requested_by
+    if account.email and HolderLink.objects.filter(user=account, holder_id=row.holder_id).exists():
+        return account.email
+    return row.holder.email or ""
+
+
+def notify_decision(pk: int) -> None:
+    """Run once the decision is committed (``transaction.on_commit``): an e-mail telling the holder that request
+    `pk` was accepted, or refused with the agent's reason, and where to read it in their space.
+
+    In French whatever the deciding agent's language. It says the request's reference, its dates and the reason
+    the agent wrote for the holder: nothing of the file the holder does not already know, not the element
+    concerned (an offence, its points). Any failure (no server, an address refused) is logged: the decision is
+    committed and stays; the holder reads it in their space anyway."""
+    try:
+        row = HolderCorrectionRequest.objects.select_related("holder", "requested_by").get(pk=pk)
+        address = recipient(row)
+        if not address:
+            logger.info("holder request %s: no e-mail address for the holder, the answer is not mailed", pk)
+            return
+        with translation.override("fr"):
+            context = {
+                "accepted": row.status == HolderRequestStatus.ACCEPTED,
+                "reference": row.reference,
+                "requested_on": long_date(timezone.localdate(row.requested_at)),
+                "decided_on": long_date(timezone.localdate(row.decided_at)),
+                "answer": row.answer,
+                "url": settings.PUBLIC_URL + reverse("demarches:correction", args=[row.pk]),
+                "public_url": settings.PUBLIC_URL,
+            }
+            subject = _("Réponse à votre demande de correction %(reference)s") % {"reference": row.reference}
+            body = render_to_string("backoffice/email/holder_request_decided.txt", context).strip() + "\n"
+        send_mail(subject, body, None, [address])
+    except Exception:  # the decision is committed: a mail server down must not turn it into an error page
+        logger.exception(
+            "the e-mail telling the holder of the answer to holder request %s could not be sent", pk
+        )
