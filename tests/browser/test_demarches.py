@@ -15,7 +15,7 @@ from django.utils import timezone
 from permis.accounts.models import Account, HolderLink
 from permis.audit import services as audit
 from permis.courses.models import CourseCentre, CourseSession
-from permis.notices import legal, services
+from permis.notices import confirmation, legal, preferences, services
 from permis.notices.models import Channel, Delivery
 from permis.registry.models import Holder, Notice
 from tests.notices.document_helpers import licence_with
@@ -28,6 +28,7 @@ PAGES = [
     ("courriers/", "Mes courriers", "notices"),
     ("courriers/{notice}/", "Lettre 48", "notice"),
     ("notifications/", "Mes notifications", "preferences"),
+    ("notifications/confirmer/{confirm}/", "Confirmer votre adresse électronique", "preferences-confirm"),
     ("documents/", "Mes documents", "documents"),
     ("stages/?postcode=69003", "Stages de récupération de points", "courses"),
     ("partage/", "Partager mon droit à conduire", "share"),
@@ -37,7 +38,19 @@ PAGES = [
 
 @pytest.fixture
 def holder_session(live_server: Any) -> dict[str, Any]:
-    return make_holder_session()
+    """The holder's session, with a change of address waiting for its confirmation (the notifications page says
+    so, and the link's page is visited)."""
+    session = make_holder_session()
+    holder = Holder.objects.get(account_links__user__username="camille")
+    _row, session["confirm"] = confirmation.request(
+        holder,
+        sms=False,
+        email="camille.nouvelle@example.fr",
+        phone=None,
+        accepted_text_version=preferences.current_version("electronic"),
+        recorded_by=f"holder:{holder.pk}",
+    )
+    return session
 
 
 def make_holder_session() -> dict[str, Any]:

@@ -151,6 +151,7 @@ OTHERS: dict[str, str] = {
     "accounts:fc_callback": "FranceConnect's return",
     "accounts:fc_failed": "a page (400)",
     "accounts:verify": "the email's link: 400 when not valid, with the form of accounts:resend",
+    "demarches:preferences_confirm": "the email's link: a button, no field; 400 or 410 when the link is not valid",
     "accounts:home": "a redirect",
     "accounts:security": "a page; its forms post to totp_setup, totp_disable and logout_everywhere",
     "accounts:logged_out": "a page",

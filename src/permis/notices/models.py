@@ -125,3 +125,45 @@ class NoticePreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.holder_id} electronic={self.electronic} sms={self.sms}"
+
+
+class ConfirmationStatus(models.TextChoices):
+    PENDING = "pending", _("En attente de confirmation")
+    CONFIRMED = "confirmed", _("Confirmée")
+    REPLACED = "replaced", _("Remplacée par un choix plus récent")
+
+
+class AddressConfirmation(models.Model):
+    """A choice of electronic notice waiting for the holder to confirm the email address it names
+    (``permis.notices.confirmation``): the choice as asked, the text accepted, and a digest of the link's token.
+
+    The token itself is only in the email: a copy of the database cannot confirm anything. A row is pending until
+    its link is followed (confirmed, then ``preference`` is the choice recorded) or a newer choice replaces it;
+    past ``expires_at`` its link is refused. Rows are kept: a confirmed address is proven for later choices.
+    """
+
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="address_confirmations")
+    email = models.EmailField(_("adresse électronique"))
+    sms = models.BooleanField(_("alertes par SMS"))
+    phone = models.CharField(_("téléphone"), max_length=20, blank=True)
+    text_version = models.CharField(_("version du texte"), max_length=20)
+    language = models.CharField(_("langue du texte"), max_length=2)
+    accepted_text = models.TextField(_("texte accepté"))
+    recorded_by = models.CharField(_("demandé par"), max_length=100)
+    token_digest = models.CharField(max_length=64, unique=True)
+    status = models.CharField(
+        _("état"), max_length=10, choices=ConfirmationStatus.choices, default=ConfirmationStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("lien valable jusqu’au"))
+    closed_at = models.DateTimeField(null=True, blank=True)
+    preference = models.OneToOneField(
+        NoticePreference, on_delete=models.PROTECT, null=True, blank=True, related_name="confirmation"
+    )
+
+    class Meta:
+        verbose_name = _("confirmation d’adresse")
+        indexes = [models.Index(fields=["holder", "status"], name="confirmation_holder_status")]
+
+    def __str__(self) -> str:
+        return f"{self.holder_id} {self.status}"

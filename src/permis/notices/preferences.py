@@ -3,7 +3,9 @@
 L223-3 al. 3 and R223-3-1 let a holder ask for the letters to come electronically, after accepting the
 conditions and acknowledging how the appeal delays are then computed (RULES.md §6). Every choice, in or out, is
 recorded the same way: one ``NoticePreference`` row (append-only) with the text accepted, word for word, in the
-language it was shown, and the holder's row updated, in one transaction.
+language it was shown, and the holder's row updated, in one transaction. In the portal, a choice of electronic
+notice at an address not yet proven to be the holder's waits for that address's confirmation first
+(``permis.notices.confirmation``); any choice recorded here replaces such a pending one.
 
 The texts are versioned files, ``templates/notices/consent/<kind>@<n>.<language>.txt``: ``electronic@n`` to opt
 in, ``post@n`` to opt out. A published version is never edited: a change is a new version, and the portal
@@ -24,6 +26,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from permis.registry.models import Holder, NoticeChannel
@@ -32,7 +35,7 @@ from permis.registry.services.holders import update_contact
 
 from .channels.sms import is_mobile, normalise_phone
 from .legal import LegalError, deemed_after_days
-from .models import NoticePreference
+from .models import AddressConfirmation, ConfirmationStatus, NoticePreference
 
 TEXTS = Path(__file__).parent / "templates" / "notices" / "consent"
 LANGUAGES = ("fr", "en")
@@ -194,6 +197,11 @@ def set_preferences(
             update_contact(holder, email=new_email, phone=new_phone, notice_channel=channel, sms_alerts=sms)
         except RegistryError as error:
             raise PreferenceError(error.problems) from None
+        # A choice recorded replaces the holder's choice waiting for an address's confirmation, if any
+        # (permis.notices.confirmation): its link must not undo this one later.
+        AddressConfirmation.objects.filter(holder=holder, status=ConfirmationStatus.PENDING).update(
+            status=ConfirmationStatus.REPLACED, closed_at=timezone.now()
+        )
         return NoticePreference.objects.create(
             holder=holder,
             electronic=electronic,

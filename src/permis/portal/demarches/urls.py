@@ -13,6 +13,7 @@ urlpatterns = [
     path("courriers/<int:notice_id>/", views.notice, name="notice"),
     path("courriers/<int:notice_id>/lettre.pdf", views.notice_pdf, name="notice_pdf"),
     path("notifications/", views.preferences_view, name="preferences"),
+    path("notifications/confirmer/<str:token>/", views.preferences_confirm, name="preferences_confirm"),
     path("documents/", views.documents, name="documents"),
     path(
         "documents/<int:licence_id>/attestation.pdf",

@@ -9,31 +9,38 @@ says nothing about whether it exists (ARCHITECTURE.md, rule 8).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
+from django.core.mail import send_mail
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from permis.accounts.access import holder_required
+from permis.accounts.models import Account
 from permis.audit import services as audit
 from permis.courses import services as course_services
-from permis.notices import legal, preferences
+from permis.notices import confirmation, legal, preferences
 from permis.notices.documents import render_attestation, render_letter, render_rii
-from permis.notices.models import Channel, Delivery, DeliveryStatus
-from permis.portal.dates import long_date
+from permis.notices.models import AddressConfirmation, Channel, Delivery, DeliveryStatus
+from permis.portal.dates import long_date, long_datetime
 from permis.portal.labels import letter_label
-from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence, Movement, Notice
+from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence, Movement, Notice, NoticeChannel
 from permis.registry.services import today
 
 from .forms import PostcodeForm, PreferencesForm, ShareForm
+
+logger = logging.getLogger(__name__)
 
 NOTICES_PER_PAGE = 20
 ACCESS_PER_PAGE = 25
@@ -252,6 +259,46 @@ def _text_language(version: str, language: str) -> str:
     return language
 
 
+def _verified_addresses(request: HttpRequest) -> list[str]:
+    """The signed-in local account's address, proven by the account's verification link. A FranceConnect
+    account's address is the identity provider's, never checked (permis.notices.confirmation says why)."""
+    verified = Account.objects.filter(
+        user_id=request.user.pk, franceconnect_sub__isnull=True, email_verified_at__isnull=False
+    ).exists()
+    return [request.user.email] if verified and request.user.email else []
+
+
+def _send_confirmation(request: HttpRequest, row: AddressConfirmation, token: str) -> None:
+    """The email with the link, to the address to confirm, in the page's language. It names no holder: it may
+    reach a stranger, whose one safe course is to ignore it (the link needs the holder's account)."""
+    link = request.build_absolute_uri(reverse("demarches:preferences_confirm", args=[token]))
+    body = render_to_string(
+        "portal/demarches/email/confirm_address.txt",
+        {"link": link, "expires_at": row.expires_at, "site": request.build_absolute_uri("/")},
+        request=request,
+    )
+    send_mail(_("Confirmez votre adresse pour recevoir vos lettres en ligne"), body, None, [row.email])
+
+
+def _pending_message(holder: Holder, row: AddressConfirmation) -> str:
+    """What the holder reads after asking: where the link went, and that nothing changes until it is followed."""
+    sent = _(
+        "Un courriel vient d’être envoyé à %(email)s : ouvrez le lien qu’il contient pour confirmer cette adresse "
+        "(il est valable jusqu’au %(date)s)."
+    ) % {"email": row.email, "date": long_datetime(row.expires_at)}
+    if holder.notice_channel == NoticeChannel.ELECTRONIC:
+        return " ".join(
+            (
+                sent,
+                _(
+                    "D’ici là, rien ne change : vos lettres arrivent dans votre espace personnel, signalées à "
+                    "votre adresse actuelle."
+                ),
+            )
+        )
+    return " ".join((sent, _("D’ici là, vos lettres continuent d’arriver par la poste.")))
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @holder_required
 def preferences_view(request: HttpRequest) -> HttpResponse:
@@ -270,6 +317,7 @@ def preferences_view(request: HttpRequest) -> HttpResponse:
         "sms": holder.sms_alerts,
         "phone": holder.phone,
     }
+    unsent = False
     if request.method == "POST":
         form = PreferencesForm(request.POST, initial=initial)
         valid = form.is_valid()
@@ -278,22 +326,49 @@ def preferences_view(request: HttpRequest) -> HttpResponse:
         # not ticked), checking only then: every problem is reported at once, not in two rounds.
         if all(name in data for name in ("channel", "email", "phone")):
             electronic = data["channel"] == "electronic"
+            kind = "electronic" if electronic else "post"
+            choice = {
+                "sms": bool(data.get("sms")),
+                "email": data["email"],
+                "phone": data["phone"],
+                "accepted_text_version": versions[kind],
+                "recorded_by": f"holder:{holder.pk}",
+                "language": text_languages[kind],
+            }
             try:
-                preferences.set_preferences(
-                    holder,
-                    electronic=electronic,
-                    sms=bool(data.get("sms")),
-                    email=data["email"],
-                    phone=data["phone"],
-                    accepted_text_version=versions["electronic" if electronic else "post"],
-                    recorded_by=f"holder:{holder.pk}",
-                    language=text_languages["electronic" if electronic else "post"],
-                    check_only=not valid,
-                )
+                # Letters deemed received at an address typed wrong: an address not proven to be the holder's
+                # waits for its confirmation link (permis.notices.confirmation); nothing changes before.
+                if (
+                    valid
+                    and electronic
+                    and not confirmation.is_proven(holder, data["email"], _verified_addresses(request))
+                ):
+                    row, token = confirmation.request(holder, **choice)
+                    try:
+                        _send_confirmation(request, row, token)
+                    except Exception:
+                        # No mail server: the link exists nowhere, so the request is closed, not left pending.
+                        logger.exception(
+                            "the confirmation link of holder %s's address could not be mailed", holder.pk
+                        )
+                        confirmation.replace_pending(holder)
+                        unsent = True
+                        form.add_error(
+                            None,
+                            _(
+                                "Le courriel de confirmation n’a pas pu être envoyé : rien n’a changé. Réessayez "
+                                "dans quelques minutes."
+                            ),
+                        )
+                    else:
+                        messages.success(request, _pending_message(holder, row))
+                        return redirect("demarches:preferences")
+                else:
+                    preferences.set_preferences(holder, electronic=electronic, check_only=not valid, **choice)
             except preferences.PreferenceError as error:
                 form.add_problems(error.by_field)
             else:
-                if valid:
+                if valid and not unsent:
                     if electronic:
                         messages.success(
                             request,
@@ -314,6 +389,7 @@ def preferences_view(request: HttpRequest) -> HttpResponse:
         {"row": row, "by": _recorded_by_label(row.recorded_by)}
         for row in reversed(preferences.history(holder))
     ]
+    waiting = confirmation.pending(holder)
     return render(
         request,
         "portal/demarches/preferences.html",
@@ -325,10 +401,50 @@ def preferences_view(request: HttpRequest) -> HttpResponse:
             "text_lang": {kind: lang for kind, lang in text_languages.items() if lang != language},
             "versions": versions,
             "history": history,
+            "pending": waiting,
             "deemed_after_days": legal.deemed_after_days(today()),
         },
-        status=400 if form.errors else 200,  # a choice refused: the page again, with its errors
+        # A choice refused: the page again, with its errors; the mail server down: 503, nothing changed.
+        status=503 if unsent else 400 if form.errors else 200,
     )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@holder_required
+def preferences_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The link of the confirmation email: the choice waiting for it, and a button that records it (a GET
+    changes nothing: mail filters open links, and the holder sees what they confirm). Only the holder who asked,
+    signed in, can confirm (permis.notices.confirmation): another holder's link is as unknown as a damaged one."""
+    holder: Holder = request.holder  # type: ignore[attr-defined]
+    try:
+        row = confirmation.find(token, holder)
+        if request.method == "POST":
+            confirmation.confirm(token, holder)
+            messages.success(
+                request,
+                _(
+                    "Votre adresse est confirmée et votre choix est enregistré : vos prochaines lettres arriveront "
+                    "dans votre espace personnel."
+                ),
+            )
+            return redirect("demarches:preferences")
+    except confirmation.ConfirmationError as error:
+        # Unknown: 400; a link that was good and no longer is (expired, used, replaced): 410 Gone.
+        status = 400 if error.reason == "invalid" else 410
+        return render(
+            request, "portal/demarches/preferences_confirm.html", {"failed": error.reason}, status=status
+        )
+    except preferences.PreferenceError as error:
+        return render(
+            request,
+            "portal/demarches/preferences_confirm.html",
+            {
+                "failed": "refused",
+                "problems": [reason for reasons in error.by_field.values() for reason in reasons],
+            },
+            status=400,
+        )
+    return render(request, "portal/demarches/preferences_confirm.html", {"row": row, "holder": holder})
 
 
 # -- documents -------------------------------------------------------------------------------------------------
