@@ -107,7 +107,9 @@ def test_an_electronic_holder_without_an_email_still_has_the_letter_in_the_accou
     assert email.status == DeliveryStatus.FAILED and "aucune adresse électronique" in email.last_error
     deliver()
     assert Delivery.objects.get(notice=notice, channel="account").status == DeliveryStatus.DELIVERED
-    assert Notice.objects.get(pk=notice.pk).status == NoticeStatus.FAILED
+    # No alert: the letter went by post instead, and the notice follows that letter (test_post_fallback.py).
+    assert Delivery.objects.get(notice=notice, channel="post").status == DeliveryStatus.DELIVERED
+    assert Notice.objects.get(pk=notice.pk).status == NoticeStatus.DELIVERED
 
 
 # -- claiming ------------------------------------------------------------------------------------------------
@@ -275,14 +277,15 @@ def test_a_refusing_smtp_server_leads_to_retries_with_backoff_and_exactly_one_em
     assert Notice.objects.get().status == NoticeStatus.DELIVERED
 
 
-def test_a_permanent_refusal_fails_at_once_and_the_notice_shows_it(smtp_server) -> None:
+def test_a_permanent_refusal_fails_at_once_and_the_letter_goes_by_post(smtp_server) -> None:
     planned(1)
     smtp_server.refuse_next(1, code=550)
     deliver()
     row = Delivery.objects.get(channel="email")
     assert (row.status, row.attempts) == (DeliveryStatus.FAILED, 1)
     assert "550" in row.last_error
-    assert Notice.objects.get().status == NoticeStatus.FAILED
+    assert Delivery.objects.get(channel="post").status == DeliveryStatus.DELIVERED
+    assert Notice.objects.get().status == NoticeStatus.DELIVERED  # it follows the postal letter
 
 
 def test_emails_go_over_several_connections_each_once_and_a_refusal_stays_on_its_own_row(
@@ -332,13 +335,15 @@ def test_a_delivery_that_keeps_failing_ends_failed_after_the_last_attempt(smtp_s
     assert (row.status, row.attempts) == (DeliveryStatus.FAILED, services.MAX_ATTEMPTS)
     assert f"abandon après {services.MAX_ATTEMPTS} tentatives" in row.last_error
     assert deliver(at + dt.timedelta(days=10)).total == 0
-    assert Notice.objects.get().status == NoticeStatus.FAILED
+    assert Delivery.objects.get(channel="post").status == DeliveryStatus.DELIVERED  # sent by post instead
+    assert Notice.objects.get().status == NoticeStatus.DELIVERED
     assert smtp_server.messages == []
 
 
 def test_an_agent_puts_a_failed_delivery_back_and_it_goes(smtp_server) -> None:
     lic = person("electronic", email="")
-    notice = due(lic)
+    # A 48SI goes registered from the start: its failed email is not replaced by post (retry refuses that).
+    notice = due(lic, "48SI")
     services.plan_deliveries(now=NOW)
     deliver()
     row = Delivery.objects.get(channel="email")

@@ -21,7 +21,9 @@ The life of a delivery::
 4. The notice follows its deliveries: ``delivered`` when all are, ``failed`` as soon as one is (agents see it
    on /gestion/notifications/ and can put it back with ``retry``).
 5. An email alert that ends ``failed`` while its letter is still unopened in the account sends the letter by post
-   instead (``fall_back_to_post``): the holder was not told it is there, so the account no longer dates it.
+   instead (``fall_back_to_post``): the holder was not told it is there, so the account no longer dates it. The
+   failed email stays in the letter's history, but the postal letter took its place (``replaced_by_post``): the
+   notice follows the postal letter, and the email is neither a failure to show agents nor one to retry.
 
 **At least once, never twice in practice.** Between the moment a channel accepts a message (the SMTP server's
 250, the SMS provider's 200) and the moment the outcome is committed, a crash would leave the row ``sending``;
@@ -87,6 +89,7 @@ PLAN_BATCH = 2000
 ANALYZE_AFTER = 20_000  # deliveries planned in one go after which PostgreSQL's statistics are refreshed
 
 DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.TEMPORARY_FAILURE)
+POSTAL_CHANNELS = (Channel.POST, Channel.REGISTERED)
 RESULT_FIELDS = [
     "status",
     "address",
@@ -340,7 +343,7 @@ def fall_back_to_post(notice_ids: Iterable[int], *, now: dt.datetime | None = No
         _locked(Delivery.objects)
         .filter(notice_id__in=ids, channel=Channel.ACCOUNT, first_opened_at__isnull=True)
         .exclude(notice__code__in=REGISTERED_CODES)
-        .exclude(notice__deliveries__channel__in=(Channel.POST, Channel.REGISTERED))
+        .exclude(notice__deliveries__channel__in=POSTAL_CHANNELS)
         .select_related("notice__licence__holder")
         .order_by("pk")
     )
@@ -363,6 +366,33 @@ def fall_back_to_post(notice_ids: Iterable[int], *, now: dt.datetime | None = No
         _insert(rows, now)
         log.info("%d letters whose email alert failed go by post instead", len(rows))
     return written
+
+
+def replaced_by_post() -> Q:
+    """The deliveries whose place a postal letter took (``fall_back_to_post``): a failed email alert of a letter
+    that also has a postal delivery, other than a 48N or 48SI (those go by registered post from the start, so
+    their postal letter replaces nothing: a failed alert of theirs is a failure of its own).
+
+    Such an email stays in the letter's history, but it no longer makes the letter `failed` (``_roll_up``), is
+    not listed or counted among the failures agents act on (``stats``), and cannot be retried (``retry``): the
+    letter went by post. ``_is_replaced`` and ``_roll_up_postgresql`` apply the same rule to rows already read.
+    """
+    posted = Delivery.objects.filter(notice_id=OuterRef("notice_id"), channel__in=POSTAL_CHANNELS)
+    return (
+        Q(channel=Channel.EMAIL, status=DeliveryStatus.FAILED)
+        & ~Q(notice__code__in=sorted(REGISTERED_CODES))
+        & Q(Exists(posted))
+    )
+
+
+def _is_replaced(channel: str, status: str, code: str, channels: set[str]) -> bool:
+    """``replaced_by_post`` for one delivery of a letter with this code and these channels."""
+    return (
+        channel == Channel.EMAIL
+        and status == DeliveryStatus.FAILED
+        and code not in REGISTERED_CODES
+        and any(other in POSTAL_CHANNELS for other in channels)
+    )
 
 
 def _locked(manager):
@@ -882,9 +912,10 @@ def _roll_up(notice_ids: Sequence[int]) -> None:
     """Bring each notice's status in line with its deliveries, a few bulk updates for the whole batch.
 
     ``failed`` as soon as one delivery failed (agents must see it), ``delivered`` when all are, otherwise
-    ``temporary_failure`` when one is waiting for a retry, and ``sending`` while work remains. The notices are
-    locked first (in id order, so two workers cannot deadlock), so that two workers finishing the two
-    deliveries of the same notice at the same time cannot both read the other's as unfinished.
+    ``temporary_failure`` when one is waiting for a retry, and ``sending`` while work remains. An email whose
+    place a postal letter took (``replaced_by_post``) is left out: the letter follows its postal delivery. The
+    notices are locked first (in id order, so two workers cannot deadlock), so that two workers finishing the
+    two deliveries of the same notice at the same time cannot both read the other's as unfinished.
     """
     if not notice_ids:
         return
@@ -893,9 +924,19 @@ def _roll_up(notice_ids: Sequence[int]) -> None:
     if connection.vendor == "postgresql":
         _roll_up_postgresql(ids)
         return
-    statuses: dict[int, set[str]] = defaultdict(set)
-    for notice_id, status in Delivery.objects.filter(notice_id__in=ids).values_list("notice_id", "status"):
-        statuses[notice_id].add(status)
+    rows: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    for notice_id, channel, status, code in Delivery.objects.filter(notice_id__in=ids).values_list(
+        "notice_id", "channel", "status", "notice__code"
+    ):
+        rows[notice_id].append((channel, status, code))
+    statuses: dict[int, set[str]] = {}
+    for notice_id, found_rows in rows.items():
+        channels = {channel for channel, _status, _code in found_rows}
+        statuses[notice_id] = {
+            status
+            for channel, status, code in found_rows
+            if not _is_replaced(channel, status, code, channels)
+        }
     targets: dict[str, list[int]] = defaultdict(list)
     for notice_id, found in statuses.items():
         if DeliveryStatus.FAILED in found:
@@ -913,18 +954,24 @@ def _roll_up(notice_ids: Sequence[int]) -> None:
 
 def _roll_up_postgresql(ids: list[int]) -> None:
     """``_roll_up``'s rule in one statement, once the notices are locked (a statement of its own: the read of
-    the deliveries must start after the lock is granted, to see what another worker committed meanwhile)."""
+    the deliveries must start after the lock is granted, to see what another worker committed meanwhile). The
+    ``NOT (...)`` leaves out the emails a postal letter replaced, the rule of ``replaced_by_post``."""
     quote = connection.ops.quote_name
     notices = quote(Notice._meta.db_table)
     deliveries = quote(Delivery._meta.db_table)
     statement = (
         f"UPDATE {notices} AS n SET status = t.target FROM ("  # noqa: S608 (names from the models)
-        "  SELECT notice_id, CASE"
-        "    WHEN bool_or(status = %(failed)s) THEN %(n_failed)s"
-        "    WHEN bool_and(status = %(delivered)s) THEN %(n_delivered)s"
-        "    WHEN bool_or(status = %(temporary)s) THEN %(n_temporary)s"
+        "  SELECT d.notice_id, CASE"
+        "    WHEN bool_or(d.status = %(failed)s) THEN %(n_failed)s"
+        "    WHEN bool_and(d.status = %(delivered)s) THEN %(n_delivered)s"
+        "    WHEN bool_or(d.status = %(temporary)s) THEN %(n_temporary)s"
         "    ELSE %(n_sending)s END AS target"
-        f"  FROM {deliveries} WHERE notice_id = ANY(%(ids)s) GROUP BY notice_id"
+        f"  FROM {deliveries} AS d JOIN {notices} AS m ON m.id = d.notice_id"
+        "  WHERE d.notice_id = ANY(%(ids)s) AND NOT ("
+        "    d.channel = %(email)s AND d.status = %(failed)s AND m.code <> ALL(%(registered_codes)s)"
+        f"    AND EXISTS (SELECT 1 FROM {deliveries} AS p"
+        "      WHERE p.notice_id = d.notice_id AND p.channel = ANY(%(postal)s)))"
+        "  GROUP BY d.notice_id"
         ") AS t WHERE n.id = t.notice_id AND n.status <> t.target"
     )
     with connection.cursor() as cursor:
@@ -939,6 +986,9 @@ def _roll_up_postgresql(ids: list[int]) -> None:
                 "n_temporary": NoticeStatus.TEMPORARY_FAILURE.value,
                 "n_sending": NoticeStatus.SENDING.value,
                 "ids": ids,
+                "email": Channel.EMAIL.value,
+                "registered_codes": sorted(REGISTERED_CODES),
+                "postal": [channel.value for channel in POSTAL_CHANNELS],
             },
         )
 
@@ -980,7 +1030,8 @@ def retry(delivery: Delivery, *, by: str, now: dt.datetime | None = None) -> Del
 
     The address is taken again from the holder (the usual cause of a failure is a wrong or missing address,
     fixed in the file before retrying); attempts start again from zero. Refuses a delivery that is not
-    `failed`: a delivered letter is never sent twice, and one in progress is the worker's.
+    `failed`: a delivered letter is never sent twice, and one in progress is the worker's; and an email whose
+    letter went by post instead (``replaced_by_post``): the letter reached the holder another way.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -990,6 +1041,11 @@ def retry(delivery: Delivery, *, by: str, now: dt.datetime | None = None) -> Del
         if row.status != DeliveryStatus.FAILED:
             raise ValueError(
                 f"envoi {row.pk} : seul un envoi en échec peut être relancé (état : {row.status})"
+            )
+        if Delivery.objects.filter(replaced_by_post(), pk=row.pk).exists():
+            raise ValueError(
+                f"envoi {row.pk} : la lettre est partie par la poste à la place de ce courriel, "
+                "il n'y a rien à relancer"
             )
         holder = row.notice.licence.holder
         try:

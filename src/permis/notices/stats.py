@@ -5,6 +5,10 @@ legal days in Paris, both ends included). The postage saved counts the letters t
 holder only, i.e. letters of the period with deliveries but none by post or registered post, times
 ``settings.POSTAGE_UNIT_COST_CENTS`` (what one simple letter costs to post). A 48N or 48SI to an electronic
 holder still goes by registered post, so it saves nothing and is not counted.
+
+The volumes are the deliveries' history: a failed email alert whose letter went by post instead stays a failed
+email there. The failures agents act on (the ``failed`` figure, ``failed_deliveries``) leave it out: the letter
+reached the holder by post (``services.replaced_by_post``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from permis.registry.models import Holder, Notice
 
 from .models import Channel, Delivery, DeliveryStatus
+from .services import replaced_by_post
 
 POSTAL = (Channel.POST, Channel.REGISTERED)
 
@@ -31,6 +36,7 @@ class Stats:
     letters: int = 0  # notices with at least one delivery in the period
     letters_not_posted: int = 0
     unit_cost_cents: int = 0
+    replaced_by_post: int = 0  # failed email alerts whose letter went by post instead (counted in by_channel)
 
     @property
     def total(self) -> int:
@@ -38,7 +44,9 @@ class Stats:
 
     @property
     def failed(self) -> int:
-        return sum(statuses.get(DeliveryStatus.FAILED, 0) for statuses in self.by_channel.values())
+        """The failed deliveries still to act on: not the email alerts a postal letter replaced."""
+        failed = sum(statuses.get(DeliveryStatus.FAILED, 0) for statuses in self.by_channel.values())
+        return failed - self.replaced_by_post
 
     @property
     def postage_saved_cents(self) -> int:
@@ -58,6 +66,7 @@ class Stats:
             "deliveries": self.total,
             "by_channel": self.by_channel,
             "failed": self.failed,
+            "replaced_by_post": self.replaced_by_post,
             "letters": self.letters,
             "letters_not_posted": self.letters_not_posted,
             "postage_unit_cost_cents": self.unit_cost_cents,
@@ -77,9 +86,8 @@ def delivery_stats(start: dt.date | None = None, end: dt.date | None = None) -> 
     if start and end and start > end:
         raise ValueError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
     by_channel: dict[str, dict[str, int]] = {channel: {} for channel in Channel.values}
-    for row in (
-        _period(Delivery.objects.all(), start, end).values("channel", "status").annotate(n=Count("pk"))
-    ):
+    deliveries = _period(Delivery.objects.all(), start, end)
+    for row in deliveries.values("channel", "status").annotate(n=Count("pk")):
         by_channel.setdefault(row["channel"], {})[row["status"]] = row["n"]
     planned = _period(Delivery.objects.filter(notice=OuterRef("pk")), start, end)
     posted = Delivery.objects.filter(notice=OuterRef("pk"), channel__in=POSTAL)
@@ -91,16 +99,19 @@ def delivery_stats(start: dt.date | None = None, end: dt.date | None = None) -> 
         letters=letters.count(),
         letters_not_posted=letters.filter(~Exists(posted)).count(),
         unit_cost_cents=settings.POSTAGE_UNIT_COST_CENTS,
+        replaced_by_post=deliveries.filter(replaced_by_post()).count(),
     )
 
 
 def failed_deliveries(holders: Q, limit: int = 200):
     """The deliveries that ended failed, newest first, with what agents need to act on them: only those of the
-    holders `holders` selects (an agent's départements, ``permis.backoffice.access.holders_visible_to``)."""
+    holders `holders` selects (an agent's départements, ``permis.backoffice.access.holders_visible_to``), and
+    not the email alerts whose letter went by post instead (nothing to act on: ``replaced_by_post``)."""
     return (
         Delivery.objects.filter(
             status=DeliveryStatus.FAILED, notice__licence__holder__in=Holder.objects.filter(holders)
         )
+        .exclude(replaced_by_post())
         .select_related("notice__licence")
         .order_by("-pk")[:limit]
     )

@@ -98,11 +98,12 @@ def attestation(licence: Licence, on: dt.date) -> bytes:
 
 def rii_context(licence: Licence, on: dt.date) -> tuple[dict[str, Any], f.State, int]:
     state = f.licence_state(licence, on)
+    places = f.offence_places(licence, state.raw_events.values())  # one query for every offence
     offences, courses, measures = [], [], []
     for event in state.history.events:
         raw = state.raw_events.get(event.id, {})
         if isinstance(event, Offence):
-            offences.append(f.offence_facts(event, raw))
+            offences.append(f.offence_facts(event, raw, places.get(event.id, "")))
         elif isinstance(event, Course):
             courses.append(
                 {

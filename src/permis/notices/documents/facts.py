@@ -8,7 +8,7 @@ balance and the letters the registry derived.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,8 @@ from django.utils.formats import date_format
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
-from permis.registry.models import Category, Licence, Movement, Notice
+from permis.registry.communes import place_label
+from permis.registry.models import Category, FeedRecord, Licence, Movement, Notice
 from permis.registry.services.core import engine_document
 from permis.rules import Timeline, parse_history
 from permis.rules.model import Course, Evaluation, History, Offence
@@ -174,7 +175,30 @@ def offence_description(offence: Offence) -> str:
     return str(CLASS_LABELS.get(offence.offence_class, offence.offence_class)).capitalize()
 
 
-def offence_facts(offence: Offence, raw: Mapping[str, Any]) -> dict[str, Any]:
+def offence_places(licence: Licence, events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Engine id -> the place of each offence of `events` (the engine's items of the licence's history) that
+    has one, as it came: from the event, or else from the feed's receipt of the record that brought it (the feed
+    keeps ``place`` there, not in the event: docs/feed.md). One query for all the offences, none when every
+    place is already known."""
+    events = list(events)
+    places = {item["id"]: str(item["place"]) for item in events if item.get("place")}
+    missing = [
+        int(item["id"][1:]) for item in events if item["kind"] == "offence" and item["id"] not in places
+    ]
+    if missing:
+        rows = FeedRecord.objects.filter(
+            event__licence=licence, event__seq__in=missing, outcome=FeedRecord.Outcome.ACCEPTED
+        ).values_list("event__seq", "payload")
+        for seq, payload in rows:
+            if isinstance(payload, dict) and payload.get("place"):
+                places[f"e{seq}"] = str(payload["place"])
+    return places
+
+
+def offence_facts(offence: Offence, raw: Mapping[str, Any], place: str = "") -> dict[str, Any]:
+    """What a document says of an offence. `place`: where it was committed, as the feed sent it
+    (``offence_places``), written for a reader ("Dijon (21231)", ``place_label``); "" when the feed gave none,
+    which the documents print as "non communiqué"."""
     return {
         "id": offence.id,
         "description": offence_description(offence),
@@ -185,7 +209,7 @@ def offence_facts(offence: Offence, raw: Mapping[str, Any]) -> dict[str, Any]:
         "committed_on": offence.committed_on,
         "final_on": offence.final_on,
         "how": str(HOW_LABELS.get(offence.how or "", "")),
-        "place": raw.get("place") or "",
+        "place": place_label(place),
         "points": offence.points,
         "recorded_on": offence.recorded_on,
     }
@@ -255,6 +279,9 @@ def letter_facts(notice: Notice) -> dict[str, Any]:
     by_id = {event.id: event for event in state.history.events}
     cause = by_id.get(notice.cause) if notice.cause else None
     raw_cause = state.raw_events.get(notice.cause, {})
+    # The places of the offences this letter names (its cause; a 48SI's withdrawals too), in one query.
+    named = {notice.cause} if notice.code != "48SI" else set(state.raw_events)
+    places = offence_places(licence, [item for item in state.raw_events.values() if item["id"] in named])
     before = [m for m in movements if m.on <= notice.due_on]
     if movement is not None:
         balance, change, kind, basis = movement.balance, movement.change, movement.kind, movement.basis
@@ -270,7 +297,9 @@ def letter_facts(notice: Notice) -> dict[str, Any]:
         "balance": balance,
         "kind": kind,
         "basis": basis,
-        "offence": offence_facts(cause, raw_cause) if isinstance(cause, Offence) else None,
+        "offence": offence_facts(cause, raw_cause, places.get(notice.cause, ""))
+        if isinstance(cause, Offence)
+        else None,
         "course": cause if isinstance(cause, Course) else None,
         "probationary": state.evaluation.probation is not None,
         "cap": movement.cap if movement is not None else state.evaluation.cap,
@@ -283,7 +312,9 @@ def letter_facts(notice: Notice) -> dict[str, Any]:
                 "on": m.on,
                 "points": -m.change,
                 "balance": m.balance,
-                "offence": offence_facts(by_id[m.cause], state.raw_events.get(m.cause, {}))
+                "offence": offence_facts(
+                    by_id[m.cause], state.raw_events.get(m.cause, {}), places.get(m.cause, "")
+                )
                 if isinstance(by_id.get(m.cause), Offence)
                 else None,
             }

@@ -23,13 +23,12 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from permis.notices.documents.facts import add_months, offence_description
+from permis.notices.documents.facts import add_months, offence_description, offence_places
 from permis.portal.dates import long_date
 from permis.registry.models import (
     CURRENT_LICENCE_FIRST,
     Category,
     Event,
-    FeedRecord,
     Licence,
     Movement,
     Notice,
@@ -184,24 +183,6 @@ class HistoryRow:
     cause: str = ""  # the engine's id of the event behind the movement ("e<seq>"), "" when none
 
 
-def places_of(licence: Licence, document: dict[str, Any]) -> dict[str, str]:
-    """Engine id -> the place of the offence, from the event or else from the feed record that brought it."""
-    places = {item["id"]: item["place"] for item in document["events"] if item.get("place")}
-    missing = [
-        int(item["id"][1:])
-        for item in document["events"]
-        if item["kind"] == "offence" and item["id"] not in places
-    ]
-    if missing:
-        rows = FeedRecord.objects.filter(
-            event__licence=licence, event__seq__in=missing, outcome=FeedRecord.Outcome.ACCEPTED
-        ).values_list("event__seq", "payload")
-        for seq, payload in rows:
-            if isinstance(payload, dict) and payload.get("place"):
-                places[f"e{seq}"] = str(payload["place"])
-    return places
-
-
 def reason_of(movement: Any, engine_events: dict[str, Any]) -> str:
     """Why a movement happened, in plain words."""
     event = engine_events.get(movement.cause or "")
@@ -243,7 +224,7 @@ def reason_of(movement: Any, engine_events: dict[str, Any]) -> str:
 
 def history_rows(line: FileTimeline, movements: Sequence[Any]) -> list[HistoryRow]:
     engine_events = line.engine_events()
-    places = places_of(line.licence, line.document) if movements else {}
+    places = offence_places(line.licence, line.document["events"]) if movements else {}
     from permis.portal.labels import basis_label, kind_label, offence_label
     from permis.registry.communes import place_label
 
