@@ -100,6 +100,7 @@ WEB_MATRIX: dict[str, frozenset[str]] = {
     "demarches:notice": THE_HOLDER,
     "demarches:notice_pdf": THE_HOLDER,
     "demarches:preferences": HOLDERS,
+    "demarches:preferences_confirm": HOLDERS,  # each their own link (another's is as unknown as a bad one)
     "demarches:documents": HOLDERS,
     "demarches:attestation_pdf": THE_HOLDER,
     "demarches:rii_pdf": THE_HOLDER,
@@ -154,6 +155,14 @@ API_MATRIX: dict[str, frozenset[str]] = {
     "check_attestation": frozenset({"third_party"}),
     "me": frozenset({HOLDER_TOKEN, OTHER_HOLDER_TOKEN}),  # each their own file
     "my_movements": frozenset({HOLDER_TOKEN, OTHER_HOLDER_TOKEN}),
+    "my_letters": frozenset({HOLDER_TOKEN, OTHER_HOLDER_TOKEN}),
+    # An id of the holder's (a letter, a share code): the other holder's token gets the 404 of an unknown id.
+    "my_letter_pdf": frozenset({HOLDER_TOKEN}),
+    "my_forecast": frozenset({HOLDER_TOKEN, OTHER_HOLDER_TOKEN}),
+    "my_access_log": frozenset({HOLDER_TOKEN, OTHER_HOLDER_TOKEN}),
+    "my_share_codes": frozenset({HOLDER_TOKEN, OTHER_HOLDER_TOKEN}),
+    "create_share_code": frozenset({HOLDER_TOKEN, OTHER_HOLDER_TOKEN}),
+    "revoke_share_code": frozenset({HOLDER_TOKEN}),
 }
 # The API's only public routes: its description (OpenAPI), its documentation page, its root (to the page), and
 # the JSON 404 of any other path.
@@ -475,7 +484,9 @@ def test_each_key_gets_into_an_operation_exactly_when_the_matrix_says(
         if actor in allowed and response.status_code in (401, 403):
             wrong.append(f"{actor} is refused ({response.status_code}: {response.content[:120]!r})")
         elif actor not in allowed:
-            if response.status_code not in (401, 403):
+            # Another holder is refused the holder's letter or share code as an unknown id: 404 (docs/access.md).
+            refusals = (401, 403, 404) if actor == OTHER_HOLDER_TOKEN else (401, 403)
+            if response.status_code not in refusals:
                 wrong.append(f"{actor} gets in ({response.status_code})")
             else:
                 assert set(response.json()) == {"error"}, (actor, url, response.content)

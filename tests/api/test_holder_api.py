@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 
 import jwt
@@ -13,14 +14,19 @@ import requests
 import time_machine
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.utils import timezone
 
 from permis.accounts.fcdev import FcDevServer
 from permis.accounts.identities import NOBODY, identity_of
 from permis.accounts.models import Account, HolderLink, LinkMethod
-from permis.audit.models import AccessLog
-from permis.registry.models import Movement, Projection
+from permis.audit import services as audit
+from permis.audit.models import AccessLog, ShareCode
+from permis.notices import legal
+from permis.notices import services as notice_services
+from permis.notices.models import Channel, Delivery
+from permis.registry.models import Holder, Movement, Notice, Projection
 from permis.registry.services import today
-from tests.api.partners import call, key, licence, sign_in
+from tests.api.partners import call, key, leaks, licence, sign_in
 from tests.registry.factories import offence
 
 pytestmark = pytest.mark.django_db
@@ -236,3 +242,240 @@ def test_the_limit_can_be_turned_off(provider, settings):
     settings.API_HOLDER_REFUSED_LIMIT = 0
     for n in range(25):
         assert call("get", "/api/v1/holder/me", f"made-up-{n}", REMOTE_ADDR="10.9.9.11").status_code == 401
+
+
+# -- what the portal's personal space shows, through the API -----------------------------------------------------
+def electronic(*licences) -> list[Notice]:
+    """The licences' holders take letters in their space; each licence's letter made available there two hours
+    ago."""
+    Holder.objects.filter(pk__in=[lic.holder_id for lic in licences]).update(notice_channel="electronic")
+    notices = [Notice.objects.filter(licence=lic).get() for lic in licences]
+    notice_services.plan_deliveries()
+    for notice in notices:
+        legal.make_available(
+            Delivery.objects.get(notice=notice, channel=Channel.ACCOUNT),
+            timezone.now() - dt.timedelta(hours=2),
+        )
+    return notices
+
+
+@pytest.fixture
+def other():
+    """Another holder, who lost other points."""
+    return licence(
+        "HOL000000002",
+        offences=[offence("2025-03-10", "2025-04-01", 2)],
+        on=today(),
+        birth_name="DURAND",
+        given_names="Dominique",
+    )
+
+
+def test_the_holder_reads_their_letters_and_downloading_one_notifies_it(provider, lic, other) -> None:
+    notice, _theirs = electronic(lic, other)
+    token = signed_in(provider, lic)
+    response = call("get", "/api/v1/holder/letters", token)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["page"], body["pages"], body["count"]) == (1, 1, 1)  # the other holder's letter is not there
+    (letter,) = body["letters"]
+    assert (letter["id"], letter["code"], letter["licence"]) == (notice.pk, "48", lic.number)
+    assert letter["title"] == "Information sur un retrait de points"
+    assert letter["legal_channel"] == "account" and letter["opening_notifies"] is True
+    assert letter["account"]["first_opened_at"] is None and letter["notified_on_is_latest"] is True
+    assert {d["channel"] for d in letter["deliveries"]} >= {"account", "email"}
+    assert letter["pdf"] == f"http://testserver/api/v1/holder/letters/{notice.pk}/pdf"
+    account = Delivery.objects.get(notice=notice, channel=Channel.ACCOUNT)
+    assert account.first_opened_at is None  # listing the letters opens none of them
+
+    pdf = call("get", f"/api/v1/holder/letters/{notice.pk}/pdf", token)
+    assert pdf.status_code == 200, pdf.content
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert pdf["Cache-Control"] == "private, no-store"
+    assert pdf["Content-Disposition"] == f'attachment; filename="lettre-48-{notice.due_on}-{notice.pk}.pdf"'
+    account.refresh_from_db()
+    first = account.first_opened_at
+    assert first is not None and account.deemed_received_on == legal.legal_day(first)  # notified (R223-3-1)
+    letter = call("get", "/api/v1/holder/letters", token).json()["letters"][0]
+    assert letter["opening_notifies"] is False and letter["notified_on"] == legal.legal_day(first).isoformat()
+    assert call("get", f"/api/v1/holder/letters/{notice.pk}/pdf", token).status_code == 200
+    account.refresh_from_db()
+    assert account.first_opened_at == first  # the first opening stands
+    beyond = call("get", "/api/v1/holder/letters?page=2", token)
+    assert beyond.status_code == 404 and beyond.json() == {"error": "page: there is no page 2 (pages: 1)"}
+    download = call("get", f"/api/v1/holder/letters/{notice.pk}/pdf?download=1", token)
+    assert download.status_code == 422
+    assert download.json() == {"error": "download: unknown query parameter (it takes none)"}
+    assert AccessLog.objects.count() == 0
+
+
+def test_another_holders_letter_answers_as_an_unknown_one_and_is_not_opened(provider, lic, other) -> None:
+    _ours, theirs = electronic(lic, other)
+    token = signed_in(provider, lic)
+    response = call("get", f"/api/v1/holder/letters/{theirs.pk}/pdf", token)
+    unknown = call("get", f"/api/v1/holder/letters/{theirs.pk + 1000}/pdf", token)
+    assert response.status_code == unknown.status_code == 404
+    assert response.json() == {"error": f"no letter {theirs.pk} among this holder's letters"}
+    assert unknown.json() == {"error": f"no letter {theirs.pk + 1000} among this holder's letters"}
+    assert Delivery.objects.get(notice=theirs, channel=Channel.ACCOUNT).first_opened_at is None
+    assert other.number.encode() not in response.content
+
+
+def test_the_forecast_is_the_portals_for_the_holders_own_licence(provider, lic, other) -> None:
+    from permis.portal.dossier import state
+    from permis.portal.dossier.views import _forecast_items
+
+    token = signed_in(provider, lic)
+    response = call("get", "/api/v1/holder/forecast", token)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["licence"] == lic.number and body["as_of"] == today().isoformat()
+    line = state.timeline_of(lic)
+    shown = _forecast_items(line, line.evaluation_at(today()))
+    assert [(c["on"], c["change"], c["balance"], c["reason"]) for c in body["changes"]] == [
+        (item["on"].isoformat(), item["change"], item["balance"], item["reason"]) for item in shown
+    ]
+    (restoration,) = body["changes"]
+    # The 3 points lost come back three years after the offence became final, if nothing else happens.
+    assert (restoration["kind"], restoration["change"], restoration["balance"]) == ("full_restoration", 3, 12)
+    assert restoration["unless"] and restoration["basis"]
+    assert set(restoration) == {
+        "on", "kind", "label", "change", "balance", "cap", "reason", "basis", "unless"
+    }  # fmt: skip
+    # Nothing of the other holder's (2 points lost, restored on another day): only the holder's own licence.
+    assert other.number not in response.content.decode() and "2028-04-01" not in response.content.decode()
+
+
+def test_the_access_log_shows_who_read_the_file_page_by_page(provider, lic, other) -> None:
+    token = signed_in(provider, lic)
+    empty = call("get", "/api/v1/holder/access-log", token).json()
+    assert empty == {"page": 1, "pages": 1, "count": 0, "entries": []}
+    for n in range(26):
+        audit.log_access(
+            actor="key:police01",
+            actor_label=f"Brigade {n}",
+            role="police",
+            holder=lic.holder,
+            licence=lic,
+            purpose="roadside_check",
+            purpose_detail=f"PV {n}",
+            shown=["identité", "solde"],
+            channel="api",
+        )
+    audit.log_access(
+        actor="key:police01",
+        actor_label="Brigade de l'autre",
+        role="police",
+        holder=other.holder,
+        purpose="roadside_check",
+        shown=["identité"],
+        channel="api",
+    )
+    first = call("get", "/api/v1/holder/access-log", token).json()
+    assert (first["page"], first["pages"], first["count"], len(first["entries"])) == (1, 2, 26, 25)
+    newest = first["entries"][0]
+    assert newest == {
+        "at": newest["at"],
+        "who": "Brigade 25",
+        "role": "police",
+        "role_label": "Police ou gendarmerie",
+        "channel": "api",
+        "channel_label": "Interface de programmation (API)",
+        "purpose": "roadside_check",
+        "purpose_label": "Contrôle routier",
+        "purpose_detail": "PV 25",
+        "shown": ["identité", "solde de points"],
+    }
+    second = call("get", "/api/v1/holder/access-log?page=2", token).json()
+    assert [e["who"] for e in second["entries"]] == ["Brigade 0"]
+    assert "Brigade de l'autre" not in json.dumps(first) + json.dumps(second)
+    beyond = call("get", "/api/v1/holder/access-log?page=3", token)
+    assert beyond.status_code == 404 and beyond.json() == {"error": "page: there is no page 3 (pages: 2)"}
+    assert call("get", "/api/v1/holder/access-log?page=0", token).status_code == 422
+    unknown = call("get", "/api/v1/holder/access-log?pgae=2", token)
+    assert unknown.status_code == 422
+    assert unknown.json() == {"error": "pgae: unknown query parameter (it takes page)"}
+    assert AccessLog.objects.count() == 27  # the holder reading their log is not a read by someone else
+
+
+def test_the_holder_makes_lists_and_revokes_share_codes_as_in_the_portal(provider, lic, other) -> None:
+    token = signed_in(provider, lic)
+    theirs, _their_code = audit.create_share(other.holder, 7)
+    assert call("get", "/api/v1/holder/share-codes", token).json() == {
+        "durations": [1, 3, 7, 14, 30],
+        "share_codes": [],
+    }
+    made = call("post", "/api/v1/holder/share-codes", token, {"days": 7, "label": "  Loueur  "})
+    assert made.status_code == 201, made.content
+    assert made["Cache-Control"] == "private, no-store"
+    created = made.json()
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{2}", created["code"])
+    assert (created["label"], created["state"], created["uses"]) == ("Loueur", "active", 0)
+    assert created["hint"] == created["code"][-2:]
+    share = ShareCode.objects.get(pk=created["id"])
+    assert share.holder_id == lic.holder_id and share.expires_at - share.created_at == dt.timedelta(days=7)
+    # A third party checks it: the holder sees who, and the checker never the points.
+    check = audit.check_share(created["code"], requester_label="Loueur Dupont", purpose="location")
+    assert check is not None and not leaks(check.__dict__ | {"categories": []})
+    (listed,) = call("get", "/api/v1/holder/share-codes", token).json()["share_codes"]
+    assert (listed["id"], listed["uses"], "code" in listed) == (share.pk, 1, False)
+    assert listed["recent_uses"][0]["who"] == f"Loueur Dupont (code …{share.hint})"
+    assert listed["recent_uses"][0]["purpose_detail"] == "location"
+
+    revoked = call("delete", f"/api/v1/holder/share-codes/{share.pk}", token)
+    assert revoked.status_code == 200, revoked.content
+    assert revoked.json()["state"] == "revoked" and revoked.json()["revoked_at"]
+    assert audit.check_share(created["code"], requester_label="Loueur Dupont") is None
+    assert call("delete", f"/api/v1/holder/share-codes/{share.pk}", token).status_code == 200  # again
+    # Another holder's code: the same answer as an unknown one, and it still works.
+    for share_id in (theirs.pk, theirs.pk + 1000):
+        response = call("delete", f"/api/v1/holder/share-codes/{share_id}", token)
+        assert response.status_code == 404
+        assert response.json() == {"error": f"no share code {share_id} among this holder's codes"}
+    assert ShareCode.objects.get(pk=theirs.pk).revoked_at is None
+    assert [c["id"] for c in call("get", "/api/v1/holder/share-codes", token).json()["share_codes"]] == [
+        share.pk
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"days": 5}, "days: a share code lasts 1, 3, 7, 14, 30 days"),
+        ({"days": 31}, "days: a share code lasts 1, 3, 7, 14, 30 days"),
+        ({"days": "7"}, "days: Input should be a valid integer"),
+        ({"days": True}, "days: Input should be a valid integer"),
+        ({"days": 7.0}, "days: Input should be a valid integer"),
+        ({"days": 7, "label": "x" * 81}, "label: String should have at most 80 characters"),
+        ({"days": 7, "holder": 1}, "holder: unknown field"),
+        ({}, "days: Field required"),
+    ],
+)
+def test_a_share_code_the_portal_would_refuse_is_refused(provider, lic, body, error) -> None:
+    token = signed_in(provider, lic)
+    response = call("post", "/api/v1/holder/share-codes", token, body)
+    assert response.status_code == 422, response.content
+    assert response.json()["error"] == error
+    assert not ShareCode.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/holder/letters"),
+        ("get", "/api/v1/holder/letters/1/pdf"),
+        ("get", "/api/v1/holder/forecast"),
+        ("get", "/api/v1/holder/access-log"),
+        ("get", "/api/v1/holder/share-codes"),
+        ("post", "/api/v1/holder/share-codes"),
+        ("delete", "/api/v1/holder/share-codes/1"),
+    ],
+)
+def test_the_holders_space_takes_the_same_tokens(provider, lic, method, path) -> None:
+    response = call(method, path, body={"days": 7})
+    assert response.status_code == 401 and response["WWW-Authenticate"] == 'Bearer realm="permis"'
+    refused(
+        call(method, path, signed_in(provider, lic, client="autre-appli"), {"days": 7}),
+        "it was issued to another application, not to this service (permis-dev)",
+    )
+    assert not ShareCode.objects.exists()

@@ -22,30 +22,49 @@ one holder). A valid token with no file is 403, with what to do.
 
 The holder reading their own file is not an access to log (only reads by others are, PRODUCT.md): nothing
 is written to the access log here.
+
+Beyond the file, the application shows what the portal's personal space shows, read by the portal's own code so
+that the two never differ: the letters and their legal dates (``permis.portal.demarches.views``), a letter's PDF,
+whose first download notifies an electronic letter as its first opening in the portal does (R223-3-1), the
+forecast (``permis.portal.dossier``), who read the file (``permis.audit.services.accesses_of``) and the share
+codes (``create_share``, ``revoke_share``, the portal's durations). The texts meant for the holder (a letter's
+title, a reason, a role) are the portal's, in French: the service's language outside the English pages' /en/.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import jwt
 import requests
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.core.paginator import EmptyPage, Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
+from pydantic import AfterValidator, Strict, StringConstraints, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from permis.accounts import throttle
 from permis.accounts.identities import matching_holders
 from permis.accounts.models import HolderLink
+from permis.audit import services as audit
+from permis.notices.documents import render_letter
+from permis.notices.models import Delivery
+from permis.portal.demarches import views as portal
+from permis.portal.demarches.forms import SHARE_DAYS
+from permis.portal.dossier import state
+from permis.portal.dossier.views import _forecast_items
 from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence, Movement
 
-from .common import ERRORS, ErrorOut, licence_facts
+from .common import ERRORS, STRICT, ErrorOut, licence_facts, refuse_unknown_query
 from .ratelimit import TooManyRequests
 
 logger = logging.getLogger(__name__)
@@ -317,3 +336,402 @@ def my_movements(request: HttpRequest) -> dict[str, Any]:
             for m in rows
         ],
     }
+
+
+# -- what the portal's personal space shows -----------------------------------------------------------------------
+# The same reads as the portal's pages (permis.portal.demarches.views, permis.portal.dossier): the API only puts
+# their answers in JSON, so that the application and the website never say different things.
+PAGE_PARAMETERS = frozenset({"page"})
+PageNumber = Query(1, ge=1, description="the page, from 1")
+
+
+class PageOut(Schema):
+    page: int
+    pages: int = Field(description="the number of pages (at least 1)")
+    count: int = Field(description="the number of items on all pages")
+
+
+def _page(rows: QuerySet, per_page: int, number: int) -> Any:
+    """Page `number` of `rows`, as the portal pages them; 404 past the last page."""
+    paginator = Paginator(rows, per_page)
+    try:
+        return paginator.page(number)
+    except EmptyPage:
+        raise HttpError(404, f"page: there is no page {number} (pages: {paginator.num_pages})") from None
+
+
+def _page_facts(page: Any) -> dict[str, int]:
+    return {"page": page.number, "pages": page.paginator.num_pages, "count": page.paginator.count}
+
+
+# -- letters ------------------------------------------------------------------------------------------------------
+class DeliveryOut(Schema):
+    channel: str = Field(description="post, registered, account, email or sms")
+    channel_label: str
+    status: str
+    status_label: str = Field(description="the delivery's state as the holder reads it")
+    sent_at: dt.datetime | None
+
+
+class AccountCopyOut(Schema):
+    made_available_at: dt.datetime | None = Field(description="put in the holder's space")
+    first_opened_at: dt.datetime | None = Field(description="the first download of its PDF (portal or API)")
+
+
+class ReceiptOut(Schema):
+    on: dt.date
+    kind: str = Field(description="the postal receipt: delivered, or first presented and not collected...")
+    label: str
+
+
+class LetterOut(Schema):
+    id: int
+    code: str = Field(description="the letter's code: 48, 48M, 48N, 48SI...")
+    title: str
+    dated: dt.date
+    licence: str = Field(description="the number of the licence the letter is about")
+    legal_channel: Literal["registered", "account"] | None = Field(
+        description="the channel whose date is the notification: the registered letter's receipt, or the "
+        "electronic notice (first opening, or else the end of the legal delay); null for a simple letter, "
+        "information with no legal date"
+    )
+    notified_on: dt.date | None = Field(description="the legal day of notification, null while not known")
+    notified_on_is_latest: bool = Field(
+        description="notified_on is still to come: the day the letter will be deemed received unless its PDF "
+        "is opened before"
+    )
+    opening_notifies: bool = Field(
+        description="downloading the PDF now notifies the letter (an electronic letter not opened yet): the "
+        "time limits to appeal run from that day"
+    )
+    sent_by_post_instead: bool = Field(
+        description="the email alert failed for good before the letter was opened: it went by post, and its "
+        "copy in the holder's space no longer dates it"
+    )
+    account: AccountCopyOut | None = Field(description="the copy in the holder's space, if any")
+    receipt: ReceiptOut | None = Field(description="the registered letter's postal receipt, once known")
+    deliveries: list[DeliveryOut]
+    pdf: str = Field(description="the address of the letter's PDF (same token)")
+
+
+class LettersOut(PageOut):
+    letters: list[LetterOut]
+
+
+def _letter_out(request: HttpRequest, letter: portal.Letter) -> dict[str, Any]:
+    notice, account, registered = letter.notice, letter.account, letter.registered
+    receipt = None
+    if registered is not None and registered.receipt_on is not None:
+        receipt = {
+            "on": registered.receipt_on,
+            "kind": registered.receipt_kind,
+            "label": str(registered.get_receipt_kind_display()),
+        }
+    return {
+        "id": notice.pk,
+        "code": notice.code,
+        "title": letter.label,
+        "dated": notice.due_on,
+        "licence": notice.licence.number,
+        "legal_channel": letter.legal_channel or None,
+        "notified_on": letter.received_on,
+        "notified_on_is_latest": letter.notified_later,
+        "opening_notifies": letter.opening_notifies,
+        "sent_by_post_instead": letter.sent_by_post_instead,
+        "account": None
+        if account is None
+        else {"made_available_at": account.made_available_at, "first_opened_at": account.first_opened_at},
+        "receipt": receipt,
+        "deliveries": [_delivery_out(delivery, words) for delivery, words in letter.rows],
+        "pdf": request.build_absolute_uri(reverse("api-v1:my_letter_pdf", args=[notice.pk])),
+    }
+
+
+def _delivery_out(delivery: Delivery, words: str) -> dict[str, Any]:
+    return {
+        "channel": delivery.channel,
+        "channel_label": str(delivery.get_channel_display()),
+        "status": delivery.status,
+        "status_label": words,
+        "sent_at": delivery.sent_at,
+    }
+
+
+@router.get(
+    "/letters",
+    response={200: LettersOut, **RESPONSES},
+    summary="The holder's letters",
+    description=f"The letters sent about the holder's licences, newest first, {portal.NOTICES_PER_PAGE} a page, "
+    "with the dates the law reads and how each was delivered; each with the address of its PDF. Listing them "
+    "opens none: only downloading a letter's PDF does.",
+)
+def my_letters(request: HttpRequest, page: int = PageNumber) -> dict[str, Any]:
+    refuse_unknown_query(request, PAGE_PARAMETERS)
+    holder: Holder = request.auth  # type: ignore[attr-defined]
+    current = _page(portal._holder_notices(holder), portal.NOTICES_PER_PAGE, page)
+    notices = list(current.object_list)
+    notified = portal._invalidations_notified(notices)
+    return {
+        **_page_facts(current),
+        "letters": [_letter_out(request, portal._letter(notice, notified)) for notice in notices],
+    }
+
+
+PDF_ANSWER = {
+    "responses": {
+        200: {
+            "description": "The letter (PDF)",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+}
+
+
+@router.get(
+    "/letters/{notice_id}/pdf",
+    response=RESPONSES,
+    openapi_extra=PDF_ANSWER,
+    summary="A letter's PDF",
+    description="The letter itself. Its first download is the holder's first opening of the letter, exactly "
+    "as in the portal: an electronic letter (legal_channel account) not opened yet is notified that day "
+    "(R223-3-1), and the time limits to appeal run from it. Another holder's letter answers 404, as an "
+    "unknown one.",
+)
+def my_letter_pdf(request: HttpRequest, notice_id: int) -> HttpResponse:
+    refuse_unknown_query(request)
+    holder: Holder = request.auth  # type: ignore[attr-defined]
+    notice = portal._holder_notices(holder).filter(pk=notice_id).first()
+    if notice is None:
+        raise HttpError(404, f"no letter {notice_id} among this holder's letters")
+    portal._record_opening(notice)
+    filename = portal._letter(notice).filename
+    return portal._pdf(render_letter(notice, language=portal._language()), filename, download=True)
+
+
+# -- forecast -----------------------------------------------------------------------------------------------------
+class ForecastChangeOut(Schema):
+    on: dt.date
+    kind: str
+    label: str
+    change: int = Field(description="the change of the balance shown that day")
+    balance: int = Field(description="the balance from that day")
+    cap: int
+    reason: str = Field(description="why, in words")
+    basis: str = Field(description="the article of the law")
+    unless: str | None = Field(description="what would cancel it; null when nothing would")
+
+
+class ForecastOut(Schema):
+    licence: str
+    as_of: dt.date
+    changes: list[ForecastChangeOut]
+
+
+FORECAST_FIELDS = tuple(ForecastChangeOut.model_fields)
+
+
+@router.get(
+    "/forecast",
+    response={200: ForecastOut, **RESPONSES},
+    summary="The coming changes of the balance",
+    description="The portal's forecast: each dated change to come of the current licence's balance or cap, "
+    "soonest first, with why and what would cancel it; assuming no new offence. Empty when nothing is to come.",
+)
+def my_forecast(request: HttpRequest) -> dict[str, Any]:
+    refuse_unknown_query(request)
+    holder: Holder = request.auth  # type: ignore[attr-defined]
+    licence = _licence(holder)
+    if licence is None:
+        raise HttpError(404, "no licence in this holder's file")
+    today = timezone.localdate()
+    line = state.timeline_of(licence)
+    items = _forecast_items(line, line.evaluation_at(today))
+    return {
+        "licence": licence.number,
+        "as_of": today,
+        "changes": [{name: item[name] for name in FORECAST_FIELDS} for item in items],
+    }
+
+
+# -- who read the file --------------------------------------------------------------------------------------------
+class AccessEntryOut(Schema):
+    at: dt.datetime
+    who: str = Field(description="the reader, as the access log names them")
+    role: str
+    role_label: str
+    channel: str
+    channel_label: str
+    purpose: str
+    purpose_label: str
+    purpose_detail: str = Field(description="the reason's details, as the reader gave them (in French)")
+    shown: list[str] = Field(description="what the reader was shown")
+
+
+class AccessLogOut(PageOut):
+    entries: list[AccessEntryOut]
+
+
+@router.get(
+    "/access-log",
+    response={200: AccessLogOut, **RESPONSES},
+    summary="Who read the holder's file",
+    description=f"Every read of the file by anyone but the holder (agents, police, course centres, third "
+    f"parties with a share code...), newest first, {portal.ACCESS_PER_PAGE} a page: who, when, in which "
+    "role, through which door, why, and what they were shown. The log is append-only.",
+)
+def my_access_log(request: HttpRequest, page: int = PageNumber) -> dict[str, Any]:
+    refuse_unknown_query(request, PAGE_PARAMETERS)
+    holder: Holder = request.auth  # type: ignore[attr-defined]
+    current = _page(audit.accesses_of(holder), portal.ACCESS_PER_PAGE, page)
+    return {
+        **_page_facts(current),
+        "entries": [
+            {
+                "at": entry.at,
+                "who": portal.actor_in_words(entry.actor_label)[0],
+                "role": entry.role,
+                "role_label": str(entry.get_role_display()),
+                "channel": entry.channel,
+                "channel_label": str(entry.get_channel_display()),
+                "purpose": entry.purpose,
+                "purpose_label": str(entry.get_purpose_display()),
+                "purpose_detail": entry.purpose_detail,
+                "shown": [str(portal.SHOWN_LABELS.get(item, item)) for item in entry.shown],
+            }
+            for entry in current.object_list
+        ],
+    }
+
+
+# -- share codes --------------------------------------------------------------------------------------------------
+SHARE_USES_SHOWN = 20  # the latest uses listed with each code, as the portal lists them
+
+
+class ShareUseOut(Schema):
+    at: dt.datetime
+    who: str = Field(description="the name and purpose the checker gave, as typed")
+    purpose_detail: str
+
+
+class ShareCodeOut(Schema):
+    id: int
+    hint: str = Field(description="the code's last two characters: the code itself is never kept")
+    label: str
+    state: Literal["active", "expired", "revoked"]
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    uses: int = Field(description="how many times a third party checked it")
+    last_used_at: dt.datetime | None
+    recent_uses: list[ShareUseOut] = Field(description=f"the latest {SHARE_USES_SHOWN} checks")
+
+
+class ShareCodesOut(Schema):
+    durations: list[int] = Field(description="the durations, in days, a new code may have")
+    share_codes: list[ShareCodeOut] = Field(description="newest first, whatever their state")
+
+
+class ShareCodeCreatedOut(ShareCodeOut):
+    code: str = Field(description="the code to give, shown this once: only its keyed hash is kept")
+
+
+def _portal_duration(days: int) -> int:
+    if days not in SHARE_DAYS:
+        raise PydanticCustomError(
+            "share_days", "a share code lasts {choices} days", {"choices": ", ".join(map(str, SHARE_DAYS))}
+        )
+    return days
+
+
+# The portal's choices of duration (its form's), exactly: a JSON integer (not `true`, nor "7") among them.
+ShareDays = Annotated[
+    int,
+    Strict(),
+    AfterValidator(_portal_duration),
+    WithJsonSchema({"type": "integer", "enum": SHARE_DAYS}),
+]
+
+
+class ShareCodeIn(Schema):
+    model_config = STRICT
+
+    days: ShareDays = Field(description="how long the code lasts, in days")
+    label: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = Field(
+        "", description="for whom (a name for the holder only, never shown to the checker)"
+    )
+
+
+def _share_out(holder: Holder, summary: audit.ShareSummary) -> dict[str, Any]:
+    share = summary.share
+    uses = audit.share_uses(holder, share.pk)[:SHARE_USES_SHOWN]
+    return {
+        "id": share.pk,
+        "hint": share.hint,
+        "label": share.label,
+        "state": summary.state,
+        "created_at": share.created_at,
+        "expires_at": share.expires_at,
+        "revoked_at": share.revoked_at,
+        "uses": summary.uses,
+        "last_used_at": summary.last_used_at,
+        "recent_uses": [
+            {"at": use.at, "who": use.actor_label, "purpose_detail": use.purpose_detail} for use in uses
+        ],
+    }
+
+
+def _summary(holder: Holder, share_id: int) -> audit.ShareSummary:
+    return next(summary for summary in audit.shares_of(holder) if summary.share.pk == share_id)
+
+
+@router.get(
+    "/share-codes",
+    response={200: ShareCodesOut, **RESPONSES},
+    summary="The holder's share codes",
+    description="Every code the holder made, as the portal lists them: active, expired or revoked, with how "
+    "often and by whom each was checked. A code lets a third party check the licence's existence, "
+    "categories and validity, never its points.",
+)
+def my_share_codes(request: HttpRequest) -> dict[str, Any]:
+    refuse_unknown_query(request)
+    holder: Holder = request.auth  # type: ignore[attr-defined]
+    return {
+        "durations": list(SHARE_DAYS),
+        "share_codes": [_share_out(holder, summary) for summary in audit.shares_of(holder)],
+    }
+
+
+@router.post(
+    "/share-codes",
+    response={201: ShareCodeCreatedOut, **RESPONSES},
+    summary="Make a share code",
+    description=f"A new code, lasting one of {', '.join(map(str, SHARE_DAYS))} days (the portal's choices), "
+    "with an optional label for the holder. The answer carries the code, this once (it is not kept, only its "
+    "hash): give it to the person who checks the licence.",
+)
+def create_share_code(request: HttpRequest, body: ShareCodeIn, response: HttpResponse) -> Status:
+    refuse_unknown_query(request)
+    holder: Holder = request.auth  # type: ignore[attr-defined]
+    try:
+        share, code = audit.create_share(holder, body.days, body.label)
+    except audit.AuditError as error:
+        raise HttpError(422, f"{error.field}: {error.message}") from None
+    response["Cache-Control"] = "private, no-store"  # the code, in clear, this once
+    return Status(201, {**_share_out(holder, _summary(holder, share.pk)), "code": code})
+
+
+@router.delete(
+    "/share-codes/{share_id}",
+    response={200: ShareCodeOut, **RESPONSES},
+    summary="Revoke a share code",
+    description="The code stops working at once; revoking it again changes nothing. Another holder's code "
+    "answers 404, as an unknown one.",
+)
+def revoke_share_code(request: HttpRequest, share_id: int) -> dict[str, Any]:
+    refuse_unknown_query(request)
+    holder: Holder = request.auth  # type: ignore[attr-defined]
+    try:
+        share = audit.revoke_share(holder, share_id)
+    except audit.AuditError:
+        raise HttpError(404, f"no share code {share_id} among this holder's codes") from None
+    return _share_out(holder, _summary(holder, share.pk))
