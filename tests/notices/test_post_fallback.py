@@ -115,3 +115,23 @@ def test_a_failed_sms_alert_is_still_a_failure_when_the_letter_went_by_post(smtp
     deliver(NOW + dt.timedelta(minutes=1))  # the postal letter
     assert status_of(notice) == NoticeStatus.FAILED
     assert [row.channel for row in failed_deliveries(EVERYONE)] == ["sms"]
+
+
+def test_the_migration_mends_the_letters_an_earlier_fallback_left_failed(smtp_server) -> None:
+    """notices 0003: before the roll-up knew the rule, such a letter stayed `failed`; the migration brings it in
+    line with its postal delivery, and leaves a real failure alone."""
+    import importlib
+
+    from django.apps import apps
+
+    mend = importlib.import_module("permis.notices.migrations.0003_letters_replaced_by_post").forwards
+    replaced = failed_for_good(smtp_server)
+    really = failed_for_good(smtp_server, address="")  # the postal letter failed too
+    Notice.objects.filter(pk=replaced.pk).update(status=NoticeStatus.FAILED)  # as the old roll-up left it
+    mend(apps, None)
+    assert status_of(replaced) == NoticeStatus.SENDING  # its postal letter is on its way
+    assert status_of(really) == NoticeStatus.FAILED
+    deliver(NOW + dt.timedelta(minutes=1))
+    Notice.objects.filter(pk=replaced.pk).update(status=NoticeStatus.FAILED)
+    mend(apps, None)
+    assert status_of(replaced) == NoticeStatus.DELIVERED
