@@ -140,7 +140,7 @@ HOLDER_COLUMNS = (
 )  # fmt: skip
 LICENCE_COLUMNS = (
     "id", "holder_id", "number", "dossier_number", "format", "obtained_on", "route", "complementary_training_on",
-    "regained", "departement", "notices_from", "created_at",
+    "regained", "departement", "notices_from", "seal", "created_at",
 )  # fmt: skip
 EVENT_COLUMNS = (
     "licence_id", "seq", "kind", "data", "source", "sender", "source_ref", "recorded_at", "recorded_by",
@@ -263,7 +263,7 @@ DATE_FIELDS = {"committed_on", "final_on", "first_day", "last_day", "on", "from"
 
 
 def _block_rows(first: int, n: int, kind: str, as_of: dt.date, seed: int) -> dict[str, tuple]:
-    from permis.registry.services.core import event_hash, genesis_hash
+    from permis.registry.services.core import event_hash, genesis_hash, identity_seal
     from permis.registry.services.replay import EventRow, LicenceRow, derive
 
     now = dt.datetime.now(dt.UTC)
@@ -310,16 +310,16 @@ def _block_rows(first: int, n: int, kind: str, as_of: dt.date, seed: int) -> dic
             if kind == "due" and next_change != due_on:
                 continue
             break
-        holders.append(
-            (
-                licence_id, "MARTIN", "", "Camille", dt.date(1980, 1, 1) + dt.timedelta(days=licence_id % 9000),
-                "75056", "99100", "female" if licence_id % 2 else "male", "", "", "", "", "", "post", False, now,
-            )
+        identity = (
+            "MARTIN", "", "Camille", dt.date(1980, 1, 1) + dt.timedelta(days=licence_id % 9000), "75056", "99100",
+            "female" if licence_id % 2 else "male",
         )  # fmt: skip
+        holders.append((licence_id, *identity, "", "", "", "", "", "post", False, now))
         licences.append(
             (
                 licence_id, licence_id, number, licence.dossier_number, "card", obtained, licence.route, None,
-                False, "75", NOTICES_FROM, now,
+                False, "75", NOTICES_FROM, identity_seal(licence_id, number, licence.dossier_number, licence_id, identity),
+                now,
             )
         )  # fmt: skip
         for e in rows:

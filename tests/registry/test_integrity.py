@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 
 from permis.registry import services
-from permis.registry.models import Event, Licence, Movement, Notice, Projection
-from permis.registry.services import daily, integrity
+from permis.registry.models import Event, FeedRecord, Holder, Licence, Movement, Notice, Projection
+from permis.registry.services import daily, feed_bulk, integrity
+from permis.registry.services.core import BrokenChain
 
-from .factories import licence, offence
+from .factories import holder, licence, offence
 
 ON = dt.date(2024, 6, 1)
 
@@ -147,6 +150,30 @@ def _notice_deleted(lic: Licence) -> None:
     Notice.objects.filter(licence=lic, code="48").delete()
 
 
+def _notice_forged(lic: Licence) -> None:
+    # A 48SI for e4, which never emptied the balance.
+    Notice.objects.create(licence=lic, code="48SI", cause="e4", due_on=dt.date(2024, 6, 1))
+
+
+def _future_notice_forged(lic: Licence) -> None:
+    # A letter the law gives this history, but not yet: a 46 for a restoration after the projection's day.
+    Notice.objects.create(licence=lic, code="46", cause="", due_on=dt.date(2027, 3, 5))
+
+
+def _holder_renamed(lic: Licence) -> None:
+    Holder.objects.filter(pk=lic.holder_id).update(birth_name="DUPONT")
+
+
+def _licence_moved(lic: Licence) -> None:
+    # The licence handed to another holder of the file.
+    other = Licence.objects.exclude(pk=lic.pk).order_by("id").first()
+    Licence.objects.filter(pk=lic.pk).update(holder_id=other.holder_id)
+
+
+def _seal_blanked(lic: Licence) -> None:
+    Licence.objects.filter(pk=lic.pk).update(seal="")
+
+
 def _projection_deleted(lic: Licence) -> None:
     Projection.objects.filter(licence=lic).delete()
 
@@ -154,6 +181,8 @@ def _projection_deleted(lic: Licence) -> None:
 def _next_change(lic: Licence) -> None:
     Projection.objects.filter(licence=lic).update(next_change_on=None)
 
+
+SEAL = "seal (the licence's numbers or its holder's identity changed outside the services)"
 
 TAMPERING: dict[str, tuple[Callable[[Licence], None], str]] = {
     "balance": (_balance, "projection balance: expected "),
@@ -167,6 +196,17 @@ TAMPERING: dict[str, tuple[Callable[[Licence], None], str]] = {
     "movement changed": (_movement_changed, "(basis): expected "),
     "movement forged": (_movement_forged, "(not derived from the events): expected nothing"),
     "notice deleted": (_notice_deleted, ": letter: expected ('48', 'e4', 2024-06-01), found nothing"),
+    "notice forged": (
+        _notice_forged,
+        "letter (not derived from the events): expected nothing, found ('48SI', 'e4', 2024-06-01)",
+    ),
+    "notice forged ahead of time": (
+        _future_notice_forged,
+        "letter (not derived from the events): expected nothing, found ('46', '', 2027-03-05)",
+    ),
+    "holder renamed": (_holder_renamed, SEAL),
+    "licence moved to another holder": (_licence_moved, SEAL),
+    "seal blanked": (_seal_blanked, SEAL),
     "projection deleted": (_projection_deleted, "projection: expected 'a projection', found nothing"),
     "next change date": (_next_change, "projection next_change_on: expected 2027-"),
 }
@@ -228,3 +268,184 @@ def test_two_processes_find_the_same_discrepancies() -> None:
     two = integrity.verify(jobs=2, chunk=4)
     assert one.licences == two.licences == 33
     assert sorted(one.discrepancies) == sorted(two.discrepancies) and len(one.discrepancies) >= 2
+
+
+# -- letters the history does not explain --------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_a_letter_on_a_licence_whose_history_gives_none_is_found() -> None:
+    clean, _, _ = _file()
+    assert not Notice.objects.filter(licence=clean).exists()
+    Notice.objects.create(licence=clean, code="48", cause="e1", due_on=dt.date(2024, 5, 2))
+    code, lines = _verify("--licence", clean.number)
+    assert code == 1
+    assert lines[0] == (
+        f"{clean.number}: letter (not derived from the events): expected nothing, found ('48', 'e1', 2024-05-02)"
+    )
+
+
+@pytest.mark.django_db
+def test_letters_an_earlier_state_of_the_history_gave_are_not_reported() -> None:
+    """A letter sent before a later record changed what the law makes of the earlier ones stays sent: not a
+    discrepancy. Here a withdrawal's 48 became a 48M once an offence with an earlier legal date arrived."""
+    lic = licence(obtained_on=dt.date(2012, 9, 1), on=ON)
+    for ref, data in (
+        ("L-1", offence("2024-01-05", "2024-02-10", 4)),
+        ("L-2", offence("2023-11-01", "2023-12-01", 3)),  # arrives after L-1, final before it
+    ):
+        services.record_event(lic, "offence", data, source="feed", sender="ANTAI", source_ref=ref, on=ON)
+    stored = set(Notice.objects.filter(licence=lic).values_list("code", "cause", "due_on"))
+    assert ("48", "e1", dt.date(2024, 2, 10)) in stored and ("48M", "e1", dt.date(2024, 2, 10)) in stored
+    assert integrity.verify().discrepancies == []
+    # A 48M for e2, which no state of the history gave, is reported.
+    Notice.objects.create(licence=lic, code="48M", cause="e2", due_on=dt.date(2023, 12, 1))
+    assert [(d.what, d.found) for d in integrity.verify().discrepancies] == [
+        ("letter (not derived from the events)", ("48M", "e2", dt.date(2023, 12, 1)))
+    ]
+
+
+# -- the numbers and the identity ----------------------------------------------------------------------------------
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("birth_name", "DURAND"),
+        ("used_name", "DURAND"),
+        ("given_names", "Camille Marie"),
+        ("birth_date", dt.date(1990, 5, 18)),
+        ("birth_place", "69123"),
+        ("birth_country", "99134"),
+        ("sex", "male"),
+    ],
+)
+def test_a_change_of_the_holders_identity_is_found(name: str, value: object) -> None:
+    clean, young, busy = _file()
+    Holder.objects.filter(pk=young.holder_id).update(**{name: value})
+    code, lines = _verify()
+    assert code == 1, lines
+    (line,) = lines[:-1]
+    assert line.startswith(f"{young.number}: {SEAL}: expected '") and line.endswith(
+        f"', found '{young.seal}'"
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("column", ["number", "dossier_number"])
+def test_a_change_of_the_licence_numbers_is_found(column: str) -> None:
+    _, young, _ = _file()
+    Licence.objects.filter(pk=young.pk).update(**{column: "ZZ0000000001"})
+    report = integrity.verify()
+    whats = {(d.licence, d.what) for d in report.discrepancies}
+    number = "ZZ0000000001" if column == "number" else young.number
+    assert (number, SEAL) in whats
+    assert {licence for licence, _ in whats} == {number}
+
+
+@pytest.mark.django_db
+def test_licences_registered_for_one_holder_carry_the_seal_of_its_identity() -> None:
+    person = holder()
+    first = licence(holder=person, on=ON)
+    second = licence(holder=person, obtained_on=dt.date(2020, 1, 1), on=ON)
+    assert first.seal and second.seal and first.seal != second.seal
+    assert integrity.verify().discrepancies == []
+    Holder.objects.filter(pk=person.pk).update(given_names="Claude")
+    assert {d.licence for d in integrity.verify().discrepancies} == {first.number, second.number}
+
+
+@pytest.mark.django_db
+def test_the_migration_seals_the_licences_already_stored() -> None:
+    """A file stored before the seal (every seal empty) verifies once migration 0002 has run."""
+    from django.apps import apps
+
+    migration = importlib.import_module("permis.registry.migrations.0002_licence_seal")
+    lics = _file()
+    Licence.objects.update(seal="")
+    blank = integrity.verify().discrepancies
+    assert [(d.licence, d.what, d.expected, d.found) for d in blank] == [
+        (lic.number, SEAL, lic.seal, None) for lic in lics
+    ]
+    migration.seal_existing(apps, SimpleNamespace(connection=connection))
+    assert integrity.verify().discrepancies == []
+    assert [lic.seal for lic in Licence.objects.order_by("id")] == [lic.seal for lic in lics]
+
+
+# -- the writers refuse a chain that lost its end ------------------------------------------------------------------
+def _truncated() -> tuple[Licence, Licence]:
+    """The small file with the busy licence's last event deleted behind the services' back; and the young
+    licence, whose probation makes changes due."""
+    lics = _file()
+    _last_event_deleted(lics[-1])
+    return lics[1], lics[-1]
+
+
+def _still_reported(busy: Licence) -> None:
+    code, lines = _verify()
+    assert code == 1, lines
+    assert f"{busy.number}: events_count (events stored): expected 5, found 6" in lines
+
+
+@pytest.mark.django_db
+def test_refresh_refuses_a_history_that_lost_its_last_event() -> None:
+    _, busy = _truncated()
+    with pytest.raises(BrokenChain, match=f"licence {busy.number} ends at e5 .* after e6 .*permis verify"):
+        services.refresh(busy, dt.date(2024, 7, 1))
+    _still_reported(busy)
+
+
+@pytest.mark.django_db
+def test_recording_an_event_refuses_a_history_that_lost_its_last_event() -> None:
+    _, busy = _truncated()
+    with pytest.raises(BrokenChain, match=busy.number):
+        services.record_event(
+            busy,
+            "offence",
+            offence("2024-05-01", "2024-05-20", 1, "C3"),
+            source="feed",
+            sender="ANTAI",
+            on=ON,
+        )
+    assert Event.objects.filter(licence=busy).count() == 5
+    _still_reported(busy)
+
+
+@pytest.mark.django_db
+def test_recording_an_event_refuses_a_last_event_whose_hash_was_changed() -> None:
+    lics = _file()
+    busy = lics[-1]
+    Event.objects.filter(licence=busy, seq=6).update(hash="f" * 64)
+    with pytest.raises(BrokenChain, match=busy.number):
+        services.refresh(busy, dt.date(2024, 7, 1))
+
+
+@pytest.mark.django_db
+def test_the_daily_run_names_a_history_that_lost_its_last_event_and_goes_on() -> None:
+    young, busy = _truncated()
+    before = Projection.objects.get(licence=busy)
+    summary = daily.run_daily(dt.date(2030, 1, 1))
+    assert [number for number, _ in summary.failed] == [busy.number]
+    assert "permis verify" in summary.failed[0][1][0]
+    assert Projection.objects.get(licence=busy).as_of == before.as_of  # left as it was
+    assert Projection.objects.get(licence=young).as_of == dt.date(2030, 1, 1)  # the others went on
+    _still_reported(busy)
+
+
+@pytest.mark.django_db
+def test_a_feed_import_refuses_the_records_of_a_history_that_lost_its_last_event() -> None:
+    young, busy = _truncated()
+    records = [
+        {
+            "sender": "ANTAI",
+            "sender_ref": f"X-{lic.number}",
+            "licence_number": lic.number,
+            "points": "1",
+            "class": "C3",
+            "committed_on": "2024-05-01",
+            "final_on": "2024-05-20",
+        }
+        for lic in (young, busy)
+    ]
+    results = feed_bulk.import_records(list(enumerate(records, start=2)), batch="test", on=ON)
+    assert [r.outcome for r in results] == ["accepted", "rejected"]
+    assert f"the history of licence {busy.number} ends at e5" in results[1].errors[0]
+    assert FeedRecord.objects.get(source_ref=f"X-{busy.number}").outcome == "rejected"
+    assert Event.objects.filter(licence=busy).count() == 5
+    _still_reported(busy)

@@ -195,7 +195,7 @@ def test_refresh_applies_the_changes_due_since_the_last_evaluation() -> None:
 # -- the law's preconditions of a decision, and its date ----------------------------------------------------------
 def _stored_without_checks(lic, kind: str, data: dict) -> Event:
     """An event written as a file held before the law's preconditions were checked (a surrender of a valid
-    licence): appended to the chain, as the registry wrote it then."""
+    licence): appended to the chain, and the projection's anchor with it, as the registry wrote them then."""
     events = list(lic.events.order_by("seq"))
     event = Event(
         licence=lic,
@@ -209,6 +209,7 @@ def _stored_without_checks(lic, kind: str, data: dict) -> Event:
     event.prev_hash = events[-1].hash if events else services.genesis_hash(lic)
     event.hash = services.event_hash(event.prev_hash, event)
     event.save()
+    Projection.objects.filter(licence=lic).update(events_count=event.seq, last_hash=event.hash)
     return event
 
 

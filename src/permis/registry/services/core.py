@@ -4,6 +4,14 @@ Every change follows the same path, in one transaction: lock the licence, append
 history, ask the rules engine what the law says, and write what follows from it: the movements, the letters due,
 the projection. Views, API endpoints, commands and workers call these functions; none of them writes a file's
 rows directly.
+
+Two guards let `permis verify` see what was changed behind these functions' back. No history is extended (nor
+re-evaluated) unless it still ends where its projection says the registry left it (`check_anchor`): deleting a
+licence's last events and then making a change would otherwise re-anchor the projection to the shortened history.
+And every licence carries a seal of its numbers and its holder's identity (`identity_seal`): the services that
+write those fields write the seal with them (today they are written only when a licence is registered or loaded;
+a service that comes to change them, a correction of the identity say, must write the seal of every licence of
+the holder in the same transaction).
 """
 
 from __future__ import annotations
@@ -53,6 +61,12 @@ class RegistryError(Exception):
 
 class UnknownLicence(RegistryError):
     pass
+
+
+class BrokenChain(RegistryError):
+    """A licence's stored history no longer ends where its projection says the registry left it: events were
+    removed or rewritten outside the services. Nothing is built on it until someone has looked (`permis
+    verify`)."""
 
 
 def today() -> dt.date:
@@ -186,6 +200,82 @@ def stored_history_of(licence: Licence, events: Iterable[Event], tz: dt.tzinfo |
 # -- the hash chain -----------------------------------------------------------------------------------------------
 def genesis_hash(licence: Licence) -> str:
     return hashlib.sha256(f"permis:licence:{licence.pk}:{licence.dossier_number}".encode()).hexdigest()
+
+
+def check_anchor(licence: Any, events_count: int, last_hash: str, anchor: tuple[int, str] | None) -> None:
+    """Refuse to extend a history that does not end where the projection says the registry left it.
+
+    Every writer stores the number of events and the hash of the last one in the projection, in the same
+    transaction as the events (`anchor`: the projection's ``(events_count, last_hash)``, None without one). A
+    history found shorter, or ending on another hash, lost or changed events behind the services' back; building
+    on it would anchor the projection to the altered history and `permis verify` would no longer see the change.
+    Raises BrokenChain, naming the licence. `events_count` and `last_hash`: the history as read now."""
+    if anchor is not None and anchor[0] == events_count and anchor[1] == last_hash:
+        return
+    if anchor is None:
+        said = "it has no projection"
+    else:
+        said = f"its projection was written after e{anchor[0]} (hash {anchor[1][:12]})"
+    found = (
+        f"e{events_count} (hash {last_hash[:12]})" if events_count else f"no event (genesis {last_hash[:12]})"
+    )
+    raise BrokenChain(
+        [
+            f"licence: the history of licence {licence.number} ends at {found} but {said}: events were removed "
+            f"or changed outside the registry; nothing is recorded on it until it is checked "
+            f"(permis verify --licence {licence.number})"
+        ]
+    )
+
+
+def _locked_projection(licence: Licence) -> Projection | None:
+    """The projection of a licence locked by this transaction, read after the lock: read in the locking query, it
+    would be the one seen before waiting for another writer (PostgreSQL re-reads only the locked row). Handed to
+    `apply_evaluation`, which writes it without reading it again."""
+    return Projection.objects.filter(licence_id=licence.pk).first()
+
+
+def _anchor(projection: Projection | None) -> tuple[int, str] | None:
+    return None if projection is None else (projection.events_count, projection.last_hash)
+
+
+# -- the identity seal --------------------------------------------------------------------------------------------
+# The holder's identity as the file states it (the FranceConnect pivot, and the used name printed on letters).
+IDENTITY_FIELDS = (
+    "birth_name",
+    "used_name",
+    "given_names",
+    "birth_date",
+    "birth_place",
+    "birth_country",
+    "sex",
+)
+
+
+def identity_seal(
+    licence_id: int, number: str, dossier_number: str, holder_id: int, identity: Iterable[Any]
+) -> str:
+    """The seal of a licence's numbers and its holder's identity (`IDENTITY_FIELDS`' values, in that order).
+
+    sha256 of ``permis:identity:`` then the canonical JSON array ``[licence id, number, dossier number, holder
+    id, birth name, used name, given names, birth date (ISO), birth place, birth country, sex]``. Stored in
+    ``Licence.seal`` by every writer of these columns (`register_licence`, the population loaders, migration 0002
+    for the rows before it); `permis verify` recomputes it. The genesis hash, which covers only the id and the
+    dossier number, stays as it was: the chains already stored keep verifying."""
+    values = [licence_id, number, dossier_number, holder_id]
+    values.extend(value.isoformat() if isinstance(value, dt.date) else value for value in identity)
+    text = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"permis:identity:{text}".encode()).hexdigest()
+
+
+def seal_of(licence: Licence, holder: Holder) -> str:
+    return identity_seal(
+        licence.pk,
+        licence.number,
+        licence.dossier_number,
+        holder.pk,
+        (getattr(holder, name) for name in IDENTITY_FIELDS),
+    )
 
 
 def event_hash(prev_hash: str, event: Event) -> str:
@@ -378,9 +468,17 @@ def letters_sent(
 
 
 def apply_evaluation(
-    licence: Licence, history: History, on: dt.date, events_count: int, last_hash: str
+    licence: Licence,
+    history: History,
+    on: dt.date,
+    events_count: int,
+    last_hash: str,
+    projection: Projection | None = None,
 ) -> tuple[Evaluation, list[Notice]]:
-    """Write the movements, letters and projection that follow from `history` on `on` (inside a transaction)."""
+    """Write the movements, letters and projection that follow from `history` on `on` (inside a transaction).
+
+    `projection`: the licence's projection as the caller read it under the licence's lock (written over, not read
+    again); without it, the projection is read, or made for a new licence."""
     derived = derive(history, on, events_count, last_hash, licence.notices_from)
     stored = list(Movement.objects.filter(licence=licence).order_by("position").values_list(*MOVEMENT_FIELDS))
     wanted = derived.movements
@@ -402,7 +500,12 @@ def apply_evaluation(
         if (code, cause, due_on) not in existing
     ]
     Notice.objects.bulk_create(new_notices)
-    Projection.objects.update_or_create(licence=licence, defaults=derived.projection)
+    if projection is None:
+        Projection.objects.update_or_create(licence=licence, defaults=derived.projection)
+    else:
+        for name, value in derived.projection.items():
+            setattr(projection, name, value)
+        projection.save()
     return derived.evaluation, new_notices
 
 
@@ -452,6 +555,8 @@ def register_licence(
         departement=departement,
         notices_from=on,
     )
+    licence.seal = seal_of(licence, holder)
+    licence.save(update_fields=["seal"])
     Category.objects.bulk_create(Category(licence=licence, **item) for item in categories)
     try:
         history = history_of(licence, [])
@@ -525,6 +630,9 @@ def _record(
             return Outcome(licence, existing, duplicate=True)
     events = list(licence.events.order_by("seq"))
     seq = len(events) + 1
+    previous_hash = events[-1].hash if events else genesis_hash(licence)
+    projection = _locked_projection(licence)
+    check_anchor(licence, len(events), previous_hash, _anchor(projection))
     if kind == EventKind.CORRECTION:
         if corrects is None or corrects.licence_id != licence.pk:
             raise RegistryError(["corrects: a correction must point at an event of the same licence"])
@@ -556,10 +664,12 @@ def _record(
             len(document["events"]),
         )
         raise RegistryError(_problems_for_candidate(error, index)) from None
-    event.prev_hash = events[-1].hash if events else genesis_hash(licence)
+    event.prev_hash = previous_hash
     event.hash = event_hash(event.prev_hash, event)
     event.save()
-    evaluation, notices = apply_evaluation(licence, history, max(on, licence.obtained_on), seq, event.hash)
+    evaluation, notices = apply_evaluation(
+        licence, history, max(on, licence.obtained_on), seq, event.hash, projection
+    )
     return Outcome(licence, event, evaluation=evaluation, notices=notices)
 
 
@@ -603,8 +713,10 @@ def refresh(licence: Licence | int, on: dt.date | None = None) -> Evaluation:
         locked = Licence.objects.select_for_update().get(pk=licence_id)
         events = list(locked.events.order_by("seq"))
         last_hash = events[-1].hash if events else genesis_hash(locked)
+        projection = _locked_projection(locked)
+        check_anchor(locked, len(events), last_hash, _anchor(projection))
         history = stored_history_of(locked, events)
-        evaluation, _ = apply_evaluation(locked, history, on, len(events), last_hash)
+        evaluation, _ = apply_evaluation(locked, history, on, len(events), last_hash, projection)
         return evaluation
 
 

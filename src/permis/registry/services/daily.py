@@ -28,7 +28,7 @@ from django.utils import timezone
 from permis.rules import InputError
 
 from ..models import Movement, Notice, NoticeStatus, Projection
-from .core import PROJECTION_FIELDS
+from .core import PROJECTION_FIELDS, RegistryError, check_anchor
 from .replay import (
     can_fork,
     derive,
@@ -71,8 +71,9 @@ class DailySummary:
     seconds: float = 0.0
     kinds: dict[str, int] = field(default_factory=dict)
     selected: int = 0  # licences selected as due (some may have been brought up to date meanwhile)
-    # Licences whose stored history the engine refused (a row changed by hand, say): (number, problems). Each is
-    # left as it was, still due, and named; the run goes on with the others (the next run tries it again).
+    # Licences whose stored history the engine refused (a row changed by hand, say), or that no longer ends where
+    # its projection says (`core.check_anchor`): (number, problems). Each is left as it was, still due, and
+    # named; the run goes on with the others (the next run tries it again).
     failed: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def add(self, other: DailySummary) -> None:
@@ -179,7 +180,7 @@ def _run_batch(args: tuple[list[int], dt.date]) -> DailySummary:
 def _apply_batch(ids: Sequence[int], on: dt.date, summary: DailySummary) -> None:
     licences = load_licences(ids, lock=True)
     # Read again under the lock: another writer may have brought a licence up to date meanwhile.
-    projections = dict(fetch(_SQL["projections"], [list(licences), on]))
+    projections = {row[0]: row[1:] for row in fetch(_SQL["projections"], [list(licences), on])}
     due = [licence_id for licence_id in licences if licence_id in projections]
     if not due:
         return
@@ -197,10 +198,16 @@ def _apply_batch(ids: Sequence[int], on: dt.date, summary: DailySummary) -> None
     for licence_id in due:
         licence = licences[licence_id]
         licence_events = events.get(licence_id, [])
+        as_of, events_count, last_hash = projections[licence_id]
         # Never move a projection back in time (it may already be ahead of `on`).
         try:
-            derived = derive(licence, licence_events, max(on, projections[licence_id]))
-        except InputError as error:
+            derived = derive(licence, licence_events, max(on, as_of))
+            # The history must still end where the projection says (no event lost or rewritten since).
+            projection = derived.projection
+            check_anchor(
+                licence, projection["events_count"], projection["last_hash"], (events_count, last_hash)
+            )
+        except (InputError, RegistryError) as error:
             summary.failed.append((licence.number, list(error.problems)))
             logger.error("daily run of %s: licence %s left as it was: %s", on, licence.number, error.problems)
             continue
@@ -238,7 +245,9 @@ class _Queries(dict):
         movement_columns = ("licence_id", "id", *MOVEMENT_COLUMNS[2:])
         queries = {
             "projections": select(
-                Projection, ("licence_id", "as_of"), "WHERE licence_id IN %s AND next_change_on <= %s"
+                Projection,
+                ("licence_id", "as_of", "events_count", "last_hash"),
+                "WHERE licence_id IN %s AND next_change_on <= %s",
             ),
             "movements": select(
                 Movement, movement_columns, 'WHERE licence_id IN %s ORDER BY licence_id, "position"'

@@ -13,7 +13,9 @@ that memory is bounded by the chunk, not by the file; each chunk is read from it
 4. write the events, movements, letters, projections and FeedRecords in bulk (COPY on PostgreSQL).
 
 A licence whose new events the engine refuses as a whole goes through the per-record path (`feed.submit_one`),
-inside the same transaction: one bad record never blocks the others. A chunk that meets a concurrent import of
+inside the same transaction: one bad record never blocks the others. So does a licence whose history no longer
+ends where its projection says (events deleted or rewritten by hand: `core.check_anchor`), whose records the
+per-record path then refuses, naming the licence. A chunk that meets a concurrent import of
 the same references (unique violation, deadlock) is rolled back and done again, then record by record.
 
 With PostgreSQL and ``workers > 1``, the chunks are shared between forked worker processes, each with its own
@@ -88,6 +90,9 @@ class _Lic:
     complementary_training_on: dt.date | None
     regained: bool
     notices_from: dt.date
+    # The projection's anchor (None without a projection): where the registry left the history (`_anchors`).
+    events_count: int | None = None
+    last_hash: str | None = None
 
 
 @dataclass(slots=True)
@@ -760,8 +765,13 @@ def _licence_group(
     rows: _Rows,
     tz: dt.tzinfo | None = None,
 ) -> bool:
-    """Add one licence's records to `rows`; False when the engine refuses them together (per-record path)."""
+    """Add one licence's records to `rows`; False when the engine refuses them together, or when the history no
+    longer ends where its projection says (the per-record path then refuses them, naming the licence:
+    `core.check_anchor`)."""
     seq = len(events)
+    prev = events[-1].hash if events else genesis_hash(licence)  # type: ignore[arg-type]
+    if seq != licence.events_count or prev != licence.last_hash:
+        return False
     new: list[_Ev] = []
     feed: list[tuple[FeedItem, str, list[str], Any]] = []
     local: dict[str, int] = {}  # reference -> seq of the offences of this group
@@ -841,7 +851,6 @@ def _licence_group(
             )
             for position, m in enumerate(movements[first:], start=first)
         )
-        prev = events[-1].hash if events else genesis_hash(licence)  # type: ignore[arg-type]
         for event in new:
             event.prev_hash = prev
             event.hash = prev = event_hash(prev, event)  # type: ignore[arg-type]
@@ -890,7 +899,8 @@ _LICENCE_COLUMNS = (
 
 
 def _lock(ids: list[int]) -> dict[int, _Lic]:
-    """The chunk's licences, locked in id order (two imports lock in the same order: no deadlock)."""
+    """The chunk's licences, locked in id order (two imports lock in the same order: no deadlock), each with its
+    projection's anchor."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -898,9 +908,35 @@ def _lock(ids: list[int]) -> dict[int, _Lic]:
                 "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
                 [pg_array(ids)],
             )
-            return {row[0]: _Lic(*row) for row in cursor.fetchall()}
-    queryset = Licence.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-    return {row[0]: _Lic(*row) for row in queryset.values_list(*_LICENCE_COLUMNS)}
+            licences = {row[0]: _Lic(*row) for row in cursor.fetchall()}
+    else:
+        queryset = Licence.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        licences = {row[0]: _Lic(*row) for row in queryset.values_list(*_LICENCE_COLUMNS)}
+    _anchors(licences)
+    return licences
+
+
+def _anchors(licences: dict[int, _Lic]) -> None:
+    """Each locked licence's projection anchor, read once the locks are held: a projection read in the locking
+    query itself would be the one seen before waiting for another writer's lock (PostgreSQL re-reads only the
+    locked rows), not the one that writer left."""
+    if not licences:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT licence_id, events_count, last_hash FROM {Projection._meta.db_table} "  # noqa: S608 - a name
+                "WHERE licence_id = ANY(%s::bigint[])",
+                [pg_array(list(licences))],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = Projection.objects.filter(licence_id__in=list(licences)).values_list(
+            "licence_id", "events_count", "last_hash"
+        )
+    for licence_id, events_count, last_hash in rows:
+        licence = licences[licence_id]
+        licence.events_count, licence.last_hash = events_count, last_hash
 
 
 def _known_refs(groups: list[tuple[int, list[FeedItem]]]) -> dict[tuple[str, str], tuple[int, int, int, str]]:

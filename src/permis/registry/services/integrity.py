@@ -8,7 +8,21 @@ For every licence:
 - the law: the history replayed by the engine on the projection's ``as_of`` day gives exactly the stored
   movements (position, date, kind, change, balance, raw balance, cap, cause, basis) and the projection's fields;
 - the letters: every letter the file sends for the licence exists (``core.letters_sent``: those due on or after
-  its ``notices_from`` day, and those of events recorded from that day, whatever their date).
+  its ``notices_from`` day, and those of events recorded from that day, whatever their date), and every stored
+  letter is one the engine gives, due by the projection's day, for the history or for the history as it stood
+  after one of its events (``_unexplained``: the previous system's letters loaded with the population, and the
+  letters sent before a later event changed what the law makes of the earlier ones, are explained; a letter
+  added by hand is not);
+- the seal (``core.identity_seal``): the licence's id, number and dossier number, its holder's id and identity
+  (birth name, used name, given names, birth date, birth place and country, sex), as the services wrote them. The
+  genesis hash covers only the id and the dossier number, and stays so that the stored chains keep verifying;
+  the seal, a column of its own written by every service that writes these fields (migration 0002 computed it
+  for the rows stored before it), finds a change of the number or of the identity made outside them.
+
+Like the hash chain, the seal is not keyed: it finds rows changed by hand, by a script or by a tool that does not
+know it, not a forger who recomputes it (nor one who rewrites a chain's end, its projection and its movements).
+The writers themselves refuse to extend a chain that no longer ends where its projection says
+(``core.check_anchor``): a history whose last events were deleted is not re-anchored by the next change.
 
 Licences are read by ranges of ids, each range with one query per table, so memory stays flat whatever the size
 of the file; ``jobs`` processes share the ranges, each with its own database connection.
@@ -23,10 +37,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from django.db import connection
+
 from permis.rules import InputError
 
-from ..models import Event, Licence, Movement, Notice, Projection
-from .core import PROJECTION_FIELDS, event_hash, genesis_hash
+from ..models import Event, Holder, Licence, Movement, Notice, Projection
+from .core import IDENTITY_FIELDS, PROJECTION_FIELDS, event_hash, genesis_hash, identity_seal
 from .replay import (
     EVENT_COLUMNS,
     LICENCE_COLUMNS,
@@ -38,6 +54,7 @@ from .replay import (
     process_pool,
     select,
     stored_event,
+    table,
 )
 
 CHUNK = 2000  # licence ids per range
@@ -96,8 +113,19 @@ _NOTICE_COLUMNS = ("licence_id", "code", "cause", "due_on")
 def _queries() -> dict[str, str]:
     """The five range queries, in this database's dialect (quoted names; %s placeholders)."""
     in_range = "WHERE licence_id >= %s AND licence_id < %s"
+    quote = connection.ops.quote_name
+    # The licences with what their seal covers: their holder's id and identity (one join, in the same query).
+    licence_columns = ", ".join(
+        f"l.{quote(Licence._meta.get_field(name).column)}" for name in LICENCE_COLUMNS
+    )
+    holder_columns = ", ".join(f"h.{quote(Holder._meta.get_field(name).column)}" for name in IDENTITY_FIELDS)
+    licences = (
+        f"SELECT {licence_columns}, l.{quote('seal')}, l.{quote('holder_id')}, {holder_columns} "  # noqa: S608 - names
+        f"FROM {table(Licence)} l JOIN {table(Holder)} h ON h.{quote('id')} = l.{quote('holder_id')} "
+        f"WHERE l.{quote('id')} >= %s AND l.{quote('id')} < %s ORDER BY l.{quote('id')}"
+    )
     return {
-        "licences": select(Licence, LICENCE_COLUMNS, "WHERE id >= %s AND id < %s ORDER BY id"),
+        "licences": licences,
         "projections": select(Projection, ("licence_id", *PROJECTION_FIELDS), in_range),
         "events": select(Event, EVENT_COLUMNS, f"{in_range} ORDER BY licence_id, seq"),
         "movements": select(Movement, _MOVEMENT_COLUMNS, f'{in_range} ORDER BY licence_id, "position"'),
@@ -155,9 +183,7 @@ def check_range(lo: int, hi: int, only: set[int] | None = None) -> Report:
 def _check_range(lo: int, hi: int, only: set[int] | None) -> Report:
     queries = _queries()
     bounds = [lo, hi]
-    licences = [
-        LicenceRow(*row) for row in fetch(queries["licences"], bounds) if only is None or row[0] in only
-    ]
+    licences = [row for row in fetch(queries["licences"], bounds) if only is None or row[0] in only]
     projections = {row[0]: row[1:] for row in fetch(queries["projections"], bounds)}
     events: dict[int, list[StoredEvent]] = {}
     for row in fetch(queries["events"], bounds):
@@ -171,7 +197,12 @@ def _check_range(lo: int, hi: int, only: set[int] | None) -> Report:
     notices = _grouped(fetch(queries["notices"], bounds))
     report = Report()
     no_rows: list[tuple] = []
-    for licence in licences:
+    sealed = _SEALED
+    for row in licences:
+        licence = LicenceRow(*row[:sealed])
+        seal = identity_seal(row[0], row[1], row[2], row[sealed + 1], row[sealed + 2 :])
+        if row[sealed] != seal:
+            report.discrepancies.append(Discrepancy(licence.number, _SEAL, seal, row[sealed] or None))
         licence_events = events.get(licence.id, no_rows)
         stored = movements.get(licence.id)
         if stored is None:
@@ -192,6 +223,14 @@ def _check_range(lo: int, hi: int, only: set[int] | None) -> Report:
             positions,
         )
     return report
+
+
+_SEALED = len(
+    LICENCE_COLUMNS
+)  # a licence row: LICENCE_COLUMNS, then the seal, the holder id and the identity
+if LICENCE_COLUMNS[:3] != ("id", "number", "dossier_number"):  # pragma: no cover - a guard for the reader
+    raise ImportError("integrity expects the licence's id, number and dossier number first")
+_SEAL = "seal (the licence's numbers or its holder's identity changed outside the services)"
 
 
 # -- one licence --------------------------------------------------------------------------------------------------
@@ -262,12 +301,48 @@ def check_licence(
             if found != expected_projection[name]:
                 out.append(Discrepancy(number, f"projection {name}", expected_projection[name], found))
     letters = derived.letters
-    if letters:
+    if notices:
         present = set(notices)
-        if not present.issuperset(letters):
+        if letters and not present.issuperset(letters):
             for letter in letters:
                 if letter not in present:
                     out.append(Discrepancy(number, "letter", letter, None))
+        extra = present.difference(letters)
+        if extra:
+            for letter in _unexplained(licence, events, on, derived, extra):
+                out.append(Discrepancy(number, "letter (not derived from the events)", None, letter))
+    elif letters:
+        for letter in letters:
+            out.append(Discrepancy(number, "letter", letter, None))
+
+
+def _letter_keys(letters: Iterable[tuple]) -> set[tuple[str, str, dt.date]]:
+    """The engine's letters (code, day, cause) as stored: (code, cause, due_on)."""
+    return {(code, cause or "", day) for code, day, cause in letters}
+
+
+def _unexplained(
+    licence: LicenceRow, events: list[StoredEvent], on: dt.date, derived: Any, extra: set[tuple]
+) -> list[tuple]:
+    """The stored letters of `extra` (not among those the file sends for the history on `on`) that no state of
+    the history explains, in order.
+
+    A stored letter is explained when the engine gives it, due by `on` (the projection's day, which only moves
+    forward), for the whole history or for the history as it stood after one of its events: a letter due before
+    the licence's ``notices_from`` (loaded with the population, which keeps the previous system's letters), or
+    one written before a later event changed what the law makes of the earlier ones (a feed record that arrives
+    late, a cancellation, a correction: a letter sent stays sent). Earlier states are replayed only for a
+    licence that has such letters, which a clean file rarely has."""
+    extra = extra - _letter_keys(derived.evaluation.letters)
+    end = len(events)
+    while extra and end > 0:
+        end -= 1
+        try:
+            earlier = derive(licence, events[:end], on)
+        except (InputError, ValueError):
+            continue
+        extra -= _letter_keys(earlier.evaluation.letters)
+    return sorted(extra)
 
 
 def _movement_differences(

@@ -47,6 +47,7 @@ from .core import (
     event_hash,
     genesis_hash,
     history_of,
+    identity_seal,
 )
 from .feed_bulk import FEED_FIELDS
 
@@ -80,6 +81,7 @@ LICENCE_FIELDS = (
     "regained",
     "departement",
     "notices_from",
+    "seal",
     "created_at",
 )
 CATEGORY_FIELDS = ("licence", "code", "obtained_on", "expires_on", "restrictions")
@@ -260,16 +262,19 @@ def load_people(
                             event.recorded_at,
                         )
                     )
+            identity = (
+                h["birth_name"],
+                h.get("used_name", ""),
+                h["given_names"],
+                h["birth_date"],
+                h["birth_place"],
+                h.get("birth_country", "99100"),
+                h["sex"],
+            )
             rows["h"].append(
                 (
                     holder_id,
-                    h["birth_name"],
-                    h.get("used_name", ""),
-                    h["given_names"],
-                    h["birth_date"],
-                    h["birth_place"],
-                    h.get("birth_country", "99100"),
-                    h["sex"],
+                    *identity,
                     h["address"],
                     h["postal_code"],
                     h["city"],
@@ -280,8 +285,9 @@ def load_people(
                     now,
                 )
             )
+            seal = identity_seal(licence_id, licence.number, licence.dossier_number, holder_id, identity)
             rows["l"].append(
-                (licence_id, holder_id, *(person.licence[k] for k in LICENCE_FIELDS[2:10]), on, now)
+                (licence_id, holder_id, *(person.licence[k] for k in LICENCE_FIELDS[2:10]), on, seal, now)
             )
             rows["c"] += [
                 (licence_id, c["code"], c["obtained_on"], c.get("expires_on"), "") for c in person.categories
