@@ -93,6 +93,9 @@ def test_the_holder_reads_their_file_and_movements(provider, lic) -> None:
     assert movements["licence"] == "HOL000000001"
     assert len(movements["movements"]) == Movement.objects.filter(licence=lic, on__lte=today()).count() > 0
     assert AccessLog.objects.count() == 0  # the holder's own reads are not accesses by others
+    for path in ("/api/v1/holder/me?fields=all", "/api/v1/holder/me/movements?since=2020-01-01"):
+        unknown = call("get", path, token)  # a misspelt or imagined parameter is not dropped without a word
+        assert unknown.status_code == 422 and "unknown query parameter (it takes none)" in unknown.json()["error"]
 
 
 def test_a_token_issued_to_another_application_is_refused(provider, lic) -> None:

@@ -271,6 +271,7 @@ def _licence(holder: Holder) -> Licence | None:
     description="Identity, licence, categories, and today's balance, cap and status.",
 )
 def me(request: HttpRequest) -> dict[str, Any]:
+    refuse_unknown_query(request)
     holder: Holder = request.auth  # type: ignore[attr-defined]
     today = timezone.localdate()
     licence = _licence(holder)
@@ -315,6 +316,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
     description="Every change of balance or cap the engine derived, oldest first, with its legal basis.",
 )
 def my_movements(request: HttpRequest) -> dict[str, Any]:
+    refuse_unknown_query(request)
     holder: Holder = request.auth  # type: ignore[attr-defined]
     licence = _licence(holder)
     if licence is None:
