@@ -70,6 +70,45 @@ def test_sessions_near_put_the_departement_first_then_the_soonest() -> None:
     assert courses.sessions_near("75011", ON, limit=2) == [near_soon_cheaper, near_soon]
 
 
+def test_sessions_near_list_the_nearest_departement_first_even_when_a_farther_session_is_sooner() -> None:
+    """A holder in the Essonne with no session there sees Paris's before Marseille's, and overseas last."""
+    paris, marseille = _centre("75", "Paris Stages"), _centre("13", "Marseille Stages")
+    guadeloupe = _centre("971", "Guadeloupe Stages")
+    overseas_soonest = _session(guadeloupe, ON + dt.timedelta(days=1))
+    marseille_soon = _session(marseille, ON + dt.timedelta(days=2))
+    paris_late = _session(paris, ON + dt.timedelta(days=40))
+    found = courses.sessions_near("91000", ON)
+    assert found == [paris_late, marseille_soon, overseas_soonest]
+    assert [session.distance_km for session in found] == pytest.approx([26.5, 634.3, 6790], rel=0.01)
+    assert courses.sessions_near("91000", ON, limit=1) == [paris_late]  # the database orders, then limits
+
+
+def test_sessions_near_put_the_postcodes_own_departement_first_then_its_neighbours() -> None:
+    essonne, paris = _centre("91", "Évry Stages"), _centre("75", "Paris Stages")
+    corsica = _centre("2A", "Ajaccio Stages")
+    paris_soon = _session(paris, ON + dt.timedelta(days=1))
+    essonne_late = _session(essonne, ON + dt.timedelta(days=60))
+    ajaccio = _session(corsica, ON + dt.timedelta(days=1))
+    found = courses.sessions_near("91080", ON)
+    assert found == [essonne_late, paris_soon, ajaccio]
+    assert found[0].distance_km == 0
+    # From Bastia (2B), the other Corsican département comes before the mainland, and Évry before Paris.
+    assert courses.sessions_near("20200", ON) == [ajaccio, essonne_late, paris_soon]
+    # From Guadeloupe, with no session on the island: Paris, then Évry a little farther, then Ajaccio.
+    assert courses.sessions_near("97110", ON) == [paris_soon, essonne_late, ajaccio]
+
+
+def test_a_centre_whose_departement_has_no_reference_point_comes_last() -> None:
+    paris = _centre("75", "Paris Stages")
+    unknown = _centre("989", "Nulle part", postcode="98900")
+    nowhere = _session(unknown, ON + dt.timedelta(days=1))
+    far = _session(_centre("974", "Réunion Stages", postcode="97400"), ON + dt.timedelta(days=90))
+    paris_session = _session(paris, ON + dt.timedelta(days=30))
+    found = courses.sessions_near("75011", ON)
+    assert found == [paris_session, far, nowhere]
+    assert found[-1].distance_km is None
+
+
 def test_sessions_near_leave_out_past_full_and_unapproved() -> None:
     paris = _centre("75", "Paris Stages")
     withdrawn = _centre("75", "Retiré", withdrawn_on=ON - dt.timedelta(days=1))

@@ -434,6 +434,25 @@ def test_the_courses_page_says_when_a_course_counts_and_lists_sessions_of_the_de
     assert "Stage Lyon" in client.get(reverse("demarches:courses")).content.decode()
 
 
+def test_the_courses_page_lists_the_nearest_sessions_first_and_says_how_far(
+    client: Client, camille: Licence
+) -> None:
+    soon = timezone.localdate() + dt.timedelta(days=10)
+    session(centre("Stage Marseille", "13001", "13", "R2013001"), soon)
+    session(centre("Stage Paris", "75011", "75", "R2075001"), soon + dt.timedelta(days=30))
+    session(centre("Stage Évry", "91000", "91", "R2091001"), soon + dt.timedelta(days=60))
+    html = client.get(reverse("demarches:courses"), {"postcode": "91080"}).content.decode()
+    assert html.index("Stage Évry") < html.index("Stage Paris") < html.index("Stage Marseille")
+    assert "Salle Stage Évry — dans votre département" in html
+    assert "Salle Stage Paris — à environ 25 km" in html  # 26.5 km between the préfectures, to 5 km
+    assert "Salle Stage Marseille — à environ 630 km" in html  # 634 km, to 10 km
+    assert "Du plus proche au plus lointain." in html
+    # From Guadeloupe, thousands are grouped as French writes them, with a no-break space.
+    html = client.get(reverse("demarches:courses"), {"postcode": "97110"}).content.decode()
+    assert "Aucune session dans le département 971." in html
+    assert "Salle Stage Paris — à environ 6\xa0790 km" in html
+
+
 def test_a_course_within_the_year_counts_from_a_date(client: Client) -> None:
     on = timezone.localdate()
     lic = licence_with("48")  # 9 points

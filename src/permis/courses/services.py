@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models import Case, F, FloatField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -21,6 +21,7 @@ from permis.digits import ascii_digits
 from permis.registry.models import EventKind, Licence, Source, Status
 from permis.registry.services import core
 
+from . import geography
 from .models import Attendance, CourseCentre, CourseSession
 
 
@@ -163,9 +164,14 @@ def approved_centres(on: dt.date):
 def sessions_near(
     postcode: str, on: dt.date, limit: int = 20, include_full: bool = False
 ) -> list[CourseSession]:
-    """Upcoming sessions (first day on or after `on`) of centres approved on that day: the postcode's
-    département first, then the others; soonest first within each, then cheapest. Full sessions are left out
-    unless `include_full`."""
+    """Upcoming sessions (first day on or after `on`) of centres approved on that day, nearest first: by the
+    great-circle distance between the postcode's département and the centre's (their préfectures, see
+    ``geography``), so the postcode's own département comes first at 0 km and a neighbour's before the other end
+    of France or overseas; soonest then cheapest at the same distance. Full sessions are left out unless
+    `include_full`. Each session carries ``distance_km`` (None for a centre's département the table lacks: last).
+
+    The distances from the postcode's département (about a hundred) go into the query as a CASE, so the
+    database orders and limits."""
     departement = departement_of(postcode)
     sessions = CourseSession.objects.filter(
         first_day__gte=on,
@@ -173,13 +179,14 @@ def sessions_near(
     ).select_related("centre")
     if not include_full:
         sessions = sessions.filter(seats_taken__lt=F("seats"))
+    distances = geography.distances_from(departement)
     sessions = sessions.annotate(
-        elsewhere=Case(
-            When(centre__departement=departement, then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
+        distance_km=Case(
+            *(When(centre__departement=code, then=Value(km)) for code, km in distances.items()),
+            default=Value(None),
+            output_field=FloatField(),
         )
-    ).order_by("elsewhere", "first_day", "price_cents", "centre__name", "pk")
+    ).order_by(F("distance_km").asc(nulls_last=True), "first_day", "price_cents", "centre__name", "pk")
     return list(sessions[:limit])
 
 

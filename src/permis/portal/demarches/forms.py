@@ -74,7 +74,7 @@ class PreferencesForm(forms.Form):
 class PostcodeForm(forms.Form):
     postcode = forms.CharField(
         label=_("Code postal"),
-        help_text=_("Les sessions de votre département sont affichées en premier. Exemple : 69003."),
+        help_text=_("Les sessions les plus proches sont affichées en premier. Exemple : 69003."),
         max_length=5,
         min_length=5,
         widget=forms.TextInput(

@@ -22,6 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -482,6 +483,16 @@ def _euros(cents: int) -> str:
     return f"{euros} €" if rest == 0 else f"{euros},{rest:02d} €"
 
 
+def _about_km(km: float | None) -> str:
+    """A distance between two départements' préfectures as a reader takes it: to 5 km under 100 km, to 10 km
+    beyond (never 0: another département is never "0 km" away), grouped as the language writes thousands;
+    "" when the centre's département has no reference point."""
+    if km is None:
+        return ""
+    step = 5 if km < 100 else 10
+    return number_format(max(step, round(km / step) * step), force_grouping=True)
+
+
 def _eligibility_reason(eligibility: course_services.Eligibility, on: dt.date) -> str:
     """The service's reason with its day written as the pages write dates (``long_date``: 3 décembre 2026,
     December 3, 2026), not 03/12/2026, which an English reader takes for March 12."""
@@ -520,8 +531,15 @@ def courses(request: HttpRequest) -> HttpResponse:
             form.add_error("postcode", error.message)
             sessions = []
         for session in sessions:
-            row = {"session": session, "centre": session.centre, "price": _euros(session.price_cents)}
-            (nearby if session.centre.departement == departement else elsewhere).append(row)
+            here = session.centre.departement == departement
+            row = {
+                "session": session,
+                "centre": session.centre,
+                "price": _euros(session.price_cents),
+                "here": here,
+                "km": "" if here else _about_km(session.distance_km),
+            }
+            (nearby if here else elsewhere).append(row)
     return render(
         request,
         "portal/demarches/courses.html",
