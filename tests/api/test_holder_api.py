@@ -95,7 +95,10 @@ def test_the_holder_reads_their_file_and_movements(provider, lic) -> None:
     assert AccessLog.objects.count() == 0  # the holder's own reads are not accesses by others
     for path in ("/api/v1/holder/me?fields=all", "/api/v1/holder/me/movements?since=2020-01-01"):
         unknown = call("get", path, token)  # a misspelt or imagined parameter is not dropped without a word
-        assert unknown.status_code == 422 and "unknown query parameter (it takes none)" in unknown.json()["error"]
+        assert (
+            unknown.status_code == 422
+            and "unknown query parameter (it takes none)" in unknown.json()["error"]
+        )
 
 
 def test_a_token_issued_to_another_application_is_refused(provider, lic) -> None:
@@ -324,6 +327,19 @@ def test_another_holders_letter_answers_as_an_unknown_one_and_is_not_opened(prov
     assert other.number.encode() not in response.content
 
 
+def test_a_letter_that_cannot_be_produced_is_not_opened(provider, lic, other, monkeypatch) -> None:
+    ours, _theirs = electronic(lic, other)
+    token = signed_in(provider, lic)
+
+    def broken(*args, **kwargs):
+        raise OSError("no fonts")
+
+    monkeypatch.setattr("permis.api.holder.render_letter", broken)
+    with pytest.raises(OSError):  # the test client re-raises what would be a 500
+        call("get", f"/api/v1/holder/letters/{ours.pk}/pdf", token)
+    assert Delivery.objects.get(notice=ours, channel=Channel.ACCOUNT).first_opened_at is None
+
+
 def test_the_forecast_is_the_portals_for_the_holders_own_licence(provider, lic, other) -> None:
     from permis.portal.dossier import state
     from permis.portal.dossier.views import _forecast_items
@@ -459,6 +475,16 @@ def test_a_share_code_the_portal_would_refuse_is_refused(provider, lic, body, er
     response = call("post", "/api/v1/holder/share-codes", token, body)
     assert response.status_code == 422, response.content
     assert response.json()["error"] == error
+    assert not ShareCode.objects.exists()
+
+
+def test_a_nul_character_is_refused_with_400_not_a_server_error(provider, lic) -> None:
+    """PostgreSQL stores no NUL: refused at the door, as the partners' API does (the review's finding 1)."""
+    token = signed_in(provider, lic)
+    response = call("post", "/api/v1/holder/share-codes", token, {"days": 7, "label": "Loueur\u0000X"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "the body contains a NUL character (\\u0000), which no field accepts"}
+    assert call("get", "/api/v1/holder/letters?page=1%00", token).status_code == 400
     assert not ShareCode.objects.exists()
 
 

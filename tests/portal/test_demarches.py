@@ -157,6 +157,25 @@ def test_opening_a_letter_records_the_first_opening_once(client: Client, camille
     assert account.first_opened_at == first
 
 
+def test_a_letter_that_cannot_be_produced_is_not_opened(
+    client: Client, camille: Licence, monkeypatch
+) -> None:
+    """R223-3-1 runs the time limits to appeal from the first consultation: a PDF that failed was not one."""
+    notice = Notice.objects.get(licence=camille, code="48")
+    services.plan_deliveries(now=NOW)
+    account = Delivery.objects.get(notice=notice, channel=Channel.ACCOUNT)
+    legal.make_available(account, timezone.now() - dt.timedelta(hours=2))
+
+    def broken(*args, **kwargs):
+        raise OSError("no fonts")
+
+    monkeypatch.setattr("permis.portal.demarches.views.render_letter", broken)
+    client.raise_request_exception = False
+    assert client.get(reverse("demarches:notice_pdf", args=[notice.pk])).status_code == 500
+    account.refresh_from_db()
+    assert account.first_opened_at is None and account.deemed_received_on > timezone.localdate()
+
+
 def test_the_letters_page_is_not_the_letter_and_its_visit_notifies_nothing(
     client: Client, camille: Licence
 ) -> None:

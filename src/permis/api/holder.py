@@ -64,6 +64,7 @@ from permis.portal.dossier import state
 from permis.portal.dossier.views import _forecast_items
 from permis.registry.models import CURRENT_LICENCE_FIRST, Holder, Licence, Movement
 
+from .auth import refuse_nul
 from .common import ERRORS, STRICT, ErrorOut, licence_facts, refuse_unknown_query
 from .ratelimit import TooManyRequests
 
@@ -179,6 +180,7 @@ class HolderToken(HttpBearer):
     """A token the provider signed for this service: 401 when refused, 403 without a linked file."""
 
     def __call__(self, request: HttpRequest) -> Any:
+        refuse_nul(request)  # as the partners' keys do: PostgreSQL stores no NUL, so it would end as a 500
         value = request.headers.get(self.header, "")
         scheme, _, token = value.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -505,9 +507,11 @@ def my_letter_pdf(request: HttpRequest, notice_id: int) -> HttpResponse:
     notice = portal._holder_notices(holder).filter(pk=notice_id).first()
     if notice is None:
         raise HttpError(404, f"no letter {notice_id} among this holder's letters")
+    # Made before the opening is recorded: a letter that could not be produced has not been opened.
+    document = render_letter(notice, language=portal._language())
     portal._record_opening(notice)
     filename = portal._letter(notice).filename
-    return portal._pdf(render_letter(notice, language=portal._language()), filename, download=True)
+    return portal._pdf(document, filename, download=True)
 
 
 # -- forecast -----------------------------------------------------------------------------------------------------

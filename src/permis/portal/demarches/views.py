@@ -234,12 +234,12 @@ def notice(request: HttpRequest, notice_id: int) -> HttpResponse:
 def notice_pdf(request: HttpRequest, notice_id: int) -> HttpResponse:
     item = _own_notice(request, notice_id)
     # The letter itself, read or downloaded: its first opening is its notification (R223-3-1). A HEAD is not one.
+    # Made before the opening is recorded: a letter that could not be produced has not been opened.
+    document = render_letter(item, language=_language())
     if request.method == "GET":
         _record_opening(item)
     letter = _letter(item)
-    return _pdf(
-        render_letter(item, language=_language()), letter.filename, download="download" in request.GET
-    )
+    return _pdf(document, letter.filename, download="download" in request.GET)
 
 
 # -- preferences -----------------------------------------------------------------------------------------------
