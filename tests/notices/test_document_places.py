@@ -102,3 +102,18 @@ def test_the_places_are_read_in_one_query_whatever_the_number_of_offences() -> N
         return len(rii), len(letter)
 
     assert queries(1) == queries(5)
+
+
+def test_documents_asked_from_an_english_page_are_written_in_french_facts_included() -> None:
+    """A letter is a French administrative act: its facts (an offence's class, an unknown commune's wording)
+    must not follow the language of the page that asks for it (the review's finding 3)."""
+    from django.utils import translation
+
+    lic = licence_with("48")
+    placed(lic, "2A999")  # a commune the project's list does not name: "commune 2A999"
+    with translation.override("en"):
+        text = letter_text(lic, "48")
+        rii = text_of(render_rii(lic, ON))
+    for document in (text, rii):
+        assert "commune 2A999" in document and "municipality" not in document
+        assert "contravention" in document.lower() and "class contravention" not in document

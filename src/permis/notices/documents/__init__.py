@@ -4,7 +4,8 @@
 - ``render_attestation(licence, on)``: the attestation of driving rights (no points: L223-7), valid 4 months;
 - ``render_rii(licence, on)``: the relevé d'information intégral (the holder's full record, L225-3).
 
-Each returns the complete PDF bytes, signed (``permis.notices.signing``), with a QR code that ``/verifier/`` and
+Each is written in French whatever the language of the page that asks for it (its facts included: an offence's
+class, a place), and returns the complete PDF bytes, signed (``permis.notices.signing``), with a QR code that ``/verifier/`` and
 ``permis verify-document`` check.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING
+
+from django.utils import translation
 
 if TYPE_CHECKING:
     from permis.registry.models import Licence, Notice
@@ -26,16 +29,19 @@ def render_letter(notice: Notice, *, language: str = "fr", registered: bool | No
     (``permis.notices.services.goes_registered``)."""
     from .builders import letter
 
-    return letter(notice, registered=registered)
+    with translation.override("fr"):  # its facts too (a class, a place), whatever the page's language
+        return letter(notice, registered=registered)
 
 
 def render_attestation(licence: Licence, on: dt.date) -> bytes:
     from .builders import attestation
 
-    return attestation(licence, on)
+    with translation.override("fr"):
+        return attestation(licence, on)
 
 
 def render_rii(licence: Licence, on: dt.date) -> bytes:
     from .builders import rii
 
-    return rii(licence, on)
+    with translation.override("fr"):
+        return rii(licence, on)
