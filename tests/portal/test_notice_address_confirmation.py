@@ -260,3 +260,20 @@ def test_no_mail_server_answers_503_and_changes_nothing(
     assert holder.notice_channel == "post" and holder.email != NEW and not NoticePreference.objects.exists()
     assert "Adresse électronique à confirmer" not in response.content.decode()  # nothing left pending
     assert not AddressConfirmation.objects.filter(holder=holder, status="pending").exists()
+
+
+def test_a_mail_failure_leaves_the_earlier_link_working(
+    client: Client, camille: Licence, monkeypatch
+) -> None:
+    """The page says "nothing has changed": the link already in the holder's mailbox must still confirm."""
+    assert choose(client).status_code == 302
+    first = mailed_link()
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise ConnectionRefusedError("no mail server")
+
+    monkeypatch.setattr("permis.portal.demarches.views.send_mail", down)
+    assert choose(client, email="autre.adresse@example.fr").status_code == 503
+    assert client.get(first).status_code == 200
+    assert client.post(first).status_code == 302
+    assert holder_of(camille).email == NEW and holder_of(camille).notice_channel == "electronic"

@@ -41,7 +41,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import cast
 
 from django.conf import settings
@@ -98,13 +98,15 @@ def request(
     accepted_text_version: str,
     recorded_by: str,
     language: str = "fr",
+    mail: Callable[[AddressConfirmation, str], None] | None = None,
 ) -> tuple[AddressConfirmation, str]:
     """Keep a choice of electronic notice pending until `email` is confirmed; answer the row and the token.
 
     The choice is checked as ``set_preferences`` would record it (PreferenceError, nothing written); the text
-    accepted is kept as shown today. A pending request of the holder is replaced. The caller mails the link: the
-    token is never stored, so a row whose email could not be sent confirms nothing and is replaced by the next
-    request.
+    accepted is kept as shown today. `mail(row, token)` sends the link (the token is never stored). Once it has
+    gone, a pending request of the holder is replaced; if it fails, the new request is closed and the error
+    raised, and an earlier link, already in the holder's mailbox, keeps working. Without `mail` the caller sends
+    the link itself, the earlier request already replaced.
     """
     preferences.set_preferences(
         holder,
@@ -120,7 +122,8 @@ def request(
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = timezone.now()
     with transaction.atomic():
-        replace_pending(holder, now)
+        if mail is None:
+            replace_pending(holder, now)
         row = AddressConfirmation.objects.create(
             holder=holder,
             email=email.strip(),
@@ -133,14 +136,23 @@ def request(
             token_digest=token_digest(token),
             expires_at=now + MAX_AGE,
         )
+    if mail is not None:
+        try:
+            mail(row, token)
+        except BaseException:
+            AddressConfirmation.objects.filter(pk=row.pk).update(
+                status=ConfirmationStatus.REPLACED, closed_at=timezone.now()
+            )
+            raise
+        replace_pending(holder, now, keep=row.pk)
     return row, token
 
 
-def replace_pending(holder: Holder, now: dt.datetime | None = None) -> None:
-    """Close the holder's pending request, if any: a newer choice replaces it."""
-    AddressConfirmation.objects.filter(holder=holder, status=ConfirmationStatus.PENDING).update(
-        status=ConfirmationStatus.REPLACED, closed_at=now or timezone.now()
-    )
+def replace_pending(holder: Holder, now: dt.datetime | None = None, *, keep: int | None = None) -> None:
+    """Close the holder's pending requests, if any (but `keep`): a newer choice replaces them."""
+    AddressConfirmation.objects.filter(holder=holder, status=ConfirmationStatus.PENDING).exclude(
+        pk=keep
+    ).update(status=ConfirmationStatus.REPLACED, closed_at=now or timezone.now())
 
 
 def pending(holder: Holder) -> AddressConfirmation | None:

@@ -344,15 +344,18 @@ def preferences_view(request: HttpRequest) -> HttpResponse:
                     and electronic
                     and not confirmation.is_proven(holder, data["email"], _verified_addresses(request))
                 ):
-                    row, token = confirmation.request(holder, **choice)
                     try:
-                        _send_confirmation(request, row, token)
+                        row, _token = confirmation.request(
+                            holder, **choice, mail=lambda row, token: _send_confirmation(request, row, token)
+                        )
+                    except preferences.PreferenceError:
+                        raise
                     except Exception:
-                        # No mail server: the link exists nowhere, so the request is closed, not left pending.
+                        # No mail server: the new request is closed (its link exists nowhere); an earlier one,
+                        # already mailed, still works.
                         logger.exception(
                             "the confirmation link of holder %s's address could not be mailed", holder.pk
                         )
-                        confirmation.replace_pending(holder)
                         unsent = True
                         form.add_error(
                             None,
