@@ -335,6 +335,11 @@ def test_the_password_alone_does_not_let_anyone_choose_an_agents_second_factor(c
     response = client.post(ENROL, {"enrolment_code": newer, "code": good})
     assert response.status_code == 200 and profile(user).totp_enabled
     assert not enrolment.valid(profile(user), newer)  # used up
+    # Like the password, the code never shows in an error report.
+    from django.views.debug import SafeExceptionReporterFilter
+
+    shown = SafeExceptionReporterFilter().get_post_parameters(response.wsgi_request)
+    assert newer not in str(shown) and set(shown) == {"enrolment_code", "code"}
 
 
 def test_too_many_wrong_enrolment_codes_lock_the_login() -> None:

@@ -283,7 +283,7 @@ def code(request: HttpRequest) -> HttpResponse:
 
 
 @public
-@sensitive_post_parameters("code")
+@sensitive_post_parameters("code", "enrolment_code")
 @never_cache
 def enrol(request: HttpRequest) -> HttpResponse:
     found = _pending(request, ENROL_MAX_AGE)
