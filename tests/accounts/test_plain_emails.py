@@ -16,7 +16,7 @@ QUOTED = "Compte FranceConnect de Aïssata N'Diaye & <fils>"
     [
         (
             "accounts/email/linked.txt",
-            {"account": QUOTED, "at": dt.datetime(2026, 12, 3, 20, 0), "access_log": ""},
+            {"account": QUOTED, "at": dt.datetime(2026, 12, 3, 20, 0, tzinfo=dt.UTC), "access_log": ""},
         ),
         ("accounts/email/exists.txt", {"login": QUOTED, "reset": "https://example.fr/?a=1&b=2"}),
         ("accounts/email/verify.txt", {"link": "https://example.fr/compte/verifier/?a=1&b='2'"}),

@@ -335,7 +335,7 @@ def test_a_letter_that_cannot_be_produced_is_not_opened(provider, lic, other, mo
         raise OSError("no fonts")
 
     monkeypatch.setattr("permis.api.holder.render_letter", broken)
-    with pytest.raises(OSError):  # the test client re-raises what would be a 500
+    with pytest.raises(OSError, match="no fonts"):  # the test client re-raises what would be a 500
         call("get", f"/api/v1/holder/letters/{ours.pk}/pdf", token)
     assert Delivery.objects.get(notice=ours, channel=Channel.ACCOUNT).first_opened_at is None
 
