@@ -41,6 +41,7 @@ from ..models import (
 from .bulkio import copy_rows, reset_sequences
 from .core import (
     EVENT_FIELDS,
+    IDENTITY_FIELDS,
     MOVEMENT_FIELDS,
     PROJECTION_FIELDS,
     derive,
@@ -53,13 +54,7 @@ from .feed_bulk import FEED_FIELDS
 
 HOLDER_FIELDS = (
     "id",
-    "birth_name",
-    "used_name",
-    "given_names",
-    "birth_date",
-    "birth_place",
-    "birth_country",
-    "sex",
+    *IDENTITY_FIELDS,  # the seal's fields, in its order
     "address",
     "postal_code",
     "city",
