@@ -27,6 +27,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from ninja.constants import NOT_SET
 
+from permis.accounts.app_sessions import open_session
 from permis.accounts.models import Account, HolderLink
 from permis.api.models import ApiKey
 from permis.api.v1 import api
@@ -89,6 +90,8 @@ WEB_MATRIX: dict[str, frozenset[str]] = {
     "accounts:totp_setup": ACCOUNTS,
     "accounts:totp_disable": ACCOUNTS,
     "accounts:logout_everywhere": ACCOUNTS,
+    # One of the account's application sessions (its id): an account has one only while linked to a file.
+    "accounts:app_session_revoke": THE_HOLDER,
     # The holder's own file and errands.
     "dossier:dashboard": HOLDERS,
     "dossier:history": HOLDERS,
@@ -163,6 +166,10 @@ API_MATRIX: dict[str, frozenset[str]] = {
     "my_share_codes": frozenset({HOLDER_TOKEN, OTHER_HOLDER_TOKEN}),
     "create_share_code": frozenset({HOLDER_TOKEN, OTHER_HOLDER_TOKEN}),
     "revoke_share_code": frozenset({HOLDER_TOKEN}),
+    # The account's application sessions: each their own (ending the current one with a provider token is 404).
+    "open_app_session": frozenset({HOLDER_TOKEN, OTHER_HOLDER_TOKEN}),
+    "my_app_sessions": frozenset({HOLDER_TOKEN, OTHER_HOLDER_TOKEN}),
+    "close_app_session": frozenset({HOLDER_TOKEN, OTHER_HOLDER_TOKEN}),
 }
 # The API's only public routes: its description (OpenAPI), its documentation page, its root (to the page), and
 # the JSON 404 of any other path.
@@ -386,6 +393,9 @@ def world(db: Any) -> World:
         "backoffice:holder_request": {"pk": holder_request.pk},
         "backoffice:withdraw": {"pk": ctr.pk},
         "agent:retry": {"pk": Delivery.objects.filter(notice=notice).first().pk},
+        "accounts:app_session_revoke": {
+            "session_id": open_session(holder_user.pk, lic.holder, "Téléphone")[0].pk
+        },
     }
     values["per_route"] = per_route
     secrets = [lic.number, lic.dossier_number, "LAFLEUR"]

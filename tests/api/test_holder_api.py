@@ -4,6 +4,7 @@ its signature, issuer, audience and expiry checked, so that a token given to ano
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import time
@@ -14,11 +15,13 @@ import requests
 import time_machine
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 
+from permis.accounts import app_sessions
 from permis.accounts.fcdev import FcDevServer
 from permis.accounts.identities import NOBODY, identity_of
-from permis.accounts.models import Account, HolderLink, LinkMethod
+from permis.accounts.models import Account, AppSession, HolderLink, LinkMethod
 from permis.audit import services as audit
 from permis.audit.models import AccessLog, ShareCode
 from permis.notices import legal
@@ -508,3 +511,226 @@ def test_the_holders_space_takes_the_same_tokens(provider, lic, method, path) ->
         "it was issued to another application, not to this service (permis-dev)",
     )
     assert not ShareCode.objects.exists()
+
+
+# -- application sessions -----------------------------------------------------------------------------------------
+def moment(text: str) -> dt.datetime:
+    """A moment of an answer, to the millisecond (as the API writes them)."""
+    return dt.datetime.fromisoformat(text)
+
+
+def same(text: str, when: dt.datetime) -> bool:
+    return abs(moment(text) - when) < dt.timedelta(milliseconds=1)
+
+
+def opened(provider_token: str, device: str = "iPhone de Camille") -> str:
+    """An application session opened with the provider's token: its token."""
+    response = call("post", "/api/v1/holder/sessions", provider_token, {"device": device})
+    assert response.status_code == 201, response.content
+    return response.json()["token"]
+
+
+def test_an_application_session_keeps_the_holder_signed_in_after_the_providers_token_expired(
+    provider, lic
+) -> None:
+    token = signed_in(provider, lic)
+    response = call("post", "/api/v1/holder/sessions", token, {"device": "  iPhone de Camille  "})
+    assert response.status_code == 201, response.content
+    assert response["Cache-Control"] == "private, no-store"
+    created = response.json()
+    assert set(created) == {"id", "token", "expires_at"} and created["token"].startswith("pas_")
+    row = AppSession.objects.get()
+    assert (row.pk, row.device, row.holder_id) == (created["id"], "iPhone de Camille", lic.holder_id)
+    assert row.user == HolderLink.objects.get().user
+    assert row.expires_at - row.created_at == dt.timedelta(days=90)
+    assert same(created["expires_at"], row.created_at + dt.timedelta(days=30))
+    # Only a keyed hash of the token is kept: no column holds it, and its plain SHA-256 is not the hash either.
+    assert row.token_hash == app_sessions.token_hash(created["token"])
+    assert row.token_hash != hashlib.sha256(created["token"].encode()).hexdigest()
+    stored = json.dumps(list(AppSession.objects.values()), default=str)
+    assert created["token"] not in stored and created["token"][4:] not in stored
+
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    with time_machine.travel(expires + 31, tick=False):
+        refused(call("get", "/api/v1/holder/me", token), "it has expired: sign in again")
+        me = call("get", "/api/v1/holder/me", created["token"])
+        assert me.status_code == 200, me.content
+        assert me.json()["licence"]["number"] == lic.number
+        for path in ("/me/movements", "/letters", "/forecast", "/access-log", "/share-codes", "/sessions"):
+            assert call("get", f"/api/v1/holder{path}", created["token"]).status_code == 200, path
+        shared = call("post", "/api/v1/holder/share-codes", created["token"], {"days": 7})
+        assert shared.status_code == 201 and ShareCode.objects.get().holder_id == lic.holder_id
+        # A session does not open another: that takes the provider's word (else it would outlive its end).
+        again = call("post", "/api/v1/holder/sessions", created["token"], {"device": "Autre"})
+        assert again.status_code == 403 and "sign in again through FranceConnect" in again.json()["error"]
+        assert AppSession.objects.count() == 1
+
+
+def test_the_last_use_is_recorded_at_most_once_a_minute(provider, lic) -> None:
+    token = opened(signed_in(provider, lic))
+    opened_at = AppSession.objects.get().last_used_at
+    with time_machine.travel(opened_at + dt.timedelta(seconds=59), tick=False):
+        assert call("get", "/api/v1/holder/me", token).status_code == 200
+    assert AppSession.objects.get().last_used_at == opened_at  # no write within the minute
+    later = opened_at + dt.timedelta(seconds=61)
+    with time_machine.travel(later, tick=False):
+        assert call("get", "/api/v1/holder/me", token).status_code == 200
+        (listed,) = call("get", "/api/v1/holder/sessions", token).json()["sessions"]
+    assert AppSession.objects.get().last_used_at == later
+    assert same(listed["last_used_at"], later) and same(listed["expires_at"], later + dt.timedelta(days=30))
+
+
+def test_a_session_unused_too_long_or_past_its_end_is_refused(provider, lic) -> None:
+    idle = opened(signed_in(provider, lic), "Tablette")
+    start = AppSession.objects.get().created_at
+    with time_machine.travel(start + dt.timedelta(days=30, seconds=1), tick=False):
+        refused(
+            call("get", "/api/v1/holder/me", idle),
+            "it is not an open application session (unknown, expired or signed out): sign in again",
+        )
+    # Used every 29 days, a session still ends 90 days after it opened.
+    used = opened(sign_in(provider)["id_token"], "Téléphone")
+    start = AppSession.objects.get(device="Téléphone").created_at
+    for day in (29, 58, 87):
+        with time_machine.travel(start + dt.timedelta(days=day), tick=False):
+            assert call("get", "/api/v1/holder/me", used).status_code == 200, day
+    with time_machine.travel(start + dt.timedelta(days=90, seconds=1), tick=False):
+        refused(
+            call("get", "/api/v1/holder/me", used),
+            "it is not an open application session (unknown, expired or signed out): sign in again",
+        )
+
+
+def test_signing_out_of_the_application_ends_its_session_only(provider, lic) -> None:
+    token = signed_in(provider, lic)
+    ours, kept = opened(token, "iPhone"), opened(token, "iPad")
+    listed = call("get", "/api/v1/holder/sessions", ours).json()["sessions"]
+    assert [s["device"] for s in listed] == ["iPad", "iPhone"]  # the latest used first
+    assert set(listed[0]) == {"id", "device", "created_at", "last_used_at", "expires_at"}  # never the token
+    assert ours not in json.dumps(listed) and kept not in json.dumps(listed)
+    out = call("delete", "/api/v1/holder/sessions/current", ours)
+    assert out.status_code == 204, out.content
+    assert AppSession.objects.get(device="iPhone").revoked_at is not None
+    refused(
+        call("get", "/api/v1/holder/me", ours),
+        "it is not an open application session (unknown, expired or signed out): sign in again",
+    )
+    assert call("delete", "/api/v1/holder/sessions/current", ours).status_code == 401
+    assert [s["device"] for s in call("get", "/api/v1/holder/sessions", kept).json()["sessions"]] == ["iPad"]
+    # With the provider's token there is no session to end.
+    none = call("delete", "/api/v1/holder/sessions/current", token)
+    assert none.status_code == 404 and "identity provider's token" in none.json()["error"]
+
+
+def test_a_session_whose_account_is_unlinked_or_inactive_is_refused(provider, lic) -> None:
+    token = opened(signed_in(provider, lic))
+    link = HolderLink.objects.get()
+    link.delete()
+    why = "it is not an open application session (unknown, expired or signed out): sign in again"
+    refused(call("get", "/api/v1/holder/me", token), why)
+    HolderLink.objects.create(user=link.user, holder=lic.holder, method=LinkMethod.FRANCECONNECT)
+    assert call("get", "/api/v1/holder/me", token).status_code == 200  # linked again to the same file
+    User.objects.filter(pk=link.user_id).update(is_active=False)
+    refused(call("get", "/api/v1/holder/me", token), why)
+
+
+def test_another_holder_neither_sees_nor_ends_the_holders_sessions(provider, lic, other) -> None:
+    ours = opened(signed_in(provider, lic), "iPhone de Camille")
+    theirs = opened(signed_in(provider, other, identity=1), "Android de Dominique")
+    assert [s["device"] for s in call("get", "/api/v1/holder/sessions", theirs).json()["sessions"]] == [
+        "Android de Dominique"
+    ]
+    assert call("get", "/api/v1/holder/me", theirs).json()["birth_name"] == "DURAND"
+    assert call("delete", "/api/v1/holder/sessions/current", theirs).status_code == 204
+    assert call("get", "/api/v1/holder/me", ours).status_code == 200  # theirs ended, ours not
+    # From the portal: another account's session answers as an unknown one, and stays open.
+    mine = AppSession.objects.get(device="iPhone de Camille")
+    client = Client()
+    client.force_login(User.objects.get(pk=AppSession.objects.get(device="Android de Dominique").user_id))
+    assert client.post(f"/compte/securite/applications/{mine.pk}/deconnecter/").status_code == 404
+    assert "iPhone de Camille" not in client.get("/compte/securite/").content.decode()
+    assert call("get", "/api/v1/holder/me", ours).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({}, "device: Field required"),
+        ({"device": ""}, "device: String should have at least 1 character"),
+        ({"device": "   "}, "device: String should have at least 1 character"),
+        ({"device": "x" * 81}, "device: String should have at most 80 characters"),
+        ({"device": 7}, "device: Input should be a valid string"),
+        ({"device": "iPhone", "holder": 1}, "holder: unknown field"),
+    ],
+)
+def test_a_session_with_a_bad_device_is_refused(provider, lic, body, error) -> None:
+    response = call("post", "/api/v1/holder/sessions", signed_in(provider, lic), body)
+    assert response.status_code == 422, response.content
+    assert response.json()["error"] == error
+    assert not AppSession.objects.exists()
+
+
+def test_a_device_with_a_nul_character_is_400(provider, lic) -> None:
+    token = signed_in(provider, lic)
+    response = call("post", "/api/v1/holder/sessions", token, {"device": "iPhone\u0000"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "the body contains a NUL character (\\u0000), which no field accepts"}
+    assert not AppSession.objects.exists()
+    ok = call("post", "/api/v1/holder/sessions", token, {"device": "x" * 80})
+    assert ok.status_code == 201
+
+
+def test_a_session_needs_an_account_linked_to_the_file(provider, lic) -> None:
+    """A token naming the file by the identity pivot alone (a provider's JWT access token may carry it) opens
+    the file, but has no account to keep a session on."""
+    from tests.api import partners
+
+    partners.holder_token("primes-the-test-key")
+    pivot = {k: v for k, v in identity_of(lic.holder).__dict__.items() if k != "note"}
+    now = int(time.time())
+    claims = {"iss": provider.url, "aud": "permis-dev", "sub": "no-account", "iat": now, "exp": now + 600}
+    token = jwt.encode(
+        {**claims, **pivot}, partners._TEST_KEY[0], algorithm="RS256", headers={"kid": "test-key"}
+    )
+    assert call("get", "/api/v1/holder/me", token).status_code == 200
+    for method in ("post", "get"):
+        response = call(method, "/api/v1/holder/sessions", token, {"device": "iPhone"})
+        assert response.status_code == 403, response.content
+        assert response.json()["error"].startswith("application sessions belong to an account")
+    assert not AppSession.objects.exists()
+
+
+def test_refused_session_tokens_count_against_the_address(provider, lic, settings) -> None:
+    settings.API_HOLDER_REFUSED_LIMIT = 2
+    good = opened(signed_in(provider, lic))
+    for n in range(2):
+        bad = call("get", "/api/v1/holder/me", f"pas_made-up-{n}", REMOTE_ADDR="10.9.9.12")
+        assert bad.status_code == 401 and bad["WWW-Authenticate"].startswith('Bearer realm="permis", error=')
+    held = call("get", "/api/v1/holder/me", good, REMOTE_ADDR="10.9.9.12")
+    assert held.status_code == 429 and int(held["Retry-After"]) >= 1
+    assert call("get", "/api/v1/holder/me", good, REMOTE_ADDR="10.9.9.13").status_code == 200
+
+
+def test_log_out_everywhere_and_a_new_password_end_the_application_sessions(provider, lic) -> None:
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    token = signed_in(provider, lic)
+    first = opened(token)
+    user = HolderLink.objects.get().user
+    client = Client()
+    client.force_login(user)
+    assert client.post("/compte/deconnexion/partout/").status_code == 302
+    assert call("get", "/api/v1/holder/me", first).status_code == 401
+    assert AppSession.objects.get().revoked_at is not None
+
+    second = opened(token)
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    browser = Client()
+    link = browser.get(f"/compte/mot-de-passe/{uid}/{default_token_generator.make_token(user)}/")
+    assert link.status_code == 302
+    password = "un mot de passe tout neuf 2026"
+    response = browser.post(link["Location"], {"new_password1": password, "new_password2": password})
+    assert response.status_code == 302, response.content
+    assert call("get", "/api/v1/holder/me", second).status_code == 401

@@ -256,3 +256,34 @@ def test_two_step_verification_and_password_reset_pages(
     page.get_by_role("button", name="Enregistrer").click()
     page.get_by_role("heading", level=1, name="Mot de passe enregistré").wait_for()
     check(page, artifacts, "password-saved")
+
+
+def test_the_connected_applications_are_listed_and_signed_out(
+    screen: Any, live_server: Any, artifacts: Path, camille: Any
+) -> None:
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from permis.accounts import app_sessions
+    from permis.accounts.models import Account, AppSession
+
+    page = screen
+    user = User.objects.create_user("camille", email="camille@example.fr")
+    Account.objects.create(user=user, franceconnect_sub="sub-camille")
+    HolderLink.objects.create(user=user, holder=camille.holder, method="franceconnect")
+    row, _token = app_sessions.open_session(user.pk, camille.holder, "iPhone de Camille")
+    app_sessions.open_session(user.pk, camille.holder, "Tablette du salon")
+    client = Client()
+    client.force_login(user)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page.goto(f"{live_server.url}/compte/securite/")
+    table = page.get_by_role("table", name="Applications connectées à votre compte")
+    assert table.get_by_role("rowheader", name="iPhone de Camille").is_visible()
+    check(page, artifacts, "security-applications")
+    page.get_by_role("button", name="Déconnecter iPhone de Camille").click()
+    page.get_by_text("L’application « iPhone de Camille » est déconnectée.").wait_for()
+    assert AppSession.objects.get(pk=row.pk).revoked_at is not None
+    assert page.get_by_role("button", name="Déconnecter Tablette du salon").is_visible()
+    check(page, artifacts, "security-applications-signed-out")

@@ -8,6 +8,8 @@ a new one is made.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -91,6 +93,37 @@ class AccountSession(models.Model):
 
     def __str__(self) -> str:
         return f"session of {self.user_id}"
+
+
+class AppSession(models.Model):
+    """A mobile application kept signed in (``permis.accounts.app_sessions``): opened with a token the identity
+    provider signed for this service, then used in its place at the holder's API until signed out, revoked, idle
+    too long or past its absolute end. Only a keyed hash of its token is kept. It lives with the account's other
+    sessions: "log out everywhere" and a new password end it as they end the browsers' sessions."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="app_sessions")
+    # The file the account was linked to when the session opened: the session works only while it still is.
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="+")
+    device = models.CharField(_("appareil"), max_length=80)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField()  # moved on at most once a minute (no write per call)
+    expires_at = (
+        models.DateTimeField()
+    )  # the absolute end, fixed at the opening; the idle end follows last use
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("session d'application")
+
+    def __str__(self) -> str:
+        return f"app session {self.pk} of {self.user_id}"
+
+    @property
+    def ends_at(self) -> dt.datetime:
+        """When it ends unless used again: the idle limit after its last use, or its absolute end if sooner."""
+        idle = dt.timedelta(days=settings.API_APP_SESSION_IDLE_DAYS)
+        return min(self.last_used_at + idle, self.expires_at)
 
 
 class Failure(models.Model):

@@ -1,5 +1,6 @@
 """Every session an account opens is recorded, so that "log out everywhere" ends them all, whatever the
-session backend (the session rows cannot be searched by user: their data is encoded)."""
+session backend (the session rows cannot be searched by user: their data is encoded); the account's mobile
+application sessions (``permis.accounts.app_sessions``) end with them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from . import app_sessions
 from .models import AccountSession
 
 
@@ -27,10 +29,10 @@ def forget(sender: Any, request: Any, user: User | None, **kwargs: Any) -> None:
 
 
 def end_all(user: User) -> int:
-    """End every session of this account; returns how many were recorded."""
+    """End every session of this account, its applications' too; returns how many were open."""
     store = import_module(settings.SESSION_ENGINE).SessionStore
     keys = list(AccountSession.objects.filter(user=user).values_list("session_key", flat=True))
     for key in keys:
         store(session_key=key).delete()
     AccountSession.objects.filter(user=user).delete()
-    return len(keys)
+    return len(keys) + app_sessions.revoke_all(user.pk)

@@ -29,6 +29,11 @@ urlpatterns = [
     path("securite/", views.security, name="security"),
     path("securite/double-authentification/", views.totp_setup, name="totp_setup"),
     path("securite/double-authentification/desactiver/", views.totp_disable, name="totp_disable"),
+    path(
+        "securite/applications/<int:session_id>/deconnecter/",
+        views.app_session_revoke,
+        name="app_session_revoke",
+    ),
     path("deconnexion/", views.logout_view, name="logout"),
     path("deconnexion/partout/", views.logout_everywhere, name="logout_everywhere"),
     path("deconnecte/", views.logged_out, name="logged_out"),

@@ -1,5 +1,6 @@
 """The accounts' pages: sign in (FranceConnect or a local account), sign up, verify, second factor, link the
-licence, security (TOTP, recovery codes, log out everywhere), log out. docs/accounts.md tells the flows."""
+licence, security (TOTP, recovery codes, connected applications, log out everywhere), log out. docs/accounts.md
+tells the flows."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from django.contrib.auth.models import User
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
@@ -38,8 +39,8 @@ from permis.config.access import public
 from permis.digits import ascii_id
 from permis.registry.models import Licence
 
-from . import linking, oidc, second_factor, sessions, throttle, totp
-from .access import account_required
+from . import app_sessions, linking, oidc, second_factor, sessions, throttle, totp
+from .access import account_required, holder_required
 from .forms import CodeForm, LinkForm, LoginForm, ResendForm, SignupForm
 from .models import Account, HolderLink, LinkMethod, RecoveryCode
 
@@ -400,8 +401,21 @@ def security(request: HttpRequest) -> HttpResponse:
             "account": account,
             "local": request.user.has_usable_password(),
             "recovery_left": RecoveryCode.objects.filter(user=request.user, used_at__isnull=True).count(),
+            "app_sessions": list(app_sessions.active(request.user.pk)),
         },
     )
+
+
+@require_POST
+@holder_required  # a session works only while its account is linked: an unlinked account has none to end
+def app_session_revoke(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Ends one of the account's application sessions; another account's answers as an unknown one."""
+    row = app_sessions.revoke(request.user.pk, session_id)
+    if row is None:
+        raise Http404
+    logger.info("account %s: application session %s ended from the security page", request.user.pk, row.pk)
+    messages.success(request, _("L’application « %(device)s » est déconnectée.") % {"device": row.device})
+    return redirect("accounts:security")
 
 
 @account_required
@@ -520,7 +534,13 @@ class PasswordResetConfirmView(_InvalidFormIs400, auth_views.PasswordResetConfir
         lockout message sends here. The client address's count stays (a spray from one address goes on)."""
         response = super().form_valid(form)
         throttle.succeed("login", self.request, form.user.username)
-        logger.info("account %s: password reset, its sign-in failures cleared", form.user.pk)
+        # The new password ends the browsers' sessions (Django's session hash): the applications' end with them.
+        ended = app_sessions.revoke_all(form.user.pk)
+        logger.info(
+            "account %s: password reset, its sign-in failures cleared, %s application session(s) ended",
+            form.user.pk,
+            ended,
+        )
         return response
 
     def get_user(self, uidb64: str) -> Any:

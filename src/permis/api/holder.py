@@ -1,4 +1,4 @@
-"""The holder's own file for a mobile application: `GET /api/v1/holder/me` and `/holder/me/movements`.
+"""The holder's own file for a mobile application: `GET /api/v1/holder/me`, `/holder/me/movements` and the rest.
 
 Authentication: a token the accounts' provider (FranceConnect, or `permis fcdev` in development) signed for
 this service, sent as `Authorization: Bearer <token>`: the ID token the application received when the holder
@@ -14,6 +14,16 @@ holder signed in to could have read their file with one.
 A refused token is 401 with ``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750) and counts against
 the client's address (``permis.accounts.throttle``, action ``api_token``): past ``API_HOLDER_REFUSED_LIMIT``
 within the throttle window, that address gets 429 with ``Retry-After``.
+
+A mobile application need not send the holder through the provider again each time its token expires (a
+FranceConnect ID token lives minutes): with one, it opens an application session (``POST /holder/sessions``) and
+receives a token of its own, ``pas_…``, that every endpoint takes in the provider's token's place until the
+holder signs out of the application (``DELETE /holder/sessions/current``), ends it from the portal's security
+page or logs out everywhere, or it is unused ``API_APP_SESSION_IDLE_DAYS`` (30) or ``API_APP_SESSION_MAX_DAYS``
+(90) old (``permis.accounts.app_sessions``: only a keyed hash kept, its account still linked to the file and
+active at each use). The prefix says which check to run; a refused session token is the same 401 and counts
+against the same throttle. Opening a session takes the provider's token, never another session's: a session
+cannot outlive its end by opening the next.
 
 The token's subject then names the file: the account whose FranceConnect subject it is (pairwise: this
 client's), through its ``HolderLink``; the website's FranceConnect sign-in makes both at the first visit. A
@@ -52,9 +62,9 @@ from ninja.security import HttpBearer
 from pydantic import AfterValidator, Strict, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from permis.accounts import throttle
+from permis.accounts import app_sessions, throttle
 from permis.accounts.identities import matching_holders
-from permis.accounts.models import HolderLink
+from permis.accounts.models import AppSession, HolderLink
 from permis.audit import services as audit
 from permis.notices.documents import render_letter
 from permis.notices.models import Delivery
@@ -161,15 +171,19 @@ def verified_claims(token: str) -> dict[str, Any]:
     return claims
 
 
-def holder_of(claims: dict[str, Any]) -> Holder | None:
-    """The file this identity designates: its account's link first, else the identity pivot when the token
-    carries it (a provider's JWT access token may; FranceConnect's ID token does not) and it designates
-    exactly one holder, as at the website's sign-in."""
-    link = (
-        HolderLink.objects.select_related("holder")
+def link_of(claims: dict[str, Any]) -> HolderLink | None:
+    """The link of the account whose FranceConnect subject the token carries, with its user and holder."""
+    return (
+        HolderLink.objects.select_related("holder", "user")
         .filter(user__account__franceconnect_sub=claims["sub"])
         .first()
     )
+
+
+def holder_of(claims: dict[str, Any], link: HolderLink | None) -> Holder | None:
+    """The file this identity designates: its account's link (`link_of`) first, else the identity pivot when
+    the token carries it (a provider's JWT access token may; FranceConnect's ID token does not) and it
+    designates exactly one holder, as at the website's sign-in."""
     if link is not None:
         return link.holder
     holders = matching_holders(claims)
@@ -177,7 +191,17 @@ def holder_of(claims: dict[str, Any]) -> Holder | None:
 
 
 class HolderToken(HttpBearer):
-    """A token the provider signed for this service: 401 when refused, 403 without a linked file."""
+    """A token the provider signed for this service, or an application session's: 401 when refused, 403
+    without a linked file.
+
+    Sets ``request.app_session`` (the session whose token was sent, else None) and ``request.holder_link`` (the
+    link of the provider token's account, else None). ``provider_only``: an application session's token is
+    refused with 403 (opening a session takes the provider's word: one session may not renew itself past its
+    absolute end by opening the next)."""
+
+    def __init__(self, *, provider_only: bool = False) -> None:
+        super().__init__()
+        self.provider_only = provider_only
 
     def __call__(self, request: HttpRequest) -> Any:
         refuse_nul(request)  # as the partners' keys do: PostgreSQL stores no NUL, so it would end as a 500
@@ -190,17 +214,28 @@ class HolderToken(HttpBearer):
         return self.authenticate(request, token.strip())
 
     def authenticate(self, request: HttpRequest, token: str) -> Holder:
+        request.app_session = request.holder_link = None  # type: ignore[attr-defined]
+        if self.provider_only and app_sessions.is_app_token(token):
+            raise HttpError(
+                403,
+                "an application session cannot open another: send the token the identity provider signed "
+                "(sign in again through FranceConnect)",
+            )
         wait = throttle.address_wait(REFUSED, request, settings.API_HOLDER_REFUSED_LIMIT)
         if wait:
             raise TooManyRequests(
                 f"too many invalid or expired access tokens from this address; retry in {wait} s", wait
             )
+        if app_sessions.is_app_token(token):
+            return self._app_session(request, token)
         try:
             claims = verified_claims(token)
         except InvalidToken:
             throttle.fail(REFUSED, request)
             raise
-        holder = holder_of(claims)
+        link = link_of(claims)
+        request.holder_link = link  # type: ignore[attr-defined]
+        holder = holder_of(claims, link)
         if holder is None:
             raise HttpError(
                 403,
@@ -208,6 +243,16 @@ class HolderToken(HttpBearer):
                 "and link it (Mon espace, rattacher mon permis), then try again",
             )
         return holder
+
+    def _app_session(self, request: HttpRequest, token: str) -> Holder:
+        row = app_sessions.authenticate(token)
+        if row is None:
+            throttle.fail(REFUSED, request)
+            raise InvalidToken(
+                "it is not an open application session (unknown, expired or signed out): sign in again"
+            )
+        request.app_session = row  # type: ignore[attr-defined]
+        return row.holder
 
 
 router = Router(tags=["holder"], auth=HolderToken())
@@ -741,3 +786,118 @@ def revoke_share_code(request: HttpRequest, share_id: int) -> dict[str, Any]:
     except audit.AuditError:
         raise HttpError(404, f"no share code {share_id} among this holder's codes") from None
     return _share_out(holder, _summary(holder, share.pk))
+
+
+# -- application sessions -----------------------------------------------------------------------------------------
+# The provider's tokens live minutes: the application opens a session with one, then sends the session's token
+# (permis.accounts.app_sessions). The sessions are the account's: the portal's security page lists them too.
+class AppSessionOut(Schema):
+    id: int
+    device: str = Field(description="the label the application gave, for the holder to recognise it")
+    created_at: dt.datetime
+    last_used_at: dt.datetime = Field(description="the latest use, to the minute")
+    expires_at: dt.datetime = Field(
+        description=f"when it ends unless used again: {settings.API_APP_SESSION_IDLE_DAYS} days after its last "
+        f"use, at most {settings.API_APP_SESSION_MAX_DAYS} days after it opened (this service's settings)"
+    )
+
+
+class AppSessionsOut(Schema):
+    sessions: list[AppSessionOut] = Field(
+        description="the account's sessions that still work, latest used first"
+    )
+
+
+class AppSessionCreatedOut(Schema):
+    id: int
+    token: str = Field(
+        description="the session's token, shown this once (only its keyed hash is kept): send it as "
+        "'Authorization: Bearer <token>' to every /holder/ endpoint"
+    )
+    expires_at: dt.datetime = Field(description="when it ends unless used again (see the list's expires_at)")
+
+
+# A NUL is refused with the whole body before (refuse_nul, in HolderToken): 400, as everywhere.
+Device = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
+class AppSessionIn(Schema):
+    model_config = STRICT
+
+    device: Device = Field(description="the device, as the holder will recognise it: 'iPhone de Camille'")
+
+
+def _session_out(row: AppSession) -> dict[str, Any]:
+    return {
+        "id": row.pk,
+        "device": row.device,
+        "created_at": row.created_at,
+        "last_used_at": row.last_used_at,
+        "expires_at": row.ends_at,
+    }
+
+
+def _account(request: HttpRequest) -> int:
+    """The user id of the account the call speaks for: its session's, or the provider token's; 403 for a token
+    that names the file by the identity pivot alone (no account: nothing to keep a session on)."""
+    row = request.app_session  # type: ignore[attr-defined]
+    if row is not None:
+        return row.user_id
+    link = request.holder_link  # type: ignore[attr-defined]
+    if link is None:
+        raise HttpError(
+            403,
+            "application sessions belong to an account: sign in once on the website with FranceConnect and "
+            "link the file (Mon espace, rattacher mon permis), then try again",
+        )
+    return link.user_id
+
+
+@router.post(
+    "/sessions",
+    auth=HolderToken(provider_only=True),
+    response={201: AppSessionCreatedOut, **RESPONSES},
+    summary="Open an application session",
+    description="Keeps the application signed in: with a token the identity provider signed for this service "
+    "(not a session's token: 403), a session whose token the application then sends instead, until the holder "
+    f"signs out, it is unused for {settings.API_APP_SESSION_IDLE_DAYS} days, or {settings.API_APP_SESSION_MAX_DAYS}"
+    " days after it opened. The token is in the answer this once. The holder sees and ends the sessions in the "
+    "portal (Sécurité du compte) too.",
+)
+def open_app_session(request: HttpRequest, body: AppSessionIn, response: HttpResponse) -> Status:
+    refuse_unknown_query(request)
+    holder: Holder = request.auth  # type: ignore[attr-defined]
+    user_id = _account(request)
+    row, token = app_sessions.open_session(user_id, holder, body.device)
+    logger.info("account %s: application session %s opened", user_id, row.pk)
+    response["Cache-Control"] = "private, no-store"  # the token, in clear, this once
+    return Status(201, {"id": row.pk, "token": token, "expires_at": row.ends_at})
+
+
+@router.get(
+    "/sessions",
+    response={200: AppSessionsOut, **RESPONSES},
+    summary="The account's application sessions",
+    description="The sessions that still work (never their tokens): the device, when each opened, its latest "
+    "use and when it ends unless used again.",
+)
+def my_app_sessions(request: HttpRequest) -> dict[str, Any]:
+    refuse_unknown_query(request)
+    return {"sessions": [_session_out(row) for row in app_sessions.active(_account(request))]}
+
+
+@router.delete(
+    "/sessions/current",
+    response={204: None, **RESPONSES},
+    summary="Sign out of the application",
+    description="Ends the session whose token was sent: it is refused from now on. A call with the provider's "
+    "token has no session to end: 404.",
+)
+def close_app_session(request: HttpRequest) -> Status:
+    refuse_unknown_query(request)
+    row = request.app_session  # type: ignore[attr-defined]
+    if row is None:
+        raise HttpError(404, "no application session: this call was made with the identity provider's token")
+    app_sessions.revoke(row.user_id, row.pk)
+    logger.info("account %s: application session %s closed by the application", row.user_id, row.pk)
+    return Status(204, None)

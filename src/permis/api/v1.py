@@ -28,7 +28,7 @@ api = NinjaAPI(
     description="The partners of the national file: the offences feed (ANTAI, courts), the postal partner, "
     "approved course centres, police and gendarmerie, third parties with a share code or an attestation, and "
     "the holder's own mobile application. Authentication: `Authorization: Bearer <key>` (each key has a sender "
-    "code and scopes), or for /holder/ a token the identity provider signed for this service (the ID token of the sign-in: its audience, issuer, expiry and signature are checked). Documented in docs/api.md.",
+    "code and scopes), or for /holder/ a token the identity provider signed for this service (the ID token of the sign-in: its audience, issuer, expiry and signature are checked), or the token of an application session opened with it (`pas_...`, POST /holder/sessions). Documented in docs/api.md.",
     urls_namespace="api-v1",
     docs_url="/docs",
 )

@@ -307,6 +307,17 @@ API_RATE_LIMITS = {
 # client address within the accounts' throttle window (15 minutes), that address gets 429 without the provider
 # being asked (0: no limit). Higher than the sign-in's 20: a phone operator's address is shared by many people.
 API_HOLDER_REFUSED_LIMIT = env_int("PERMIS_API_HOLDER_REFUSED_LIMIT", 60)
+# The holder's application sessions (POST /api/v1/holder/sessions, docs/api.md): a session unused this many days
+# ends, and every session ends this many days after it opened, however often used; the holder then signs in
+# through the provider again. A change applies at once to the idle limit, to the sessions opened after it for
+# the absolute one.
+API_APP_SESSION_IDLE_DAYS = env_int("PERMIS_API_APP_SESSION_IDLE_DAYS", 30)
+API_APP_SESSION_MAX_DAYS = env_int("PERMIS_API_APP_SESSION_MAX_DAYS", 90)
+if not 1 <= API_APP_SESSION_IDLE_DAYS <= API_APP_SESSION_MAX_DAYS:
+    raise ImproperlyConfigured(
+        "PERMIS_API_APP_SESSION_IDLE_DAYS must be at least 1 and at most PERMIS_API_APP_SESSION_MAX_DAYS, not "
+        f"{API_APP_SESSION_IDLE_DAYS} (max {API_APP_SESSION_MAX_DAYS})"
+    )
 
 # The access log's chains (permis.audit): a read of a file is appended to chain holder_id % PERMIS_AUDIT_CHAINS,
 # each chain with its own head and lock, so reads of different holders' files commit side by side (docs/audit.md).
