@@ -108,6 +108,23 @@ def test_the_registrys_refusals_in_french() -> None:
 
 
 @pytest.mark.django_db
+def test_a_file_altered_outside_the_registry_is_said_in_french() -> None:
+    lic = licence(obtained_on=dt.date(2010, 5, 4), number="PROB00000002")
+    services.record_event(
+        lic, "suspension", {"from": "2020-01-01", "to": "2020-02-01"}, source="agent", on=dt.date(2020, 3, 1)
+    )
+    lic.events.order_by("-seq").first().delete()  # behind the registry's back
+    with pytest.raises(services.RegistryError) as refused:
+        services.refresh(lic)
+    (problem,) = refused.value.problems
+    assert in_words(why(problem)) == (
+        "Le dossier du permis PROB00000002 a été modifié en dehors du fichier national : rien n’y est enregistré "
+        "tant qu’il n’a pas été vérifié. Rien n’a été enregistré ; prévenez l’administrateur du fichier "
+        "(commande permis verify)."
+    )
+
+
+@pytest.mark.django_db
 def test_the_receipts_refusals_in_french() -> None:
     letter = notice("48N")  # a registered letter; its receipt writes no event (a 48SI's would)
 

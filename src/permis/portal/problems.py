@@ -232,6 +232,14 @@ _PROBLEMS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"is not (?:a valid date|a date)"),
         gettext_noop("Ce n’est pas une date valide (JJ/MM/AAAA)."),
     ),
+    (
+        re.compile(r"^the history of licence (?P<number>\S+) ends at .*\(permis verify"),
+        gettext_noop(
+            "Le dossier du permis %(number)s a été modifié en dehors du fichier national : rien n’y est "
+            "enregistré tant qu’il n’a pas été vérifié. Rien n’a été enregistré ; prévenez l’administrateur "
+            "du fichier (commande permis verify)."
+        ),
+    ),
 ]
 
 

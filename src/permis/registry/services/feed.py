@@ -21,6 +21,7 @@ import csv
 import datetime as dt
 import itertools
 import json
+import logging
 import math
 import re
 from collections import defaultdict
@@ -36,7 +37,9 @@ from permis.digits import ascii_digits
 from permis.rules.model import HOW, OFFENCE_CLASSES
 
 from ..models import Event, EventKind, FeedRecord, Licence, Source
-from .core import RegistryError, record_event
+from .core import BrokenChain, RegistryError, record_event
+
+log = logging.getLogger(__name__)
 
 OFFENCE = "offence"
 CANCELLATION = "cancellation"
@@ -855,6 +858,18 @@ def submit_one(item: FeedItem, *, batch: str, on: dt.date) -> RecordResult:
                 source_ref=item.ref,
                 on=on,
             )
+        except BrokenChain as error:
+            # Nothing wrong with the record: the licence's file was altered outside the registry and waits for
+            # someone to check it. The operators are told (an error in the logs, as the daily run does); the
+            # sender is told to send it again, without the file's internals. Nothing is kept that would stop
+            # the same record later: only an accepted record makes (sender, reference) a duplicate.
+            log.error("feed record %s/%s not recorded: %s", item.sender, item.ref, "; ".join(error.problems))
+            item.error(
+                "licence_number",
+                f"the registry cannot record on licence {licence.number} until its file has been checked "
+                "(an integrity check is pending); nothing was recorded: send this record again later",
+            )
+            return _store(item, batch, FeedRecord.Outcome.REJECTED, item.errors, None)
         except RegistryError as error:
             item.errors.extend(engine_problems(item, error.problems))
             return _store(item, batch, FeedRecord.Outcome.REJECTED, item.errors, None)
