@@ -394,7 +394,7 @@ def world(db: Any) -> World:
         "backoffice:withdraw": {"pk": ctr.pk},
         "agent:retry": {"pk": Delivery.objects.filter(notice=notice).first().pk},
         "accounts:app_session_revoke": {
-            "session_id": open_session(holder_user.pk, lic.holder, "Téléphone")[0].pk
+            "session_id": open_session(holder_user.pk, lic.holder, "Téléphone", {"sub": "s", "iat": 0})[0].pk
         },
     }
     values["per_route"] = per_route

@@ -109,7 +109,10 @@ def sign_in(
     secret: str = "permis-dev-secret",  # noqa: S107 (fcdev's development client)
 ) -> dict[str, Any]:
     """The token endpoint's answer after `identity` signed in at a `permis fcdev` server for `client_id`:
-    ``access_token`` (opaque) and ``id_token`` (the JWT the holder's API takes)."""
+    ``access_token`` (opaque) and ``id_token`` (the JWT the holder's API takes). A new nonce each time, as a
+    client sends: two sign-ins within a second are two tokens (the holder's API opens one session per token)."""
+    import secrets
+
     import requests
 
     params = {
@@ -118,7 +121,7 @@ def sign_in(
         "response_type": "code",
         "scope": SCOPES,
         "state": "s",
-        "nonce": "n",
+        "nonce": secrets.token_urlsafe(8),
         "identity": str(identity),
     }
     response = requests.post(f"{server.url}/authorize", data=params, allow_redirects=False, timeout=5)

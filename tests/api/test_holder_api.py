@@ -21,7 +21,8 @@ from django.utils import timezone
 from permis.accounts import app_sessions
 from permis.accounts.fcdev import FcDevServer
 from permis.accounts.identities import NOBODY, identity_of
-from permis.accounts.models import Account, AppSession, HolderLink, LinkMethod
+from permis.accounts.models import Account, AppSession, Failure, HolderLink, LinkMethod
+from permis.api.holder import REFUSED
 from permis.audit import services as audit
 from permis.audit.models import AccessLog, ShareCode
 from permis.notices import legal
@@ -523,6 +524,9 @@ def same(text: str, when: dt.datetime) -> bool:
     return abs(moment(text) - when) < dt.timedelta(milliseconds=1)
 
 
+UNPRINTABLE = "must be printable text: no control or invisible character (line break, tab, direction mark...)"
+
+
 def opened(provider_token: str, device: str = "iPhone de Camille") -> str:
     """An application session opened with the provider's token: its token."""
     response = call("post", "/api/v1/holder/sessions", provider_token, {"device": device})
@@ -603,7 +607,7 @@ def test_a_session_unused_too_long_or_past_its_end_is_refused(provider, lic) -> 
 
 def test_signing_out_of_the_application_ends_its_session_only(provider, lic) -> None:
     token = signed_in(provider, lic)
-    ours, kept = opened(token, "iPhone"), opened(token, "iPad")
+    ours, kept = opened(token, "iPhone"), opened(sign_in(provider)["id_token"], "iPad")
     listed = call("get", "/api/v1/holder/sessions", ours).json()["sessions"]
     assert [s["device"] for s in listed] == ["iPad", "iPhone"]  # the latest used first
     assert set(listed[0]) == {"id", "device", "created_at", "last_used_at", "expires_at"}  # never the token
@@ -634,6 +638,39 @@ def test_a_session_whose_account_is_unlinked_or_inactive_is_refused(provider, li
     refused(call("get", "/api/v1/holder/me", token), why)
 
 
+NO_FILE = (
+    "no licence file is linked to this identity: sign in once on the website with FranceConnect and link it "
+    "(Mon espace, rattacher mon permis), then try again"
+)
+
+
+def test_an_inactive_accounts_provider_token_reaches_no_file(provider, lic) -> None:
+    """A disabled account's identity opens neither the file nor a session (which would never work): 403, as an
+    identity with no file, even when the token also carries the identity pivot."""
+    token = signed_in(provider, lic)
+    user = HolderLink.objects.get().user
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    for method, path in [("get", "/me"), ("get", "/sessions"), ("post", "/sessions")]:
+        response = call(method, f"/api/v1/holder{path}", token, {"device": "iPhone"})
+        assert response.status_code == 403, (path, response.content)
+        assert response.json() == {"error": NO_FILE}
+    assert not AppSession.objects.exists()
+
+    from tests.api import partners
+
+    partners.holder_token("primes-the-test-key")
+    pivot = {k: v for k, v in identity_of(lic.holder).__dict__.items() if k != "note"}
+    now = int(time.time())
+    claims = {"iss": provider.url, "aud": "permis-dev", "sub": subject(token), "iat": now, "exp": now + 600}
+    with_pivot = jwt.encode(
+        {**claims, **pivot}, partners._TEST_KEY[0], algorithm="RS256", headers={"kid": "test-key"}
+    )
+    response = call("get", "/api/v1/holder/me", with_pivot)
+    assert response.status_code == 403 and response.json() == {"error": NO_FILE}
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    assert call("get", "/api/v1/holder/me", with_pivot).status_code == 200
+
+
 def test_another_holder_neither_sees_nor_ends_the_holders_sessions(provider, lic, other) -> None:
     ours = opened(signed_in(provider, lic), "iPhone de Camille")
     theirs = opened(signed_in(provider, other, identity=1), "Android de Dominique")
@@ -661,6 +698,10 @@ def test_another_holder_neither_sees_nor_ends_the_holders_sessions(provider, lic
         ({"device": "x" * 81}, "device: String should have at most 80 characters"),
         ({"device": 7}, "device: Input should be a valid string"),
         ({"device": "iPhone", "holder": 1}, "holder: unknown field"),
+        *(
+            ({"device": device}, f"device: {UNPRINTABLE}")
+            for device in ("a\u202eb", "\u0085x", "x\n\ty", "iPhone\n", "iPhone\u00a0X", "\u200bx", "x\u2028")
+        ),
     ],
 )
 def test_a_session_with_a_bad_device_is_refused(provider, lic, body, error) -> None:
@@ -711,26 +752,106 @@ def test_refused_session_tokens_count_against_the_address(provider, lic, setting
     assert call("get", "/api/v1/holder/me", good, REMOTE_ADDR="10.9.9.13").status_code == 200
 
 
-def test_log_out_everywhere_and_a_new_password_end_the_application_sessions(provider, lic) -> None:
+ENDED = "it was issued before the account's sessions were ended (log out everywhere, or a new password): sign in again"
+
+
+def test_log_out_everywhere_and_a_new_password_end_the_application_sessions_and_the_provider_tokens(
+    provider, lic
+) -> None:
+    """Ending the sessions ends the applications' too, and the provider tokens issued until then (one may be left
+    behind, valid minutes) no longer open the file nor a session: at every endpoint, a refused token (401,
+    counted). A token of a sign-in after that works."""
     from django.contrib.auth.tokens import default_token_generator
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
 
     token = signed_in(provider, lic)
     first = opened(token)
+    kept = sign_in(provider)["id_token"]  # a second token of the same sign-in moment, not used yet
     user = HolderLink.objects.get().user
     client = Client()
     client.force_login(user)
     assert client.post("/compte/deconnexion/partout/").status_code == 302
     assert call("get", "/api/v1/holder/me", first).status_code == 401
     assert AppSession.objects.get().revoked_at is not None
+    for stale in (token, kept):
+        for method, path in [
+            ("post", "/sessions"),
+            ("get", "/me"),
+            ("get", "/sessions"),
+            ("get", "/letters"),
+        ]:
+            refused(call(method, f"/api/v1/holder{path}", stale, {"device": "iPhone"}), ENDED)
+    assert AppSession.objects.count() == 1 and Account.objects.get(user=user).sessions_reset_at is not None
+    assert Failure.objects.filter(key=f"{REFUSED}:address:127.0.0.1").count() == 1 + 8  # the session's, these
 
-    second = opened(token)
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    browser = Client()
-    link = browser.get(f"/compte/mot-de-passe/{uid}/{default_token_generator.make_token(user)}/")
-    assert link.status_code == 302
-    password = "un mot de passe tout neuf 2026"
-    response = browser.post(link["Location"], {"new_password1": password, "new_password2": password})
-    assert response.status_code == 302, response.content
-    assert call("get", "/api/v1/holder/me", second).status_code == 401
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=1)):  # a new sign-in, a second later
+        second = opened(sign_in(provider)["id_token"])
+        assert call("get", "/api/v1/holder/me", second).status_code == 200
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+        browser = Client()
+        link = browser.get(f"/compte/mot-de-passe/{uid}/{default_token_generator.make_token(user)}/")
+        assert link.status_code == 302
+        password = "un mot de passe tout neuf 2026"
+        response = browser.post(link["Location"], {"new_password1": password, "new_password2": password})
+        assert response.status_code == 302, response.content
+        assert call("get", "/api/v1/holder/me", second).status_code == 401
+        refused(
+            call("post", "/api/v1/holder/sessions", sign_in(provider)["id_token"], {"device": "X"}), ENDED
+        )
+
+
+def test_one_provider_token_opens_one_session(provider, lic) -> None:
+    token = signed_in(provider, lic)
+    first = opened(token, "iPhone")
+    for device in ("iPhone", "Autre"):
+        again = call("post", "/api/v1/holder/sessions", token, {"device": device})
+        assert again.status_code == 409, again.content
+        assert again.json() == {
+            "error": "this identity provider token has already opened an application session: sign in again "
+            "through FranceConnect to open another"
+        }
+    # Nor once that session is ended; and the same claims written another way are the same token.
+    assert call("delete", "/api/v1/holder/sessions/current", first).status_code == 204
+    assert call("post", "/api/v1/holder/sessions", token, {"device": "iPhone"}).status_code == 409
+    # Base64's padding, which the token's check accepts (as some issuers send it), spells the same token anew.
+    respelt = token + "=" * (-len(token.rsplit(".", 1)[1]) % 4)
+    assert respelt != token and call("get", "/api/v1/holder/me", respelt).status_code == 200
+    assert call("post", "/api/v1/holder/sessions", respelt, {"device": "iPhone"}).status_code == 409
+    assert AppSession.objects.count() == 1
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert AppSession.objects.get().provider_token_hash == app_sessions.provider_token_hash(claims)
+    # Another sign-in opens another.
+    assert opened(sign_in(provider)["id_token"], "iPad").startswith("pas_")
+
+
+def test_an_account_keeps_at_most_ten_sessions_the_least_recently_used_ends(provider, lic) -> None:
+    start = timezone.now()
+    tokens = []
+    for n in range(10):
+        with time_machine.travel(start + dt.timedelta(minutes=n), tick=False):
+            provider_token = signed_in(provider, lic) if n == 0 else sign_in(provider)["id_token"]
+            tokens.append(opened(provider_token, f"Appareil {n}"))
+    with time_machine.travel(start + dt.timedelta(minutes=20), tick=False):
+        assert call("get", "/api/v1/holder/me", tokens[0]).status_code == 200  # the first, used again
+    with time_machine.travel(start + dt.timedelta(minutes=30), tick=False):
+        eleventh = opened(sign_in(provider)["id_token"], "Appareil 10")
+        listed = call("get", "/api/v1/holder/sessions", eleventh).json()["sessions"]
+    assert len(listed) == 10
+    assert "Appareil 1" not in [s["device"] for s in listed]  # the least recently used: the second opened
+    assert AppSession.objects.get(device="Appareil 1").revoked_at is not None
+    refused(
+        call("get", "/api/v1/holder/me", tokens[1]),
+        "it is not an open application session (unknown, expired or signed out): sign in again",
+    )
+    assert call("get", "/api/v1/holder/me", tokens[0]).status_code == 200
+    # Sessions that no longer work do not count: one signed out leaves room for the next without ending another.
+    assert call("delete", "/api/v1/holder/sessions/current", tokens[2]).status_code == 204
+    with time_machine.travel(start + dt.timedelta(minutes=31), tick=False):
+        opened(sign_in(provider)["id_token"], "Appareil 11")
+    assert AppSession.objects.filter(revoked_at__isnull=True).count() == 10
+    assert set(AppSession.objects.filter(revoked_at__isnull=False).values_list("device", flat=True)) == {
+        "Appareil 1",
+        "Appareil 2",
+    }
+    assert app_sessions.MAX_ACTIVE == 10  # as documented

@@ -271,8 +271,8 @@ def test_the_connected_applications_are_listed_and_signed_out(
     user = User.objects.create_user("camille", email="camille@example.fr")
     Account.objects.create(user=user, franceconnect_sub="sub-camille")
     HolderLink.objects.create(user=user, holder=camille.holder, method="franceconnect")
-    row, _token = app_sessions.open_session(user.pk, camille.holder, "iPhone de Camille")
-    app_sessions.open_session(user.pk, camille.holder, "Tablette du salon")
+    row, _token = app_sessions.open_session(user.pk, camille.holder, "iPhone de Camille", {"nonce": "1"})
+    app_sessions.open_session(user.pk, camille.holder, "Tablette du salon", {"nonce": "2"})
     client = Client()
     client.force_login(user)
     page.context.add_cookies(

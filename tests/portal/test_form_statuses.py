@@ -143,6 +143,7 @@ OTHERS: dict[str, str] = {
     "accounts:totp_disable": "posted from the security page; a wrong code goes back there with a message (302)",
     "accounts:logout": "a button, no field",
     "accounts:logout_everywhere": "a button, no field",
+    "accounts:app_session_revoke": "a button, no field; another account's application session is a 404",
     "demarches:share_revoke": "a button; another holder's code is a 404",
     # A filter whose unknown value is ignored: the page shows every year, no error to show.
     "dossier:history": "the year filter (a list of the years of the file): an unknown year shows them all",
@@ -153,7 +154,8 @@ OTHERS: dict[str, str] = {
     "accounts:verify": "the email's link: 400 when not valid, with the form of accounts:resend",
     "demarches:preferences_confirm": "the email's link: a button, no field; 400 or 410 when the link is not valid",
     "accounts:home": "a redirect",
-    "accounts:security": "a page; its forms post to totp_setup, totp_disable and logout_everywhere",
+    "accounts:security": "a page; its forms post to totp_setup, totp_disable, app_session_revoke and "
+    "logout_everywhere",
     "accounts:logged_out": "a page",
     "accounts:password_reset_done": "a page",
     "accounts:password_reset_complete": "a page",

@@ -14,6 +14,19 @@ not past its absolute end (``expires_at``: ``API_APP_SESSION_MAX_DAYS`` after it
 Sessions end with the account's other sessions (``permis.accounts.sessions.end_all``: "log out everywhere"), with a
 new password (``PasswordResetConfirmView``), and one by one: from the application (``DELETE .../sessions/current``)
 or from the account's security page.
+
+A provider token is itself a key to the file for its few minutes, and it can be left behind: the website's own
+sign-in token goes in the provider's logout address, so in a shared computer's history. Three limits keep one from
+outliving what the holder ended or from multiplying:
+
+- ending all the sessions (``revoke_all``: "log out everywhere", a new password) records when on the account
+  (``Account.sessions_reset_at``); a provider token issued then or before (its ``iat``, in whole seconds, not
+  after that moment) is refused at every endpoint of the holder's API (``issued_before_reset``): the holder signs
+  in again;
+- one provider token opens one session: a keyed hash of its claims is kept with the session, unique
+  (``provider_token_hash``). The claims, not the token's text: a token's base64 can be written in several ways
+  that decode to the same signed claims (and an ECDSA signature has two forms), each accepted by the check;
+- an account has at most ``MAX_ACTIVE`` (10) sessions that work: opening one more ends the least recently used.
 """
 
 from __future__ import annotations
@@ -21,27 +34,53 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
+import logging
 import secrets
+from typing import Any
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from permis.registry.models import Holder
 
-from .models import AppSession
+from .models import Account, AppSession
 
+logger = logging.getLogger(__name__)
 PREFIX = "pas_"
 TOUCH_SECONDS = 60  # last_used_at is moved on at most this often
+MAX_ACTIVE = 10  # the sessions of one account that work at once: one more ends the least recently used
+
+
+class AlreadyOpened(Exception):
+    """The provider token was already used to open a session (this one, or one since ended)."""
 
 
 def is_app_token(token: str) -> bool:
     return token.startswith(PREFIX)
 
 
+def _keyed_hash(purpose: str, value: str) -> str:
+    key = hashlib.sha256(f"permis.accounts.{purpose}:".encode() + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
 def token_hash(token: str) -> str:
-    key = hashlib.sha256(b"permis.accounts.app-session:" + settings.SECRET_KEY.encode()).digest()
-    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+    return _keyed_hash("app-session", token)
+
+
+def provider_token_hash(claims: dict[str, Any]) -> str:
+    """The keyed hash of a provider token's verified claims, written one way (sorted keys, no spaces)."""
+    return _keyed_hash("app-session-opener", json.dumps(claims, sort_keys=True, separators=(",", ":")))
+
+
+def issued_before_reset(account: Account, claims: dict[str, Any]) -> bool:
+    """Whether the provider token was issued before the account's sessions were last ended, or in that second
+    (``iat`` counts whole seconds: a token of the same second may be the older one)."""
+    reset = account.sessions_reset_at
+    return reset is not None and int(claims["iat"]) <= reset.timestamp()
 
 
 def _usable(rows: QuerySet[AppSession], now: dt.datetime) -> QuerySet[AppSession]:
@@ -56,19 +95,39 @@ def _usable(rows: QuerySet[AppSession], now: dt.datetime) -> QuerySet[AppSession
     )
 
 
-def open_session(user_id: int, holder: Holder, device: str) -> tuple[AppSession, str]:
-    """A new session of the account on `holder`'s file: the row, and its token (to show once, never stored)."""
+def open_session(user_id: int, holder: Holder, device: str, claims: dict[str, Any]) -> tuple[AppSession, str]:
+    """A new session of the account on `holder`'s file, opened with the provider token whose verified claims are
+    `claims`: the row, and its token (to show once, never stored). AlreadyOpened when that token opened one
+    before. Past ``MAX_ACTIVE`` sessions that work, the least recently used end."""
     token = PREFIX + secrets.token_urlsafe(32)
     now = timezone.now()
-    row = AppSession.objects.create(
-        user_id=user_id,
-        holder=holder,
-        device=device,
-        token_hash=token_hash(token),
-        created_at=now,
-        last_used_at=now,
-        expires_at=now + dt.timedelta(days=settings.API_APP_SESSION_MAX_DAYS),
-    )
+    try:
+        with transaction.atomic():
+            # One opening at a time per account, so that two at once cannot both stay under the cap.
+            list(Account.objects.select_for_update().filter(user_id=user_id).values_list("pk", flat=True))
+            older = _usable(AppSession.objects.filter(user_id=user_id), now).order_by("-last_used_at", "-pk")
+            ended = list(older.values_list("pk", flat=True)[MAX_ACTIVE - 1 :])
+            if ended:
+                AppSession.objects.filter(pk__in=ended).update(revoked_at=now)
+            row = AppSession.objects.create(
+                user_id=user_id,
+                holder=holder,
+                device=device,
+                token_hash=token_hash(token),
+                provider_token_hash=provider_token_hash(claims),
+                created_at=now,
+                last_used_at=now,
+                expires_at=now + dt.timedelta(days=settings.API_APP_SESSION_MAX_DAYS),
+            )
+    except IntegrityError:  # provider_token_hash is unique (token_hash, 256 random bits, does not repeat)
+        raise AlreadyOpened from None
+    if ended:
+        logger.info(
+            "account %s: application session(s) %s ended, the least recently used past %s",
+            user_id,
+            ", ".join(map(str, ended)),
+            MAX_ACTIVE,
+        )
     return row, token
 
 
@@ -104,7 +163,8 @@ def revoke(user_id: int, session_id: int) -> AppSession | None:
 
 
 def revoke_all(user_id: int) -> int:
-    """End every session of the account; returns how many were not revoked yet."""
-    return AppSession.objects.filter(user_id=user_id, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    """End every session of the account, and refuse from now on the provider tokens issued until now
+    (``Account.sessions_reset_at``); returns how many sessions were not revoked yet."""
+    now = timezone.now()
+    Account.objects.filter(user_id=user_id).update(sessions_reset_at=now)  # an agent has none: nothing to do
+    return AppSession.objects.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=now)

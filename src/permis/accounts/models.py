@@ -61,6 +61,9 @@ class Account(SecondFactor):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account")
     franceconnect_sub = models.CharField(max_length=255, unique=True, null=True, blank=True)
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    # When all the account's sessions were last ended ("log out everywhere", a new password): a provider token
+    # issued before it no longer opens the file at the holder's API (``permis.accounts.app_sessions``).
+    sessions_reset_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("compte d'usager")
@@ -106,6 +109,9 @@ class AppSession(models.Model):
     holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="+")
     device = models.CharField(_("appareil"), max_length=80)
     token_hash = models.CharField(max_length=64, unique=True)
+    # A keyed hash of the claims of the provider token that opened it: one provider token opens one session. Null
+    # (not "", which is unique too) for the sessions opened before it was kept.
+    provider_token_hash = models.CharField(max_length=64, unique=True, null=True)  # noqa: DJ001
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField()  # moved on at most once a minute (no write per call)
     expires_at = (

@@ -23,12 +23,17 @@ page or logs out everywhere, or it is unused ``API_APP_SESSION_IDLE_DAYS`` (30) 
 (90) old (``permis.accounts.app_sessions``: only a keyed hash kept, its account still linked to the file and
 active at each use). The prefix says which check to run; a refused session token is the same 401 and counts
 against the same throttle. Opening a session takes the provider's token, never another session's: a session
-cannot outlive its end by opening the next.
+cannot outlive its end by opening the next. One provider token opens one session (a second try: 409), an account
+keeps at most ``app_sessions.MAX_ACTIVE`` (10) that work (one more ends the least recently used), and once the
+account's sessions were ended ("log out everywhere", a new password) a provider token issued before is refused at
+every endpoint with the same 401: the website's own sign-in token, left in a shared computer's history by the
+provider's logout address, opens nothing after "log out everywhere".
 
 The token's subject then names the file: the account whose FranceConnect subject it is (pairwise: this
 client's), through its ``HolderLink``; the website's FranceConnect sign-in makes both at the first visit. A
 token carrying the identity pivot may also name it (``permis.accounts.identities.matching_holders``, exactly
-one holder). A valid token with no file is 403, with what to do.
+one holder), unless the subject's account is inactive: that account's tokens reach no file. A valid token with no
+file, or an inactive account's, is 403, with the same words (what to do).
 
 The holder reading their own file is not an access to log (only reads by others are, PRODUCT.md): nothing
 is written to the access log here.
@@ -59,12 +64,12 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
-from pydantic import AfterValidator, Strict, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Strict, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from permis.accounts import app_sessions, throttle
 from permis.accounts.identities import matching_holders
-from permis.accounts.models import AppSession, HolderLink
+from permis.accounts.models import Account, AppSession, HolderLink
 from permis.audit import services as audit
 from permis.notices.documents import render_letter
 from permis.notices.models import Delivery
@@ -85,6 +90,12 @@ JWKS_CACHE = "api:holder:jwks"
 JWKS_SECONDS = 3600
 JWKS_REFETCH_SECONDS = 60  # a token naming an unknown key fetches the keys again, at most this often
 LEEWAY_SECONDS = 30  # clock skew allowed on exp and iat, as the website's sign-in
+
+
+NO_FILE = (
+    "no licence file is linked to this identity: sign in once on the website with FranceConnect and link it "
+    "(Mon espace, rattacher mon permis), then try again"
+)
 
 
 class InvalidToken(AuthenticationError):
@@ -171,13 +182,21 @@ def verified_claims(token: str) -> dict[str, Any]:
     return claims
 
 
-def link_of(claims: dict[str, Any]) -> HolderLink | None:
-    """The link of the account whose FranceConnect subject the token carries, with its user and holder."""
+def account_of(claims: dict[str, Any]) -> Account | None:
+    """The account whose FranceConnect subject the token carries, with its user and its link and file if any (one
+    query)."""
     return (
-        HolderLink.objects.select_related("holder", "user")
-        .filter(user__account__franceconnect_sub=claims["sub"])
+        Account.objects.select_related("user__holder_link__holder")
+        .filter(franceconnect_sub=claims["sub"])
         .first()
     )
+
+
+def link_of(account: Account) -> HolderLink | None:
+    try:
+        return account.user.holder_link
+    except HolderLink.DoesNotExist:
+        return None
 
 
 def holder_of(claims: dict[str, Any], link: HolderLink | None) -> Holder | None:
@@ -194,10 +213,11 @@ class HolderToken(HttpBearer):
     """A token the provider signed for this service, or an application session's: 401 when refused, 403
     without a linked file.
 
-    Sets ``request.app_session`` (the session whose token was sent, else None) and ``request.holder_link`` (the
-    link of the provider token's account, else None). ``provider_only``: an application session's token is
-    refused with 403 (opening a session takes the provider's word: one session may not renew itself past its
-    absolute end by opening the next)."""
+    Sets ``request.app_session`` (the session whose token was sent, else None), ``request.holder_link`` (the
+    link of the provider token's account, else None) and ``request.provider_claims`` (the provider token's
+    verified claims, else None). ``provider_only``: an application session's token is refused with 403 (opening
+    a session takes the provider's word: one session may not renew itself past its absolute end by opening the
+    next)."""
 
     def __init__(self, *, provider_only: bool = False) -> None:
         super().__init__()
@@ -214,7 +234,7 @@ class HolderToken(HttpBearer):
         return self.authenticate(request, token.strip())
 
     def authenticate(self, request: HttpRequest, token: str) -> Holder:
-        request.app_session = request.holder_link = None  # type: ignore[attr-defined]
+        request.app_session = request.holder_link = request.provider_claims = None  # type: ignore[attr-defined]
         if self.provider_only and app_sessions.is_app_token(token):
             raise HttpError(
                 403,
@@ -233,15 +253,21 @@ class HolderToken(HttpBearer):
         except InvalidToken:
             throttle.fail(REFUSED, request)
             raise
-        link = link_of(claims)
-        request.holder_link = link  # type: ignore[attr-defined]
+        account = account_of(claims)
+        if account is not None and app_sessions.issued_before_reset(account, claims):
+            throttle.fail(REFUSED, request)
+            raise InvalidToken(
+                "it was issued before the account's sessions were ended (log out everywhere, or a new "
+                "password): sign in again"
+            )
+        if account is not None and not account.user.is_active:
+            # A disabled account's identity reaches no file, not even by the pivot; its sessions are refused too.
+            raise HttpError(403, NO_FILE)
+        link = None if account is None else link_of(account)
+        request.holder_link, request.provider_claims = link, claims  # type: ignore[attr-defined]
         holder = holder_of(claims, link)
         if holder is None:
-            raise HttpError(
-                403,
-                "no licence file is linked to this identity: sign in once on the website with FranceConnect "
-                "and link it (Mon espace, rattacher mon permis), then try again",
-            )
+            raise HttpError(403, NO_FILE)
         return holder
 
     def _app_session(self, request: HttpRequest, token: str) -> Holder:
@@ -817,8 +843,22 @@ class AppSessionCreatedOut(Schema):
     expires_at: dt.datetime = Field(description="when it ends unless used again (see the list's expires_at)")
 
 
+def _printable(value: Any) -> Any:
+    """Text the security page can show as typed: no control character (line break, tab), no invisible format
+    character (a direction override would turn the label around), no space but the plain one. Checked before
+    the trimming, which would quietly drop those at the ends (U+0085, a line break, is white space too)."""
+    if isinstance(value, str) and not value.isprintable():
+        raise PydanticCustomError(
+            "printable",
+            "must be printable text: no control or invisible character (line break, tab, direction mark...)",
+        )
+    return value
+
+
 # A NUL is refused with the whole body before (refuse_nul, in HolderToken): 400, as everywhere.
-Device = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Device = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), BeforeValidator(_printable)
+]
 
 
 class AppSessionIn(Schema):
@@ -856,19 +896,32 @@ def _account(request: HttpRequest) -> int:
 @router.post(
     "/sessions",
     auth=HolderToken(provider_only=True),
-    response={201: AppSessionCreatedOut, **RESPONSES},
+    response={201: AppSessionCreatedOut, 409: ErrorOut, **RESPONSES},
     summary="Open an application session",
     description="Keeps the application signed in: with a token the identity provider signed for this service "
     "(not a session's token: 403), a session whose token the application then sends instead, until the holder "
     f"signs out, it is unused for {settings.API_APP_SESSION_IDLE_DAYS} days, or {settings.API_APP_SESSION_MAX_DAYS}"
-    " days after it opened. The token is in the answer this once. The holder sees and ends the sessions in the "
-    "portal (Sécurité du compte) too.",
+    " days after it opened. The token is in the answer this once. One provider token opens one session (again: "
+    f"409). An account keeps at most {app_sessions.MAX_ACTIVE} sessions: opening one more ends the least "
+    "recently used. The holder sees and ends the sessions in the portal (Sécurité du compte) too.",
 )
 def open_app_session(request: HttpRequest, body: AppSessionIn, response: HttpResponse) -> Status:
     refuse_unknown_query(request)
     holder: Holder = request.auth  # type: ignore[attr-defined]
     user_id = _account(request)
-    row, token = app_sessions.open_session(user_id, holder, body.device)
+    try:
+        row, token = app_sessions.open_session(
+            user_id,
+            holder,
+            body.device,
+            request.provider_claims,  # type: ignore[attr-defined]
+        )
+    except app_sessions.AlreadyOpened:
+        raise HttpError(
+            409,
+            "this identity provider token has already opened an application session: sign in again through "
+            "FranceConnect to open another",
+        ) from None
     logger.info("account %s: application session %s opened", user_id, row.pk)
     response["Cache-Control"] = "private, no-store"  # the token, in clear, this once
     return Status(201, {"id": row.pk, "token": token, "expires_at": row.ends_at})
