@@ -315,11 +315,14 @@ def _block_rows(first: int, n: int, kind: str, as_of: dt.date, seed: int) -> dic
             "female" if licence_id % 2 else "male",
         )  # fmt: skip
         holders.append((licence_id, *identity, "", "", "", "", "", "post", False, now))
+        # The seal covers the identity, the engine's licence fields (LicenceRow's, as written below) and the
+        # categories (none here).
+        engine = (obtained, licence.route, None, False, NOTICES_FROM)
+        seal = identity_seal(licence_id, number, licence.dossier_number, licence_id, identity, engine, ())
         licences.append(
             (
                 licence_id, licence_id, number, licence.dossier_number, "card", obtained, licence.route, None,
-                False, "75", NOTICES_FROM, identity_seal(licence_id, number, licence.dossier_number, licence_id, identity),
-                now,
+                False, "75", NOTICES_FROM, seal, now,
             )
         )  # fmt: skip
         for e in rows:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from permis.backoffice.models import CategoryChange
 from permis.registry import services
 from permis.registry.models import Category, Event, Holder, Movement, Projection
+from permis.registry.services import integrity
 from tests.notices.legal_helpers import delivery, offence, paris, zero_balance_licence
 
 from .helpers import agent, client_for, file_in, open_with_purpose
@@ -227,6 +228,8 @@ def test_categories_and_medical_validity(desk) -> None:
     latest = CategoryChange.objects.first()
     assert (latest.before["expires_on"], latest.after["expires_on"]) == ("2030-01-01", "2031-01-01")
     assert "C, par agent:jdupont le" in client.get(f"/gestion/dossiers/{lic.pk}/").content.decode()
+    # The registry sealed each change with the licence: `permis verify` finds the file as the agent left it.
+    assert integrity.verify(licence_ids=[lic.pk]).discrepancies == []
 
 
 @pytest.fixture

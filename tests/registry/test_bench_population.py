@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from permis.registry.services.core import event_hash
+from permis.registry.services.core import ENGINE_LICENCE_FIELDS, IDENTITY_FIELDS, event_hash, identity_seal
 from permis.registry.services.replay import event_row
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -54,3 +54,24 @@ def test_the_bench_builder_chains_every_history(population, kind: str) -> None:
             )  # fmt: skip
             assert event_hash(values["prev_hash"], stored) == values["hash"]
             previous = values["hash"]
+
+
+def test_the_bench_builder_seals_every_licence(population) -> None:
+    """Each licence's seal is the one `permis verify` computes from the rows the builder writes (no category)."""
+    tables = population._block_rows(1, 10, "mix", dt.date(2026, 6, 1), seed=7)
+    holder_columns, holders = tables["registry_holder"]
+    identities = {
+        row[0]: [dict(zip(holder_columns, row))[name] for name in IDENTITY_FIELDS] for row in holders
+    }
+    columns, licences = tables["registry_licence"]
+    for row in licences:
+        values = dict(zip(columns, row, strict=True))
+        assert values["seal"] == identity_seal(
+            values["id"],
+            values["number"],
+            values["dossier_number"],
+            values["holder_id"],
+            identities[values["holder_id"]],
+            [values[name] for name in ENGINE_LICENCE_FIELDS],
+            (),
+        )

@@ -91,8 +91,9 @@ class Licence(models.Model):
     # Letters dated before this day were dealt with before the licence entered this system: they are history,
     # not notices to send.
     notices_from = models.DateField(_("lettres gérées à partir du"))
-    # The seal of the licence's numbers and its holder's identity (``services.core.identity_seal``), written by
-    # the services that write them: `permis verify` finds a change made to them behind the services' back.
+    # The seal of the licence's numbers, its holder's identity, its fields the engine reads and its categories
+    # (``services.core.identity_seal``), written by the services that write them: `permis verify` finds a change
+    # made to them behind the services' back.
     seal = models.CharField(max_length=64, default="", db_default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

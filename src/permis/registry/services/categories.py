@@ -1,7 +1,9 @@
 """A licence's categories and their medical validity, as an agent records them (ARCHITECTURE.md, rule 5).
 
 Categories do not move points: the engine never reads them, so changing one writes no event. The row is changed
-under the licence's lock, checked field by field; the caller (the back office) says who changed it.
+under the licence's lock, checked field by field, and the licence's seal (``core.identity_seal``, which covers its
+categories) is written again in the same transaction: a category changed any other way is found by `permis
+verify`. The caller (the back office) says who changed it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import datetime as dt
 from django.db import transaction
 
 from ..models import Category, Licence
-from .core import RegistryError, today
+from .core import RegistryError, today, write_seal
 
 
 @transaction.atomic
@@ -54,4 +56,5 @@ def set_category(
         code=code,
         defaults={"obtained_on": obtained_on, "expires_on": expires_on, "restrictions": restrictions},
     )
+    write_seal(row.pk)
     return category

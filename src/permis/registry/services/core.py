@@ -8,10 +8,12 @@ rows directly.
 Two guards let `permis verify` see what was changed behind these functions' back. No history is extended (nor
 re-evaluated) unless it still ends where its projection says the registry left it (`check_anchor`): deleting a
 licence's last events and then making a change would otherwise re-anchor the projection to the shortened history.
-And every licence carries a seal of its numbers and its holder's identity (`identity_seal`): the services that
-write those fields write the seal with them (today they are written only when a licence is registered or loaded;
-a service that comes to change them, a correction of the identity say, must write the seal of every licence of
-the holder in the same transaction).
+And every licence carries a seal (`identity_seal`) of its numbers, its holder's identity, the licence's fields the
+engine reads and its categories: the services that write those rows write the seal with them, in the same
+transaction, under the licence's lock (`write_seal`; today the identity and the engine's fields are written only
+when a licence is registered or loaded, the categories also by ``categories.set_category``; a service that comes
+to change them, a correction of the identity say, must write the seal of every licence concerned, the holder's
+every licence for an identity, in the same transaction).
 """
 
 from __future__ import annotations
@@ -239,7 +241,7 @@ def _anchor(projection: Projection | None) -> tuple[int, str] | None:
     return None if projection is None else (projection.events_count, projection.last_hash)
 
 
-# -- the identity seal --------------------------------------------------------------------------------------------
+# -- the seal -----------------------------------------------------------------------------------------------------
 # The holder's identity as the file states it (the FranceConnect pivot, and the used name printed on letters).
 IDENTITY_FIELDS = (
     "birth_name",
@@ -250,32 +252,86 @@ IDENTITY_FIELDS = (
     "birth_country",
     "sex",
 )
+# The licence's own columns that the engine reads, besides its events (`_licence_document`, `letters_sent`): what
+# the batch readers load (``replay.LICENCE_COLUMNS``) and the seal covers.
+ENGINE_LICENCE_FIELDS = (
+    "obtained_on",
+    "route",
+    "complementary_training_on",
+    "regained",
+    "notices_from",
+)
+# A category's columns as the seal covers them, in this order.
+CATEGORY_SEALED_FIELDS = ("code", "obtained_on", "expires_on", "restrictions")
+
+
+def _sealed(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _category_order(category: list[Any]) -> tuple:
+    return category[0], category[1], category[2] or "", category[3]
 
 
 def identity_seal(
-    licence_id: int, number: str, dossier_number: str, holder_id: int, identity: Iterable[Any]
+    licence_id: int,
+    number: str,
+    dossier_number: str,
+    holder_id: int,
+    identity: Iterable[Any],
+    engine: Iterable[Any],
+    categories: Iterable[Iterable[Any]],
 ) -> str:
-    """The seal of a licence's numbers and its holder's identity (`IDENTITY_FIELDS`' values, in that order).
+    """The seal of a licence: its numbers, its holder's identity, its fields the engine reads and its categories.
 
-    sha256 of ``permis:identity:`` then the canonical JSON array ``[licence id, number, dossier number, holder
-    id, birth name, used name, given names, birth date (ISO), birth place, birth country, sex]``. Stored in
-    ``Licence.seal`` by every writer of these columns (`register_licence`, the population loaders, migration 0002
-    for the rows before it); `permis verify` recomputes it. The genesis hash, which covers only the id and the
-    dossier number, stays as it was: the chains already stored keep verifying."""
-    values = [licence_id, number, dossier_number, holder_id]
-    values.extend(value.isoformat() if isinstance(value, dt.date) else value for value in identity)
+    sha256 of ``permis:seal:`` then the canonical JSON (UTF-8, no spaces) of the array ``[licence id, number,
+    dossier number, holder id, [birth name, used name, given names, birth date, birth place, birth country,
+    sex], [obtained_on, route, complementary_training_on, regained, notices_from], [[code, obtained_on,
+    expires_on, restrictions], ...]]``: `identity` in `IDENTITY_FIELDS`' order, `engine` in
+    `ENGINE_LICENCE_FIELDS`' order, one array per category in `CATEGORY_SEALED_FIELDS`' order, sorted by code
+    (a licence holds a code once); dates in ISO, no date as null, ``regained`` as true or false.
+
+    Stored in ``Licence.seal`` by every writer of these rows, in the transaction that writes them
+    (`register_licence` and ``categories.set_category`` through `write_seal`, the population loaders, migration
+    0002 for the rows before it); `permis verify` recomputes it. The genesis hash, which covers only the id and
+    the dossier number, stays as it was: the chains already stored keep verifying."""
+    values = [
+        licence_id,
+        number,
+        dossier_number,
+        holder_id,
+        [_sealed(value) for value in identity],
+        # ``regained`` is the only number among them: a boolean, whichever way the database handed it over.
+        [bool(value) if isinstance(value, int) else _sealed(value) for value in engine],
+        sorted(([_sealed(value) for value in category] for category in categories), key=_category_order),
+    ]
     text = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(f"permis:identity:{text}".encode()).hexdigest()
+    return hashlib.sha256(f"permis:seal:{text}".encode()).hexdigest()
 
 
-def seal_of(licence: Licence, holder: Holder) -> str:
-    return identity_seal(
-        licence.pk,
-        licence.number,
-        licence.dossier_number,
-        holder.pk,
-        (getattr(holder, name) for name in IDENTITY_FIELDS),
+def write_seal(licence_id: int) -> str:
+    """Compute a licence's seal from its rows as stored (licence, holder, categories) and store it.
+
+    Called by the services that write these rows, inside their transaction and under the licence's lock, after
+    writing: the seal is made of what the database holds, read back the way `permis verify` reads it."""
+    row = (
+        Licence.objects.filter(pk=licence_id)
+        .values_list(
+            "number",
+            "dossier_number",
+            "holder_id",
+            *(f"holder__{name}" for name in IDENTITY_FIELDS),
+            *ENGINE_LICENCE_FIELDS,
+        )
+        .get()
     )
+    identity_end = 3 + len(IDENTITY_FIELDS)
+    categories = Category.objects.filter(licence_id=licence_id).values_list(*CATEGORY_SEALED_FIELDS)
+    seal = identity_seal(
+        licence_id, row[0], row[1], row[2], row[3:identity_end], row[identity_end:], categories
+    )
+    Licence.objects.filter(pk=licence_id).update(seal=seal)
+    return seal
 
 
 def event_hash(prev_hash: str, event: Event) -> str:
@@ -555,9 +611,8 @@ def register_licence(
         departement=departement,
         notices_from=on,
     )
-    licence.seal = seal_of(licence, holder)
-    licence.save(update_fields=["seal"])
     Category.objects.bulk_create(Category(licence=licence, **item) for item in categories)
+    licence.seal = write_seal(licence.pk)
     try:
         history = history_of(licence, [])
     except InputError as error:

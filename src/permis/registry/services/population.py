@@ -40,6 +40,7 @@ from ..models import (
 )
 from .bulkio import copy_rows, reset_sequences
 from .core import (
+    ENGINE_LICENCE_FIELDS,
     EVENT_FIELDS,
     IDENTITY_FIELDS,
     MOVEMENT_FIELDS,
@@ -280,13 +281,22 @@ def load_people(
                     now,
                 )
             )
-            seal = identity_seal(licence_id, licence.number, licence.dossier_number, holder_id, identity)
+            categories = [
+                (licence_id, c["code"], c["obtained_on"], c.get("expires_on"), "") for c in person.categories
+            ]
+            seal = identity_seal(
+                licence_id,
+                licence.number,
+                licence.dossier_number,
+                holder_id,
+                identity,
+                (getattr(licence, name) for name in ENGINE_LICENCE_FIELDS),
+                (row[1:] for row in categories),
+            )
             rows["l"].append(
                 (licence_id, holder_id, *(person.licence[k] for k in LICENCE_FIELDS[2:10]), on, seal, now)
             )
-            rows["c"] += [
-                (licence_id, c["code"], c["obtained_on"], c.get("expires_on"), "") for c in person.categories
-            ]
+            rows["c"] += categories
             rows["e"] += [
                 (
                     e.id,

@@ -22,7 +22,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from ..models import Event, Licence
-from .core import Derived, genesis_hash, stored_history_of
+from .core import ENGINE_LICENCE_FIELDS, Derived, genesis_hash, stored_history_of
 from .core import derive as core_derive
 
 # A movement as stored: (on, kind, change, balance, raw_balance, cap, cause, basis), in position order.
@@ -30,16 +30,8 @@ MovementRow = tuple[dt.date, str, int, int, int, int, str, str]
 # A letter as stored in Notice: (code, cause, due_on).
 LetterKey = tuple[str, str, dt.date]
 
-LICENCE_COLUMNS = (
-    "id",
-    "number",
-    "dossier_number",
-    "obtained_on",
-    "route",
-    "complementary_training_on",
-    "regained",
-    "notices_from",
-)
+# The licence's numbers, then the columns the engine reads: those the seal covers (``core.identity_seal``).
+LICENCE_COLUMNS = ("id", "number", "dossier_number", *ENGINE_LICENCE_FIELDS)
 
 EVENT_COLUMNS = (
     "licence_id",
