@@ -32,8 +32,6 @@ outliving what the holder ended or from multiplying:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -43,6 +41,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from permis.registry.models import Holder
 
@@ -63,8 +62,8 @@ def is_app_token(token: str) -> bool:
 
 
 def _keyed_hash(purpose: str, value: str) -> str:
-    key = hashlib.sha256(f"permis.accounts.{purpose}:".encode() + settings.SECRET_KEY.encode()).digest()
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+    """HMAC-SHA256 under a key derived from SECRET_KEY for this purpose (Django's ``salted_hmac``)."""
+    return salted_hmac(f"permis.accounts.{purpose}:", value, algorithm="sha256").hexdigest()
 
 
 def token_hash(token: str) -> str:

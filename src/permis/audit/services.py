@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from permis.config.database import prepared_cursor
@@ -355,17 +356,14 @@ INVALID = _("Code de partage invalide ou expiré.")
 SHARE_SHOWN = ("identité", "numéro de permis", "catégories", "validité")
 
 
-def _pepper() -> bytes:
-    return hashlib.sha256(b"permis.audit.share-code:" + settings.SECRET_KEY.encode()).digest()
-
-
 def normalise_code(code: str) -> str:
     """The code as typed, without spaces or dashes, upper-cased (what is hashed)."""
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
 def hash_code(code: str) -> str:
-    return hmac.new(_pepper(), normalise_code(code).encode(), hashlib.sha256).hexdigest()
+    # HMAC-SHA256 under a key derived from SECRET_KEY for share codes (Django's ``salted_hmac``).
+    return salted_hmac("permis.audit.share-code:", normalise_code(code), algorithm="sha256").hexdigest()
 
 
 def format_code(raw: str) -> str:

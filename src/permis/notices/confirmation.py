@@ -11,8 +11,8 @@ exactly as asked, through ``permis.notices.preferences.set_preferences``.
 The link works only for the holder who asked, signed in (the portal's ``@holder_required`` view): following it
 proves that the person who controls the holder's account also reads the mailbox. A link that worked without
 sign-in would let whoever receives the email (the owner of the address typed wrong, precisely) switch a stranger
-to electronic notice with one click. The link carries a random token; only a keyed digest of it is stored (as
-for recovery codes, ``permis.accounts.second_factor``), it expires after ``MAX_AGE`` (three days, like the
+to electronic notice with one click. The link carries a random token; only a keyed digest of it is stored (Django's
+``salted_hmac`` under this purpose's key, as for share codes and application sessions), it expires after ``MAX_AGE`` (three days, like the
 account's email verification link), serves once, and a newer choice replaces a pending one (any choice recorded
 by ``set_preferences``, in or out, closes the pending request).
 
@@ -38,15 +38,13 @@ Opting out (back to the post) needs no confirmation: it sends letters to the add
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import secrets
 from collections.abc import Callable, Iterable
 from typing import cast
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from permis.registry.models import Holder, NoticeChannel
 
@@ -68,7 +66,7 @@ class ConfirmationError(Exception):
 
 def token_digest(token: str) -> str:
     """What is stored of a link's token: a keyed hash (a long random token needs no slow hash)."""
-    return hmac.new(settings.SECRET_KEY.encode(), token.encode(), hashlib.sha256).hexdigest()
+    return salted_hmac("permis.notices.address-confirmation:", token, algorithm="sha256").hexdigest()
 
 
 def _same(a: str, b: str) -> bool:
